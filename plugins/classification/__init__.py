@@ -1,0 +1,1 @@
+"""(lesson plugin in progress)"""

@@ -1,0 +1,61 @@
+"""Forward, loss, backward, step: the loop every classic lesson repeats, written once."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zoo_core import Trainer
+
+LOSSES = {"mse": nn.MSELoss, "cross_entropy": nn.CrossEntropyLoss, "l1": nn.L1Loss}
+
+
+class Supervised(Trainer):
+    """``loss = criterion(model(x), y)``; reports the loss, and accuracy for classifiers."""
+
+    capturable = True
+
+    def __init__(self, loss: str = "mse", eval_batch_size: int = 1000) -> None:
+        if loss not in LOSSES:
+            from zoo_core import ZooError
+
+            raise ZooError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        self.loss_name = loss
+        self.criterion = LOSSES[loss]()
+        self.eval_batch_size = eval_batch_size
+
+    def step(self, model, batch, optimizers):
+        x, y = batch
+        optimizer = optimizers["main"]
+        loss = self.criterion(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.detach()}
+
+    @torch.no_grad()
+    def predict(self, model, data, device):
+        """Model outputs and targets over a whole split, in evaluation batches."""
+        model.eval()
+        outputs, targets = [], []
+        tensors = getattr(data, "tensors", None)
+        n = len(data)
+        for start in range(0, n, self.eval_batch_size):
+            if tensors is not None:
+                x, y = (t[start : start + self.eval_batch_size] for t in tensors)
+            else:
+                samples = [data[i] for i in range(start, min(n, start + self.eval_batch_size))]
+                x = torch.stack([torch.as_tensor(s[0]) for s in samples])
+                y = torch.as_tensor([s[1] for s in samples]) if not torch.is_tensor(samples[0][1]) \
+                    else torch.stack([s[1] for s in samples])
+            outputs.append(model(x.to(device)).cpu())
+            targets.append(y)
+        model.train()
+        return torch.cat(outputs), torch.cat(targets)
+
+    def evaluate(self, model, data, device):
+        out, y = self.predict(model, data.evaluation, device)
+        metrics = {"eval_loss": float(self.criterion(out, y))}
+        if self.loss_name == "cross_entropy":
+            metrics["accuracy"] = float((out.argmax(1) == y).float().mean())
+        return metrics

@@ -1,0 +1,105 @@
+"""zoo: a plugin-based model zoo for PyTorch. This module is the public API for plugins and scripts.
+
+Importing it is cheap (no torch): listing and looking up entries never import a plugin's heavy code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from zoo_core.data import Splits
+from zoo_core.errors import PluginError, ZooError
+from zoo_core.hookspecs import API_VERSION, hookimpl
+from zoo_core.plugins import Zoo, get_zoo, set_zoo
+from zoo_core.registry import Entry, Registry
+from zoo_core.trainer import Trainer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "API_VERSION", "Entry", "PluginError", "Registry", "Splits", "Trainer", "Zoo", "ZooError",
+    "__version__", "create_dataset", "create_model", "create_optimizer", "create_trainer",
+    "get_dataset", "get_model", "get_optimizer", "get_trainer", "get_zoo", "hookimpl",
+    "list_datasets", "list_models", "list_optimizers", "list_trainers", "load_model", "set_zoo",
+    "train",
+]
+
+
+def list_models(*patterns: str, plugin: str | None = None) -> list[Entry]:
+    """Models whose names match any of the glob ``patterns`` (all when none)."""
+    return get_zoo().registries["model"].list(*patterns, plugin=plugin)
+
+
+def list_datasets(*patterns: str, plugin: str | None = None) -> list[Entry]:
+    """Datasets whose names match any of the glob ``patterns``."""
+    return get_zoo().registries["dataset"].list(*patterns, plugin=plugin)
+
+
+def list_optimizers(*patterns: str, plugin: str | None = None) -> list[Entry]:
+    """Optimizers whose names match any of the glob ``patterns``."""
+    return get_zoo().registries["optimizer"].list(*patterns, plugin=plugin)
+
+
+def list_trainers(*patterns: str, plugin: str | None = None) -> list[Entry]:
+    """Trainers whose names match any of the glob ``patterns``."""
+    return get_zoo().registries["trainer"].list(*patterns, plugin=plugin)
+
+
+def get_model(name: str) -> Entry:
+    """The model entry called ``name`` or ``plugin:name``."""
+    return get_zoo().registries["model"].get(name)
+
+
+def get_dataset(name: str) -> Entry:
+    """The dataset entry called ``name`` or ``plugin:name``."""
+    return get_zoo().registries["dataset"].get(name)
+
+
+def get_optimizer(name: str) -> Entry:
+    """The optimizer entry called ``name`` or ``plugin:name``."""
+    return get_zoo().registries["optimizer"].get(name)
+
+
+def get_trainer(name: str) -> Entry:
+    """The trainer entry called ``name`` or ``plugin:name``."""
+    return get_zoo().registries["trainer"].get(name)
+
+
+def create_model(name: str, **overrides: Any) -> Any:
+    """Build a model (a ``torch.nn.Module``) with its default hyperparameters and ``overrides``."""
+    return get_model(name).create(**overrides)
+
+
+def create_dataset(name: str, *, seed: int = 0, data_root: str | None = None, **overrides: Any) -> Splits:
+    """Build a dataset's ``Splits``; data drawn at random is drawn from ``seed``."""
+    from zoo_core.config import build_dataset
+
+    return build_dataset(get_dataset(name), overrides, seed=seed, data_root=data_root)
+
+
+def create_optimizer(name: str, params: Any, lr: float, **overrides: Any) -> Any:
+    """Build a torch optimizer over ``params`` from the optimizer registry."""
+    entry = get_optimizer(name)
+    return entry.load()(params, lr=lr, **entry.params(overrides))
+
+
+def create_trainer(name: str, **overrides: Any) -> Trainer:
+    """Build a trainer entry's ``Trainer`` with its defaults and ``overrides``."""
+    return get_trainer(name).create(**overrides)
+
+
+def train(model: str, **settings: Any) -> Any:
+    """Train ``model`` with the shared trainer, as ``zoo train`` does; returns the run's result."""
+    from zoo_core.training import train_model
+
+    return train_model(model, **settings)
+
+
+def load_model(path: str | Path, device: str = "cpu") -> Any:
+    """Rebuild a trained model from its ``model.safetensors`` (or run folder) alone: no pickle."""
+    from zoo_core.checkpoint import load_model as _load
+
+    return _load(path, device=device)

@@ -1,0 +1,237 @@
+"""Find plugins through the ``zoo`` entry-point group and let each fill the registries on its own."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import attrs
+import pluggy
+
+from zoo_core import hookspecs
+from zoo_core.errors import PluginError
+from zoo_core.registry import KINDS, PLURAL, Registry, _Source
+
+ENTRY_POINT_GROUP = "zoo"
+REGISTRY_HOOKS = {kind: f"register_{PLURAL[kind]}" for kind in KINDS}
+# zoo's own commands: a plugin command with one of these names is refused, never swapped in.
+CORE_COMMANDS = frozenset(
+    {"list", "info", "plugins", "train", "eval", "runs", "compare-formats", "check", "new-plugin"}
+)
+
+
+def _env_list(name: str) -> set[str] | None:
+    """A comma list from the environment; ``None`` when unset, empty set when set but empty."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def strict() -> bool:
+    """``ZOO_STRICT_PLUGINS=1`` turns a failing plugin into an error (for plugin authors)."""
+    return os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+
+
+@attrs.define
+class PluginInfo:
+    """What ``zoo plugins`` reports about one plugin."""
+
+    name: str
+    module: str
+    distribution: str = ""
+    version: str = ""
+    status: str = "loaded"  # loaded | failed | incompatible | blocked | skipped
+    error: str = ""
+    registered: dict[str, list[str]] = attrs.field(factory=dict)
+    commands: list[str] = attrs.field(factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+class Zoo:
+    """The four registries plus the plugins that filled them."""
+
+    def __init__(self) -> None:
+        self.registries = {kind: Registry(kind) for kind in KINDS}
+        self.plugins: dict[str, PluginInfo] = {}
+        self.commands: dict[str, Any] = {}  # command name -> (plugin name, click command)
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+
+    # -- loading -------------------------------------------------------------------------
+    @classmethod
+    def discover(cls) -> Zoo:
+        """Load every installed plugin, honouring ZOO_LOAD_PLUGINS and ZOO_BLOCK_PLUGINS."""
+        zoo = cls()
+        allow, block = _env_list("ZOO_LOAD_PLUGINS"), _env_list("ZOO_BLOCK_PLUGINS") or set()
+        seen: set[str] = set()
+        eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        for ep in eps:
+            if ep.name in seen:  # the same distribution found twice on sys.path
+                continue
+            seen.add(ep.name)
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                name=ep.name,
+                module=ep.value,
+                distribution=dist.metadata["Name"] if dist else "",
+                version=dist.version if dist else "",
+            )
+            if allow is not None and ep.name not in allow:
+                info.status = "skipped"
+                zoo.plugins[ep.name] = info
+                continue
+            if ep.name in block:
+                info.status = "blocked"
+                zoo.plugins[ep.name] = info
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken plugin must not break zoo
+                zoo._fail(info, exc)
+                continue
+            zoo.add_plugin(module, info)
+        return zoo
+
+    @classmethod
+    def from_plugins(cls, plugins: Iterable[Any]) -> Zoo:
+        """A zoo made of the given plugin objects only (modules, classes, instances): for tests."""
+        zoo = cls()
+        for i, plugin in enumerate(plugins):
+            name = getattr(plugin, "__name__", None) or getattr(plugin, "name", None) or f"plugin{i}"
+            zoo.add_plugin(plugin, PluginInfo(name=str(name).rpartition(".")[2], module=str(name)))
+        return zoo
+
+    def add_plugin(self, plugin: Any, info: PluginInfo) -> PluginInfo:
+        """Register one plugin object and run its hooks; a failure is contained to that plugin."""
+        self.plugins[info.name] = info
+        supported = getattr(plugin, "ZOO_API_VERSIONS", None)
+        if supported is not None and hookspecs.API_VERSION not in tuple(supported):
+            info.status = "incompatible"
+            info.error = (
+                f"needs zoo plugin API {', '.join(map(str, supported))}; "
+                f"this zoo provides {hookspecs.API_VERSION}"
+            )
+            self._report(info)
+            return info
+        try:
+            self.pm.register(plugin, name=info.name)
+            self._check_hook_names(plugin, info.name)
+            self._run_hooks(info)
+        except Exception as exc:
+            self._fail(info, exc)
+        return info
+
+    def _check_hook_names(self, plugin: Any, name: str) -> None:
+        """A misspelled hook name is an error, not a silently ignored function."""
+        unknown = [
+            impl.function.__name__
+            for hook in self.pm.hook.__dict__.values()
+            if isinstance(hook, pluggy.HookCaller) and hook.spec is None
+            for impl in hook.get_hookimpls()
+            if impl.plugin_name == name
+        ]
+        if unknown:
+            known = ", ".join(sorted(REGISTRY_HOOKS.values()) + ["register_commands"])
+            raise PluginError(f"unknown hook {', '.join(unknown)}; zoo's hooks are: {known}")
+
+    def _impls(self, hook_name: str, plugin_name: str) -> list[Any]:
+        caller = getattr(self.pm.hook, hook_name)
+        return [impl for impl in caller.get_hookimpls() if impl.plugin_name == plugin_name]
+
+    def _run_hooks(self, info: PluginInfo) -> None:
+        source = _Source(plugin=info.name, distribution=info.distribution, version=info.version)
+        for kind, hook_name in REGISTRY_HOOKS.items():
+            registry = self.registries[kind]
+            for impl in self._impls(hook_name, info.name):
+                registry._source = source
+                try:
+                    impl.function(registry=registry)
+                finally:
+                    registry._source = _Source()
+        for impl in self._impls("register_commands", info.name):
+            self._collect_commands(impl, info)
+        info.registered = {
+            PLURAL[k]: names for k, r in self.registries.items() if (names := r.registered_by(info.name))
+        }
+
+    def _collect_commands(self, impl: Any, info: PluginInfo) -> None:
+        import click  # only the command line needs click; keep it off the library path
+
+        staging = click.Group(name=info.name)
+        impl.function(cli=staging)
+        for cmd_name, command in staging.commands.items():
+            if cmd_name in CORE_COMMANDS:
+                raise PluginError(f"command '{cmd_name}' would replace zoo's own command; rename it")
+            if cmd_name in self.commands:
+                other = self.commands[cmd_name][0]
+                raise PluginError(f"command '{cmd_name}' is already added by plugin '{other}'")
+        for cmd_name, command in staging.commands.items():
+            self.commands[cmd_name] = (info.name, command)
+            info.commands.append(cmd_name)
+
+    def _fail(self, info: PluginInfo, exc: BaseException) -> None:
+        for registry in self.registries.values():
+            registry.discard_plugin(info.name)
+        for cmd_name in info.commands:
+            self.commands.pop(cmd_name, None)
+        info.commands = []
+        info.registered = {}
+        if self.pm.is_registered(self.pm.get_plugin(info.name)):
+            self.pm.unregister(name=info.name)
+        info.status = "failed"
+        info.error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        if strict():
+            raise PluginError(
+                f"plugin '{info.name}' ({self._label(info)}) failed: {info.error}"
+            ) from exc
+        self._report(info)
+        if os.environ.get("ZOO_DEBUG"):
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+
+    @staticmethod
+    def _label(info: PluginInfo) -> str:
+        return f"{info.distribution} {info.version}".strip() or info.module
+
+    def _report(self, info: PluginInfo) -> None:
+        print(
+            f"zoo: plugin '{info.name}' ({self._label(info)}) {info.status}: {info.error}",
+            file=sys.stderr,
+        )
+
+    # -- lookups -------------------------------------------------------------------------
+    def registry(self, kind: str) -> Registry:
+        """The registry for ``kind`` (singular or plural)."""
+        kind = kind[:-1] if kind.endswith("s") and kind[:-1] in KINDS else kind
+        return self.registries[kind]
+
+
+_ZOO: Zoo | None = None
+
+
+def get_zoo() -> Zoo:
+    """The process-wide zoo, discovered from entry points on first use."""
+    global _ZOO
+    if _ZOO is None:
+        _ZOO = Zoo.discover()
+    return _ZOO
+
+
+def set_zoo(zoo: Zoo | None) -> Zoo | None:
+    """Swap the process-wide zoo (tests, notebooks); returns the previous one."""
+    global _ZOO
+    previous, _ZOO = _ZOO, zoo
+    return previous
+
+
+def plugin_module(name: str) -> ModuleType | None:
+    """The loaded module of a plugin, if it is a module."""
+    plugin = get_zoo().pm.get_plugin(name)
+    return plugin if isinstance(plugin, ModuleType) else None

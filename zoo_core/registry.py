@@ -1,0 +1,254 @@
+"""Registries of models, datasets, optimizers and trainers, filled by plugins and looked up by name."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from zoo_core.errors import PluginError, ZooError
+
+KINDS = ("model", "dataset", "optimizer", "trainer")
+PLURAL = {"model": "models", "dataset": "datasets", "optimizer": "optimizers", "trainer": "trainers"}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_FACTORY_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_MODEL_ONLY = ("dataset", "optimizer", "trainer", "recipe")
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen(eq=False)
+class Entry:
+    """One registered thing: enough to list it without importing it, and to build it by name."""
+
+    name: str
+    kind: str
+    factory: Callable[..., Any] | str
+    plugin: str = ""
+    distribution: str = ""
+    version: str = ""
+    summary: str = ""
+    lesson: str = ""
+    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    defaults: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    dataset: str | None = None
+    optimizer: str | None = None
+    trainer: str | None = None
+    recipe: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+    @property
+    def qualname(self) -> str:
+        """``plugin:name``, which always resolves even when two plugins share a name."""
+        return f"{self.plugin}:{self.name}" if self.plugin else self.name
+
+    def load(self) -> Callable[..., Any]:
+        """Resolve a ``"module:attr"`` factory on first use, so listing never imports it."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attr = self.factory.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise ZooError(
+                f"{self.kind} '{self.qualname}': cannot load factory {self.factory!r} "
+                f"({type(exc).__name__}: {exc}); reinstall plugin '{self.plugin}'"
+            ) from exc
+        if not callable(obj):
+            raise ZooError(f"{self.kind} '{self.qualname}': factory {self.factory!r} is not callable")
+        return obj
+
+    def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The entry's defaults with ``overrides`` applied; unknown keys list the valid ones."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            valid = ", ".join(sorted(self.defaults)) or "none"
+            raise ZooError(
+                f"{self.kind} '{self.name}' has no setting {', '.join(map(repr, unknown))}; "
+                f"valid settings: {valid}"
+            )
+        return {**self.defaults, **overrides}
+
+    def create(self, **overrides: Any) -> Any:
+        """Build the thing with its defaults and ``overrides``."""
+        return self.load()(**self.params(overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (the factory as its import path)."""
+        factory = self.factory
+        if callable(factory):
+            factory = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', '?')}"
+        data = {
+            "name": self.name,
+            "qualname": self.qualname,
+            "kind": self.kind,
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            "version": self.version,
+            "summary": self.summary,
+            "lesson": self.lesson,
+            "tags": list(self.tags),
+            "factory": factory,
+            "defaults": self.defaults,
+        }
+        if self.kind == "model":
+            data.update(
+                dataset=self.dataset, optimizer=self.optimizer, trainer=self.trainer, recipe=self.recipe
+            )
+        return data
+
+
+def natural_key(text: str) -> list[Any]:
+    """Sort key that puts ``mlp2`` before ``mlp10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+@attrs.define
+class _Source:
+    plugin: str = ""
+    distribution: str = ""
+    version: str = ""
+
+
+class Registry:
+    """All entries of one kind; a name may come from several plugins, ``plugin:name`` picks one."""
+
+    def __init__(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown registry kind {kind!r}; expected one of {KINDS}")
+        self.kind = kind
+        self._entries: dict[str, list[Entry]] = {}
+        self._source = _Source()
+
+    def __repr__(self) -> str:
+        return f"<Registry {PLURAL[self.kind]}: {len(self)} entries>"
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._entries.values())
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.list())
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        plugin, _, bare = name.rpartition(":")
+        return any(not plugin or e.plugin == plugin for e in self._entries.get(bare, ()))
+
+    def add(
+        self,
+        name: str,
+        factory: Callable[..., Any] | str,
+        *,
+        summary: str = "",
+        lesson: str = "",
+        tags: tuple[str, ...] | list[str] = (),
+        defaults: Mapping[str, Any] | None = None,
+        dataset: str | None = None,
+        optimizer: str | None = None,
+        trainer: str | None = None,
+        recipe: Mapping[str, Any] | None = None,
+    ) -> Entry:
+        """Register ``name``; ``factory`` is a callable or a lazy ``"module:attr"`` string."""
+        src = self._source
+        who = f"plugin '{src.plugin}'" if src.plugin else "registration"
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(
+                f"{who}: {self.kind} name {name!r} is invalid; use lower-case letters, digits, "
+                "'.', '_' or '-'"
+            )
+        if not callable(factory) and not (isinstance(factory, str) and _FACTORY_PATH.match(factory)):
+            raise PluginError(
+                f"{who}: {self.kind} '{name}' needs a callable factory or a 'module:attr' string, "
+                f"got {factory!r}"
+            )
+        if self.kind != "model":
+            given = {k: v for k, v in zip(_MODEL_ONLY, (dataset, optimizer, trainer, recipe)) if v}
+            if given:
+                raise PluginError(f"{who}: {', '.join(given)} only apply to models, not to {self.kind} '{name}'")
+        if defaults is not None and not isinstance(defaults, Mapping):
+            raise PluginError(f"{who}: defaults of {self.kind} '{name}' must be a mapping")
+        for existing in self._entries.get(name, ()):
+            if existing.plugin == src.plugin:
+                raise PluginError(f"{who} registers {self.kind} '{name}' twice")
+        entry = Entry(
+            name=name,
+            kind=self.kind,
+            factory=factory,
+            plugin=src.plugin,
+            distribution=src.distribution,
+            version=src.version,
+            summary=summary,
+            lesson=lesson,
+            tags=tuple(tags),
+            defaults=defaults,
+            dataset=dataset,
+            optimizer=optimizer,
+            trainer=trainer,
+            recipe=recipe,
+        )
+        self._entries.setdefault(name, []).append(entry)
+        return entry
+
+    def get(self, name: str) -> Entry:
+        """Find ``name`` or ``plugin:name``; unknown or ambiguous names raise with suggestions."""
+        plugin, _, bare = name.rpartition(":")
+        candidates = self._entries.get(bare, [])
+        if plugin:
+            candidates = [e for e in candidates if e.plugin == plugin]
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            options = ", ".join(f"'{e.qualname}'" for e in candidates)
+            raise ZooError(
+                f"{self.kind} name '{bare}' is ambiguous: plugins "
+                f"{', '.join(repr(e.plugin) for e in candidates)} all register it; use {options}"
+            )
+        known = sorted({e.name for es in self._entries.values() for e in es} | {
+            e.qualname for es in self._entries.values() for e in es
+        })
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ZooError(
+            f"unknown {self.kind} '{name}'{hint} (see 'zoo list {PLURAL[self.kind]}')"
+        )
+
+    def list(self, *patterns: str, plugin: str | None = None) -> list[Entry]:
+        """Entries whose name (or ``plugin:name``) matches any glob, naturally sorted."""
+        found = [
+            e
+            for es in self._entries.values()
+            for e in es
+            if (plugin is None or e.plugin == plugin)
+            and (
+                not patterns
+                or any(fnmatch.fnmatchcase(e.name, p) or fnmatch.fnmatchcase(e.qualname, p) for p in patterns)
+            )
+        ]
+        return sorted(found, key=lambda e: (natural_key(e.name), e.plugin))
+
+    def names(self) -> list[str]:
+        """Every bare name, sorted (for shell completion)."""
+        return sorted(self._entries, key=natural_key)
+
+    def discard_plugin(self, plugin: str) -> None:
+        """Forget everything ``plugin`` registered (used when one of its hooks fails)."""
+        for name in list(self._entries):
+            kept = [e for e in self._entries[name] if e.plugin != plugin]
+            if kept:
+                self._entries[name] = kept
+            else:
+                del self._entries[name]
+
+    def registered_by(self, plugin: str) -> list[str]:
+        """Names that ``plugin`` registered here."""
+        return [e.name for e in self.list(plugin=plugin)]

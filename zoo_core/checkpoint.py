@@ -23,6 +23,8 @@ WEIGHTS = "model.safetensors"
 PICKLE = "model.pt"
 STATE = "state.safetensors"
 FORMAT_VERSION = "1"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -31,6 +33,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
@@ -112,7 +115,9 @@ def load_weights(model: torch.nn.Module, path: str | Path, device: str | torch.d
     path = _weights_file(path)
     _, shapes = read_header(path)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    wrong = [f"{k} {shapes[k]} vs {expected[k]}" for k in shapes if k in expected and shapes[k] != expected[k]]
+    wrong = [
+        f"{k} {shapes[k]} vs {expected[k]}" for k in shapes if k in expected and shapes[k] != expected[k]
+    ]
     if wrong:
         raise ZooError(f"{path}: weights do not fit the model; shape mismatch: {'; '.join(wrong)}")
     try:
@@ -200,7 +205,9 @@ def _flatten(obj: Any, tensors: dict[str, Any], prefix: str) -> Any:
     if isinstance(obj, np.ndarray):
         return {"__ndarray__": _flatten(torch.from_numpy(obj.copy()), tensors, prefix)}
     if isinstance(obj, dict):
-        return {"__dict__": [[_flatten(k, tensors, prefix), _flatten(v, tensors, prefix)] for k, v in obj.items()]}
+        return {
+            "__dict__": [[_flatten(k, tensors, prefix), _flatten(v, tensors, prefix)] for k, v in obj.items()]
+        }
     if isinstance(obj, tuple):
         return {"__tuple__": [_flatten(v, tensors, prefix) for v in obj]}
     if isinstance(obj, list):
@@ -235,7 +242,9 @@ def save_state(path: str | Path, state: Mapping[str, Any]) -> Path:
     skeleton = _flatten(dict(state), tensors, "")
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"zoo.format": FORMAT_VERSION, "zoo.state": json.dumps(skeleton)})
+        save_file(
+            tensors, str(tmp), metadata={"zoo.format": FORMAT_VERSION, "zoo.state": json.dumps(skeleton)}
+        )
     return path
 
 

@@ -30,8 +30,16 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "checkpoint_every": 0,  # steps between resumable checkpoints; 0: at the end (and on Ctrl-C)
 }
 _LOOP_TYPES: dict[str, type] = {
-    "lr": float, "epochs": int, "steps": int, "batch_size": int, "shuffle": bool,
-    "drop_last": bool, "workers": int, "seed": int, "eval_every": int, "log_every": int,
+    "lr": float,
+    "epochs": int,
+    "steps": int,
+    "batch_size": int,
+    "shuffle": bool,
+    "drop_last": bool,
+    "workers": int,
+    "seed": int,
+    "eval_every": int,
+    "log_every": int,
     "checkpoint_every": int,
 }
 

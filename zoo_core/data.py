@@ -41,8 +41,15 @@ def epoch_order(n: int, *, seed: int, epoch: int, shuffle: bool) -> Any:
 
 
 def batch_indices(
-    n: int, batch_size: int | None, *, seed: int, epoch: int, shuffle: bool, drop_last: bool,
-    rank: int = 0, world: int = 1,
+    n: int,
+    batch_size: int | None,
+    *,
+    seed: int,
+    epoch: int,
+    shuffle: bool,
+    drop_last: bool,
+    rank: int = 0,
+    world: int = 1,
 ) -> list[Any]:
     """Index batches for one epoch (``batch_size`` None = full batch), sharded across ``world``."""
     order = epoch_order(n, seed=seed, epoch=epoch, shuffle=shuffle)

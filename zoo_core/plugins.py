@@ -167,7 +167,7 @@ class Zoo:
 
         staging = click.Group(name=info.name)
         impl.function(cli=staging)
-        for cmd_name, command in staging.commands.items():
+        for cmd_name in staging.commands:
             if cmd_name in CORE_COMMANDS:
                 raise PluginError(f"command '{cmd_name}' would replace zoo's own command; rename it")
             if cmd_name in self.commands:
@@ -189,9 +189,7 @@ class Zoo:
         info.status = "failed"
         info.error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
         if strict():
-            raise PluginError(
-                f"plugin '{info.name}' ({self._label(info)}) failed: {info.error}"
-            ) from exc
+            raise PluginError(f"plugin '{info.name}' ({self._label(info)}) failed: {info.error}") from exc
         self._report(info)
         if os.environ.get("ZOO_DEBUG"):
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)

@@ -172,9 +172,13 @@ class Registry:
                 f"got {factory!r}"
             )
         if self.kind != "model":
-            given = {k: v for k, v in zip(_MODEL_ONLY, (dataset, optimizer, trainer, recipe)) if v}
+            given = {
+                k: v for k, v in zip(_MODEL_ONLY, (dataset, optimizer, trainer, recipe), strict=True) if v
+            }
             if given:
-                raise PluginError(f"{who}: {', '.join(given)} only apply to models, not to {self.kind} '{name}'")
+                raise PluginError(
+                    f"{who}: {', '.join(given)} only apply to models, not to {self.kind} '{name}'"
+                )
         if defaults is not None and not isinstance(defaults, Mapping):
             raise PluginError(f"{who}: defaults of {self.kind} '{name}' must be a mapping")
         for existing in self._entries.get(name, ()):
@@ -213,14 +217,13 @@ class Registry:
                 f"{self.kind} name '{bare}' is ambiguous: plugins "
                 f"{', '.join(repr(e.plugin) for e in candidates)} all register it; use {options}"
             )
-        known = sorted({e.name for es in self._entries.values() for e in es} | {
-            e.qualname for es in self._entries.values() for e in es
-        })
+        known = sorted(
+            {e.name for es in self._entries.values() for e in es}
+            | {e.qualname for es in self._entries.values() for e in es}
+        )
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ZooError(
-            f"unknown {self.kind} '{name}'{hint} (see 'zoo list {PLURAL[self.kind]}')"
-        )
+        raise ZooError(f"unknown {self.kind} '{name}'{hint} (see 'zoo list {PLURAL[self.kind]}')")
 
     def list(self, *patterns: str, plugin: str | None = None) -> list[Entry]:
         """Entries whose name (or ``plugin:name``) matches any glob, naturally sorted."""

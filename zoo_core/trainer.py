@@ -42,9 +42,7 @@ class Trainer:
         """One training step (forward, backward, optimizer step); return detached scalar losses."""
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
 
-    def evaluate(
-        self, model: torch.nn.Module, data: Splits, device: torch.device
-    ) -> dict[str, float]:
+    def evaluate(self, model: torch.nn.Module, data: Splits, device: torch.device) -> dict[str, float]:
         """The lesson's metrics on its evaluation data (plain floats)."""
         return {}
 

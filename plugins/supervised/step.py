@@ -46,8 +46,11 @@ class Supervised(Trainer):
             else:
                 samples = [data[i] for i in range(start, min(n, start + self.eval_batch_size))]
                 x = torch.stack([torch.as_tensor(s[0]) for s in samples])
-                y = torch.as_tensor([s[1] for s in samples]) if not torch.is_tensor(samples[0][1]) \
+                y = (
+                    torch.as_tensor([s[1] for s in samples])
+                    if not torch.is_tensor(samples[0][1])
                     else torch.stack([s[1] for s in samples])
+                )
             outputs.append(model(x.to(device)).cpu())
             targets.append(y)
         model.train()

@@ -1,0 +1,363 @@
+"""The ``zoo`` command line: list, inspect, train, evaluate and compare what plugins register."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+import zoo_core
+from zoo_core.errors import ZooError
+from zoo_core.plugins import get_zoo
+from zoo_core.registry import KINDS, PLURAL, Entry
+
+KIND_WORDS = {**{k: k for k in KINDS}, **{PLURAL[k]: k for k in KINDS}}
+
+
+def _debug() -> bool:
+    return os.environ.get("ZOO_DEBUG", "") not in ("", "0")
+
+
+def _complete(kind: str) -> Any:
+    """Shell completion of registry names (``plugin:name`` included)."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        names: set[str] = set()
+        for entry in get_zoo().registries[kind].list():
+            names.update((entry.name, entry.qualname))
+        return sorted(n for n in names if n.startswith(incomplete))
+
+    return complete
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    """A plain aligned text table; the last column is left unpadded."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = []
+    for row in [headers, ["-" * w for w in widths], *rows]:
+        cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths[:-1], strict=True)] + [str(row[-1])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+class ZooGroup(click.Group):
+    """The top-level group: core commands plus the commands plugins add (never replacing ours)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(get_zoo().commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        found = get_zoo().commands.get(name)
+        return found[1] if found else None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZooError as exc:
+            if _debug():
+                traceback.print_exc()
+            click.echo(f"zoo: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(zoo_core.__version__, "--version", prog_name="zoo")
+@click.option("--debug", is_flag=True, help="Show full tracebacks (also ZOO_DEBUG=1).")
+def cli(debug: bool) -> None:
+    """zoo: the classic PyTorch lessons as ready-to-train models, and a home for your own.
+
+    \b
+    zoo list                 what the installed plugins offer
+    zoo train regression     train a lesson with its recipe
+    zoo runs                 what you have trained
+    """
+    if debug:
+        os.environ["ZOO_DEBUG"] = "1"
+
+
+# -- list / info / plugins ---------------------------------------------------------------------
+@cli.command("list")
+@click.argument("words", nargs=-1)
+@click.option("--plugin", "plugin", metavar="NAME", help="Only entries of this plugin.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(words: tuple[str, ...], plugin: str | None, as_json: bool) -> None:
+    """List entries: zoo list [KIND] [PATTERN...], e.g. 'zoo list models rnn*'."""
+    kinds = list(KINDS)
+    patterns = list(words)
+    if patterns and patterns[0] in KIND_WORDS:
+        kinds = [KIND_WORDS[patterns.pop(0)]]
+    zoo = get_zoo()
+    if plugin is not None and plugin not in zoo.plugins:
+        raise ZooError(f"no plugin named {plugin!r}; see 'zoo plugins'")
+    entries = [e for k in kinds for e in zoo.registries[k].list(*patterns, plugin=plugin)]
+    if as_json:
+        _echo_json([e.to_dict() for e in entries])
+        return
+    if not entries:
+        click.echo("nothing matches" + (f" {' '.join(patterns)}" if patterns else ""), err=True)
+        return
+    rows = [[e.name, e.kind, e.plugin, e.lesson, e.summary] for e in entries]
+    click.echo(_table(rows, ["NAME", "KIND", "PLUGIN", "LESSON", "SUMMARY"]))
+
+
+def _entries_named(name: str, kind: str | None) -> list[Entry]:
+    zoo = get_zoo()
+    kinds = [KIND_WORDS[kind]] if kind else list(KINDS)
+    found, errors = [], []
+    for k in kinds:
+        try:
+            found.append(zoo.registries[k].get(name))
+        except ZooError as exc:
+            errors.append(exc)
+    if not found:
+        if len(kinds) == 1 or any("ambiguous" in str(e) for e in errors):
+            raise next((e for e in errors if "ambiguous" in str(e)), errors[0])
+        import difflib
+
+        known = sorted({e.name for k in kinds for e in zoo.registries[k].list()})
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ZooError(f"nothing is registered as '{name}'{hint} (see 'zoo list')")
+    return found
+
+
+def parameter_count(entry: Entry, **overrides: Any) -> int:
+    """Trainable parameters of a model built with its defaults."""
+    model = entry.create(**overrides)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@cli.command("info")
+@click.argument("name", shell_complete=_complete("model"))
+@click.option("--kind", type=click.Choice(sorted(KIND_WORDS)), help="Look only in this registry.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info_cmd(name: str, kind: str | None, as_json: bool) -> None:
+    """Everything known about an entry: summary, plugin, defaults, recipe, parameter count."""
+    entries = _entries_named(name, kind)
+    out = []
+    for entry in entries:
+        data = entry.to_dict()
+        if entry.kind == "model":
+            data["parameters"] = parameter_count(entry)
+        out.append(data)
+    if as_json:
+        _echo_json(out if len(out) > 1 else out[0])
+        return
+    for i, data in enumerate(out):
+        if i:
+            click.echo("")
+        click.echo(f"{data['name']} ({data['kind']})  {data['summary']}")
+        click.echo(f"  plugin:     {data['plugin']} ({data['distribution']} {data['version']})".rstrip())
+        if data["lesson"]:
+            click.echo(f"  lesson:     {data['lesson']}")
+        if data["tags"]:
+            click.echo(f"  tags:       {', '.join(data['tags'])}")
+        click.echo(f"  qualified:  {data['qualname']}")
+        click.echo(f"  factory:    {data['factory']}")
+        if data["kind"] == "model":
+            click.echo(f"  parameters: {data['parameters']:,}")
+            for part in ("dataset", "optimizer", "trainer"):
+                click.echo(f"  {part + ':':<11} {data[part] or '-'}")
+        for key, value in data["defaults"].items():
+            click.echo(f"  setting     {key} = {value!r}")
+        for key, value in data.get("recipe", {}).items():
+            click.echo(f"  recipe      {key} = {value!r}")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_cmd(as_json: bool) -> None:
+    """Installed plugins: version, what each registered, and whether it loaded."""
+    infos = sorted(get_zoo().plugins.values(), key=lambda p: p.name)
+    if as_json:
+        _echo_json([p.to_dict() for p in infos])
+        return
+    rows = []
+    for p in infos:
+        what = ", ".join(f"{len(v)} {k}" for k, v in p.registered.items())
+        if p.commands:
+            what = ", ".join(filter(None, [what, f"commands: {' '.join(p.commands)}"]))
+        rows.append([p.name, f"{p.distribution} {p.version}".strip(), p.status, p.error or what])
+    click.echo(_table(rows, ["PLUGIN", "PACKAGE", "STATUS", "REGISTERED / ERROR"]))
+
+
+# -- train / eval / runs / compare-formats ---------------------------------------------------------
+class TrainCommand(click.Command):
+    """``zoo train NAME --help`` also lists NAME's own settings with their defaults."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if any(a in ("-h", "--help") for a in args):
+            names = [a for a in args if not a.startswith("-")]
+            ctx.meta["zoo.help_model"] = names[0] if names else None
+        return super().parse_args(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        name = ctx.meta.get("zoo.help_model")
+        if not name:
+            return
+        try:
+            from zoo_core.config import resolve
+
+            config = resolve(name)
+        except ZooError as exc:
+            formatter.write_paragraph()
+            formatter.write_text(f"({exc})")
+            return
+        for title, section in (
+            ("model", "model"),
+            ("dataset " + config.dataset, "dataset"),
+            ("trainer " + config.trainer, "trainer"),
+            ("optimizer " + config.optimizer, "optimizer"),
+            ("loop", "loop"),
+        ):
+            values = config.section(section)
+            if values:
+                with formatter.section(f"Settings of {config.model}: {title} (--set KEY=VALUE)"):
+                    formatter.write_dl([(k, repr(v)) for k, v in values.items()])
+
+
+@cli.command("train", cls=TrainCommand)
+@click.argument("name", required=False, shell_complete=_complete("model"))
+@click.option("--device", default=None, metavar="auto|cpu|cuda|cuda:N|mps", help="Where to train [auto].")
+@click.option("--epochs", type=int, default=None, help="Passes over the training data.")
+@click.option("--steps", type=int, default=None, help="Optimizer steps (instead of --epochs).")
+@click.option("--batch-size", type=int, default=None, help="Samples per step.")
+@click.option("--lr", type=float, default=None, help="Learning rate.")
+@click.option("--optimizer", default=None, shell_complete=_complete("optimizer"), help="Optimizer entry.")
+@click.option("--dataset", default=None, shell_complete=_complete("dataset"), help="Dataset entry.")
+@click.option("--trainer", default=None, shell_complete=_complete("trainer"), help="Trainer entry.")
+@click.option("--seed", type=int, default=None, help="One seed for torch, numpy, random and loaders.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any setting (repeatable).")
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Run folder (must be new or empty)."
+)
+@click.option("--data-root", default=None, help="Where datasets that need files look for them.")
+@click.option(
+    "--save-format",
+    type=click.Choice(["safetensors", "pickle", "both"]),
+    default="safetensors",
+    show_default=True,
+    help="pickle adds the whole-model torch.save file (model.pt), for comparison.",
+)
+@click.option("--resume", default=None, metavar="RUN", help="Continue an interrupted run folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> None:
+    """Train NAME with its recipe; flags and --set override it. 'zoo train NAME --help' lists its settings."""
+    from zoo_core.training import train_model
+
+    result = train_model(name, quiet=quiet or as_json, **options)
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    if not quiet:
+        shown = "  ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.metrics.items()
+        )
+        click.echo(f"done: {result.step} steps in {result.seconds:.1f}s on {result.device}  {shown}")
+        click.echo(f"saved: {result.run_dir}")
+
+
+@cli.command("eval")
+@click.argument("run", metavar="RUN_OR_FILE")
+@click.option("--device", default="auto", show_default=True, help="Where to evaluate.")
+@click.option("--data-root", default=None, help="Where datasets that need files look for them.")
+@click.option("--trust-pickle", is_flag=True, help="Allow loading a .pt pickle (it can run arbitrary code).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_cmd(run: str, device: str, data_root: str | None, trust_pickle: bool, as_json: bool) -> None:
+    """Rebuild a trained model from model.safetensors and report the lesson's metrics."""
+    from zoo_core.training import evaluate_run
+
+    result = evaluate_run(run, device=device, data_root=data_root, trust_pickle=trust_pickle)
+    if as_json:
+        _echo_json(result)
+        return
+    click.echo(f"{result['model']} from {result['source']} on {result['device']}")
+    for key, value in result["metrics"].items():
+        click.echo(f"  {key:<20} {value:.6g}" if isinstance(value, float) else f"  {key:<20} {value}")
+
+
+@cli.command("runs")
+@click.argument("name", required=False, shell_complete=_complete("model"))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs_cmd(name: str | None, as_json: bool) -> None:
+    """Runs under ./runs (or $ZOO_RUNS_DIR) with their key metrics."""
+    from zoo_core.runs import list_runs, runs_root
+
+    runs = list_runs(name)
+    if as_json:
+        _echo_json(runs)
+        return
+    if not runs:
+        click.echo(f"no runs under {runs_root()}" + (f" for {name}" if name else ""), err=True)
+        return
+    rows = []
+    for r in runs:
+        metrics = "  ".join(f"{k}={v:.4g}" for k, v in list(r["metrics"].items())[:4] if isinstance(v, float))
+        rows.append([r["run"], r["model"], r["status"], str(r["step"] or "-"), metrics])
+    click.echo(_table(rows, ["RUN", "MODEL", "STATUS", "STEP", "METRICS"]))
+
+
+@cli.command("compare-formats")
+@click.argument("run", metavar="RUN")
+@click.option(
+    "--repeat", type=click.IntRange(1, 100), default=7, show_default=True, help="Timings per figure."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def compare_formats_cmd(run: str, repeat: int, as_json: bool) -> None:
+    """safetensors vs state-dict pickle vs whole-model pickle: size, speed, fidelity, safety."""
+    from zoo_core.formats import compare_formats
+
+    rows = compare_formats(run, repeat=repeat)
+    if as_json:
+        _echo_json(rows)
+        return
+    click.echo(
+        _table(
+            [
+                [
+                    r["format"],
+                    f"{r['bytes']:,}",
+                    f"{r['save_ms']:.2f}",
+                    f"{r['load_ms']:.2f}",
+                    "yes" if r["identical"] else "NO",
+                    r["requires"],
+                ]
+                for r in rows
+            ],
+            ["FORMAT", "BYTES", "SAVE ms", "LOAD ms", "IDENTICAL", "LOADING REQUIRES"],
+        )
+    )
+    click.echo(f"(median of {repeat}; loads are from the page cache)")
+
+
+def main() -> None:
+    """Console entry point: one-line errors, exit 2; tracebacks only with --debug or ZOO_DEBUG=1."""
+    if "--debug" in sys.argv[1:]:
+        os.environ["ZOO_DEBUG"] = "1"
+    try:
+        cli.main(prog_name="zoo")
+    except ZooError as exc:  # raised while building the command list (e.g. strict plugin mode)
+        if _debug():
+            traceback.print_exc()
+        click.echo(f"zoo: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if _debug():
+            raise
+        click.echo(
+            f"zoo: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True
+        )
+        sys.exit(1)

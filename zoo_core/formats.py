@@ -1,0 +1,136 @@
+"""Side-by-side comparison of the three ways to save a model: what each costs and requires."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from zoo_core import checkpoint
+from zoo_core.runs import find_run
+
+
+def _median_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times, value = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), value
+
+
+def _same(a: Any, b: Any) -> bool:
+    import torch
+
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _outputs(model: Any, sample: Any) -> Any:
+    import torch
+
+    with torch.no_grad():
+        return model(sample)
+
+
+def compare_formats(run: str | Path, repeat: int = 7) -> list[dict[str, Any]]:
+    """Save and reload a run's model as safetensors, state-dict pickle and whole-model pickle."""
+    import torch
+    from safetensors.torch import load_file, save_model
+
+    path = find_run(run)
+    model = checkpoint.load_model(path)
+    cls = type(model)
+    sample = _sample_input(path)
+    reference = _outputs(model, sample) if sample is not None else None
+
+    def identical(other: Any) -> bool:
+        if not _same(model, other):
+            return False
+        if reference is None:
+            return True
+        out = _outputs(other.eval(), sample)
+        return torch.equal(out, reference) if torch.is_tensor(out) else out == reference
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        st_path, sd_path, pk_path = (Path(tmp) / n for n in ("m.safetensors", "sd.pt", "whole.pt"))
+
+        save_ms, _ = _median_ms(lambda: save_model(model, str(st_path)), repeat)
+        load_ms, tensors = _median_ms(lambda: load_file(str(st_path)), repeat)
+        fresh = checkpoint.load_model(path)
+        with torch.no_grad():
+            for p in fresh.parameters():
+                p.zero_()
+        checkpoint.load_weights(fresh, st_path)
+        rows.append(
+            {
+                "format": "safetensors",
+                "file": "model.safetensors",
+                "bytes": st_path.stat().st_size,
+                "save_ms": save_ms,
+                "load_ms": load_ms,
+                "identical": identical(fresh.eval()),
+                "requires": "nothing: plain tensors, no code runs (safe)",
+            }
+        )
+
+        save_ms, _ = _median_ms(lambda: torch.save(model.state_dict(), sd_path), repeat)
+        load_ms, state = _median_ms(lambda: torch.load(sd_path, weights_only=True), repeat)
+        fresh.load_state_dict(state)
+        rows.append(
+            {
+                "format": "state-dict pickle",
+                "file": "torch.save(model.state_dict())",
+                "bytes": sd_path.stat().st_size,
+                "save_ms": save_ms,
+                "load_ms": load_ms,
+                "identical": identical(fresh.eval()),
+                "requires": "weights_only=True to be safe; the model class to rebuild",
+            }
+        )
+
+        save_ms, _ = _median_ms(lambda: torch.save(model, pk_path), repeat)
+        load_ms, whole = _median_ms(lambda: torch.load(pk_path, weights_only=False), repeat)
+        rows.append(
+            {
+                "format": "whole-model pickle",
+                "file": "torch.save(model) = model.pt",
+                "bytes": pk_path.stat().st_size,
+                "save_ms": save_ms,
+                "load_ms": load_ms,
+                "identical": identical(whole.eval()),
+                "requires": f"trust (runs code); {cls.__module__}.{cls.__qualname__} importable at that path",
+            }
+        )
+    del tensors
+    return rows
+
+
+def _sample_input(path: Path) -> Any:
+    """The first evaluation inputs of the run's dataset, when the model takes them directly."""
+    import torch
+
+    from zoo_core.config import RunConfig, build_dataset
+    from zoo_core.plugins import get_zoo
+
+    meta = checkpoint.read_metadata(path)
+    try:
+        config = RunConfig.from_dict(meta["zoo.config"])
+        data = build_dataset(
+            get_zoo().registries["dataset"].get(config.dataset),
+            config.dataset_params,
+            seed=config.loop["seed"],
+            data_root=config.data_root,
+        )
+        first = data.evaluation[0:8] if hasattr(data.evaluation, "tensors") else None
+        sample = first[0] if first else None
+        model = checkpoint.load_model(path)
+        with torch.no_grad():
+            model(sample)
+        return sample
+    except Exception:  # a model whose forward takes something else: compare weights only
+        return None

@@ -119,7 +119,9 @@ def load_weights(model: torch.nn.Module, path: str | Path, device: str | torch.d
         f"{k} {shapes[k]} vs {expected[k]}" for k in shapes if k in expected and shapes[k] != expected[k]
     ]
     if wrong:
-        raise ZooError(f"{path}: weights do not fit the model; shape mismatch: {'; '.join(wrong)}")
+        raise ZooError(
+            f"{path}: weights do not fit the model; shape mismatch (file vs model): {'; '.join(wrong)}"
+        )
     try:
         missing, unexpected = st_load_model(model, str(path), strict=False, device=str(device))
     except Exception as exc:

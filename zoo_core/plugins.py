@@ -92,6 +92,7 @@ class Zoo:
                 info.status = "blocked"
                 zoo.plugins[ep.name] = info
                 continue
+            zoo.plugins[ep.name] = info
             try:
                 module = ep.load()
             except Exception as exc:  # a broken plugin must not break zoo
@@ -105,8 +106,8 @@ class Zoo:
         """A zoo made of the given plugin objects only (modules, classes, instances): for tests."""
         zoo = cls()
         for i, plugin in enumerate(plugins):
-            name = getattr(plugin, "__name__", None) or getattr(plugin, "name", None) or f"plugin{i}"
-            zoo.add_plugin(plugin, PluginInfo(name=str(name).rpartition(".")[2], module=str(name)))
+            name = str(getattr(plugin, "__name__", None) or type(plugin).__name__ or f"plugin{i}")
+            zoo.add_plugin(plugin, PluginInfo(name=name.rpartition(".")[2].lower(), module=name))
         return zoo
 
     def add_plugin(self, plugin: Any, info: PluginInfo) -> PluginInfo:

@@ -1,0 +1,170 @@
+"""The command line, through click's runner (throwaway plugin) and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from zoo_core.cli import cli
+
+
+@pytest.fixture
+def run(toy_zoo):
+    def invoke(*args):
+        return CliRunner().invoke(cli, [str(a) for a in args])
+
+    return invoke
+
+
+def test_list_table_and_json(run):
+    result = run("list")
+    assert result.exit_code == 0
+    header, rule, *rows = result.output.splitlines()
+    assert header.split()[:4] == ["NAME", "KIND", "PLUGIN", "LESSON"]
+    assert [r.split()[0] for r in rows] == ["toy", "line", "sgd", "mse"]
+    data = json.loads(run("list", "--json").output)
+    assert {d["kind"] for d in data} == {"model", "dataset", "optimizer", "trainer"}
+    model = next(d for d in data if d["kind"] == "model")
+    assert model["qualname"] == "toy:toy" and model["dataset"] == "line" and model["defaults"]["hidden"] == 8
+
+
+def test_list_kind_patterns_and_plugin_filter(run):
+    assert [d["name"] for d in json.loads(run("list", "models", "--json").output)] == ["toy"]
+    assert [d["name"] for d in json.loads(run("list", "l*", "s*", "--json").output)] == ["line", "sgd"]
+    assert json.loads(run("list", "--plugin", "toy", "--json").output)
+    result = run("list", "--plugin", "nope")
+    assert result.exit_code == 2 and "no plugin named 'nope'" in result.output
+
+
+def test_info_shows_defaults_recipe_and_parameter_count(run):
+    result = run("info", "toy")
+    assert result.exit_code == 0
+    assert "parameters: 25" in result.output  # 1*8+8 + 8*1+1
+    assert "setting     hidden = 8" in result.output and "recipe      lr = 0.1" in result.output
+    data = json.loads(run("info", "toy", "--json").output)
+    assert data["parameters"] == 25 and data["trainer"] == "mse"
+
+
+def test_info_unknown_name_suggests(run):
+    result = run("info", "tyo")
+    assert result.exit_code == 2
+    assert "nothing is registered as 'tyo'; did you mean 'toy'?" in result.output
+
+
+def test_plugins_json(run):
+    data = json.loads(run("plugins", "--json").output)
+    assert data == [
+        {
+            "name": "toy",
+            "module": "Toy",
+            "distribution": "",
+            "version": "",
+            "status": "loaded",
+            "error": "",
+            "registered": {
+                "models": ["toy"],
+                "datasets": ["line"],
+                "optimizers": ["sgd"],
+                "trainers": ["mse"],
+            },
+            "commands": [],
+        }
+    ]
+
+
+def test_train_json_summary_then_eval_and_runs(run, tmp_path):
+    result = run("train", "toy", "--device", "cpu", "--out", tmp_path / "r", "--json", "--steps", "12")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["step"] == 12 and summary["device"] == "cpu" and "eval_mse" in summary["metrics"]
+    evaluated = json.loads(run("eval", tmp_path / "r", "--device", "cpu", "--json").output)
+    assert evaluated["metrics"]["eval_mse"] == pytest.approx(summary["metrics"]["eval_mse"], abs=1e-7)
+    listed = run("runs")
+    assert listed.exit_code == 0 and "no runs" in listed.output  # --out runs are not under the runs root
+    assert run("train", "toy", "--device", "cpu", "-q").exit_code == 0
+    assert json.loads(run("runs", "toy:toy", "--json").output)[0]["status"] == "finished"
+
+
+def test_train_help_lists_the_models_settings(run):
+    result = run("train", "toy", "--help")
+    assert result.exit_code == 0
+    assert "Settings of toy:toy: model" in result.output
+    assert "hidden" in result.output and "slope" in result.output and "momentum" in result.output
+
+
+def test_plain_progress_lines_when_not_a_terminal(run, tmp_path):
+    result = run("train", "toy", "--device", "cpu", "--out", tmp_path / "r")
+    lines = result.output.splitlines()
+    assert lines[0].startswith("training toy:toy on cpu (cpu, as asked); 30 steps")
+    assert any(line.startswith("step 30/30 epoch 8 loss=") for line in lines)
+    assert lines[-1] == f"saved: {tmp_path / 'r'}"
+
+
+def test_quiet_prints_nothing(run, tmp_path):
+    assert run("train", "toy", "--device", "cpu", "--out", tmp_path / "r", "--quiet").output == ""
+
+
+def test_errors_are_one_line_exit_2_no_traceback(run, tmp_path):
+    for args in (
+        ["train", "nosuch"],
+        ["train", "toy", "--set", "x=1"],
+        ["eval", tmp_path / "missing"],
+        ["train", "toy", "--steps", "0"],
+        ["compare-formats", tmp_path],
+    ):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.count("\n") == 1 and result.output.startswith("zoo: error: ")
+        assert "Traceback" not in result.output
+
+
+def test_compare_formats_table(run, tmp_path):
+    run("train", "toy", "--device", "cpu", "--out", tmp_path / "r", "-q")
+    rows = json.loads(run("compare-formats", tmp_path / "r", "--repeat", "2", "--json").output)
+    assert [r["format"] for r in rows] == ["safetensors", "state-dict pickle", "whole-model pickle"]
+    assert all(r["identical"] for r in rows)
+    assert "safe" in rows[0]["requires"] and "trust" in rows[2]["requires"]
+    table = run("compare-formats", tmp_path / "r", "--repeat", "1").output
+    assert "LOADING REQUIRES" in table and "whole-model pickle" in table
+
+
+def _subprocess(code: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["list"], ["list", "models", "--json"], ["plugins"], ["--version"]]
+)
+def test_listing_never_imports_torch(argv):
+    code = (
+        "import sys\nfrom zoo_core.cli import cli\n"
+        f"try:\n    cli.main({argv!r}, prog_name='zoo')\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "heavy = [m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = _subprocess(code)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_console_script_error_has_no_traceback():
+    zoo = os.path.join(os.path.dirname(sys.executable), "zoo")
+    proc = subprocess.run([zoo, "train", "no-such-model"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.startswith("zoo: error: unknown model 'no-such-model'") and "Traceback" not in proc.stderr
+    )
+    debug = subprocess.run(
+        [zoo, "--debug", "train", "no-such-model"], capture_output=True, text=True, timeout=120
+    )
+    assert "Traceback" in debug.stderr and debug.returncode == 2

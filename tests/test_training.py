@@ -1,0 +1,221 @@
+"""The shared trainer: run folders, seeding, interruption and resume, saving and loading."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+import zoo_core
+from zoo_core import ZooError
+from zoo_core.checkpoint import load_weights, read_metadata
+from zoo_core.training import Interrupted, train_model
+
+
+def _weights(run_dir):
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "model.safetensors"))
+
+
+def test_run_folder_holds_everything_to_repeat_and_rebuild(toy_zoo, tmp_path):
+    result = train_model("toy", out=tmp_path / "run", device="cpu")
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {
+        "config.json",
+        "metrics.csv",
+        "model.safetensors",
+        "state.safetensors",
+        "loss.png",
+        "summary.json",
+    } <= files
+    assert "model.pt" not in files  # pickle only on request
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["config"]["model"] == "toy:toy"
+    assert config["config"]["loop"]["steps"] == 30 and config["config"]["loop"]["batch_size"] == 16
+    assert config["environment"]["torch"] == torch.__version__
+    assert config["plugin"]["name"] == "toy"
+    lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("step,epoch,loss") and len(lines) == 31
+    meta = read_metadata(tmp_path / "run")
+    assert meta["zoo.model"] == "toy:toy" and meta["zoo.metrics"]["eval_mse"] == result.metrics["eval_mse"]
+    assert result.history[-1]["loss"] < result.history[0]["loss"] / 3  # it learned
+
+
+def test_model_is_rebuilt_from_the_safetensors_file_alone(toy_zoo, tmp_path):
+    train_model("toy", out=tmp_path / "run", device="cpu", sets=["hidden=5"])
+    model = zoo_core.load_model(tmp_path / "run" / "model.safetensors")
+    assert model[0].out_features == 5  # the hyperparameters came from the file's metadata
+    x = torch.linspace(-1, 1, 7).unsqueeze(1)
+    ref = zoo_core.create_model("toy", hidden=5)
+    load_weights(ref, tmp_path / "run")
+    assert torch.equal(model(x), ref.eval()(x))
+
+
+def test_same_seed_gives_bit_identical_weights(toy_zoo, tmp_path):
+    train_model("toy", out=tmp_path / "a", device="cpu", seed=7)
+    train_model("toy", out=tmp_path / "b", device="cpu", seed=7)
+    train_model("toy", out=tmp_path / "c", device="cpu", seed=8)
+    a, b, c = (_weights(tmp_path / n) for n in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_ctrl_c_saves_state_and_resume_is_bit_identical(toy_zoo, tmp_path):
+    def press_ctrl_c(step):
+        if step == 13:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(
+        Interrupted, match=r"interrupted at step 13/30.*resume with: zoo train toy:toy --resume"
+    ) as info:
+        train_model("toy", out=tmp_path / "cut", device="cpu", seed=3, on_step=press_ctrl_c)
+    assert info.value.exit_code == 130
+    assert read_metadata(tmp_path / "cut")["zoo.step"] == 13
+    resumed = train_model(resume=tmp_path / "cut", device="cpu")
+    assert resumed.step == 30
+    train_model("toy", out=tmp_path / "whole", device="cpu", seed=3)
+    cut, whole = _weights(tmp_path / "cut"), _weights(tmp_path / "whole")
+    assert all(torch.equal(cut[k], whole[k]) for k in whole)
+    assert [r["step"] for r in resumed.history] == list(range(1, 31))
+
+
+def test_resume_refuses_a_run_of_another_model(make_zoo, tmp_path):
+    from tests.conftest import Toy
+
+    class Other:
+        @zoo_core.hookimpl
+        def register_models(registry):
+            registry.add(
+                "other",
+                factory="tests.conftest:toy_net",
+                dataset="toy:line",
+                optimizer="toy:sgd",
+                trainer="toy:mse",
+            )
+
+    make_zoo(Toy, Other)
+    train_model("toy", out=tmp_path / "run", device="cpu")
+    with pytest.raises(ZooError, match=r"that run trained 'toy:toy', not 'other:other'"):
+        train_model("other", resume=tmp_path / "run")
+
+
+def test_existing_run_folder_is_never_overwritten(toy_zoo, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "precious.txt").write_text("keep me")
+    with pytest.raises(ZooError, match="already exists and is not empty"):
+        train_model("toy", out=tmp_path / "run", device="cpu")
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["precious.txt"]
+
+
+def test_unwritable_out_is_refused_before_training(toy_zoo, tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ZooError, match="cannot write the run folder"):
+        train_model("toy", out=tmp_path / "file" / "run", device="cpu")
+
+
+def test_default_run_folders_are_unique(toy_zoo, tmp_path):
+    a = train_model("toy", device="cpu", steps=2)
+    b = train_model("toy", device="cpu", steps=2)
+    assert a.run_dir != b.run_dir and a.run_dir.parent == b.run_dir.parent
+    assert a.run_dir.parent.parent == tmp_path / "runs"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": 0}, "steps must be a positive whole number"),
+        ({"epochs": -1}, "epochs must be a positive whole number"),
+        ({"batch_size": 0}, "batch_size must be a positive whole number"),
+        ({"sets": ["hiden=3"]}, "unknown setting; valid keys: .*hidden"),
+        ({"sets": ["hidden=three"]}, r"--set hidden=three: expected an integer"),
+        ({"sets": ["hidden"]}, "expected KEY=VALUE"),
+        ({"sets": ["nosuch.x=1"]}, "unknown section 'nosuch'"),
+        ({"optimizer": "sgdd"}, "unknown optimizer 'sgdd'; did you mean 'sgd'"),
+        ({"save_format": "zip"}, "--save-format 'zip'"),
+        ({"epochs": 1, "steps": 1}, "either --epochs or --steps"),
+        ({"device": "tpu"}, "is not a device"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_writes_nothing(toy_zoo, tmp_path, kwargs, message):
+    with pytest.raises(ZooError, match=message):
+        train_model("toy", out=tmp_path / "run", **{"device": "cpu", **kwargs})
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_missing_cuda_is_an_error_not_a_silent_cpu_run(toy_zoo, tmp_path):
+    with pytest.raises(ZooError, match="--device cuda: no CUDA device is available"):
+        train_model("toy", out=tmp_path / "run", device="cuda")
+
+
+def test_set_values_are_typed_by_their_defaults(toy_zoo, tmp_path):
+    result = train_model(
+        "toy",
+        out=tmp_path / "run",
+        device="cpu",
+        sets=["activation=relu", "slope=-1.5", "momentum=0.5", "weight=2", "shuffle=false", "loop.steps=4"],
+    )
+    c = result.config
+    assert c.model_params == {"hidden": 8, "activation": "relu"}
+    assert c.dataset_params["slope"] == -1.5 and c.optimizer_params["momentum"] == 0.5
+    assert c.trainer_params["weight"] == 2.0 and isinstance(c.trainer_params["weight"], float)
+    assert c.loop["shuffle"] is False and result.step == 4
+
+
+def test_epochs_count_batches_and_drop_last(toy_zoo, tmp_path):
+    assert train_model("toy", out=tmp_path / "a", device="cpu", epochs=2, batch_size=10).step == 14
+    r = train_model("toy", out=tmp_path / "b", device="cpu", epochs=2, batch_size=10, sets=["drop_last=true"])
+    assert r.step == 12
+
+
+def test_pickle_needs_trust_and_gives_the_same_model(toy_zoo, tmp_path):
+    from zoo_core.checkpoint import load_pickle
+
+    train_model("toy", out=tmp_path / "run", device="cpu", save_format="both")
+    with pytest.raises(
+        ZooError, match=r"model.pt is a pickle: loading it can run arbitrary code.*--trust-pickle"
+    ):
+        load_pickle(tmp_path / "run" / "model.pt", trust=False)
+    whole = load_pickle(tmp_path / "run" / "model.pt", trust=True)
+    rebuilt = zoo_core.load_model(tmp_path / "run")
+    x = torch.randn(5, 1)
+    assert torch.equal(whole.eval()(x), rebuilt(x))
+
+
+def test_damaged_or_foreign_weights_are_clear_errors(toy_zoo, tmp_path):
+    from safetensors.torch import save_file
+
+    train_model("toy", out=tmp_path / "run", device="cpu")
+    weights = tmp_path / "run" / "model.safetensors"
+    data = weights.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ZooError, match="not a readable safetensors file.*truncated or corrupt"):
+        zoo_core.load_model(tmp_path / "cut.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+    with pytest.raises(ZooError, match="not a readable safetensors file"):
+        zoo_core.load_model(tmp_path / "junk.safetensors")
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(ZooError, match="has no zoo metadata"):
+        zoo_core.load_model(tmp_path / "foreign.safetensors")
+    small = zoo_core.create_model("toy", hidden=4)
+    with pytest.raises(ZooError, match=r"shape mismatch \(file vs model\): .*0.weight \(8, 1\) vs \(4, 1\)"):
+        load_weights(small, weights)
+    deeper = torch.nn.Sequential(*zoo_core.create_model("toy"), torch.nn.Linear(1, 1))
+    with pytest.raises(ZooError, match=r"missing: 3.bias, 3.weight"):
+        load_weights(deeper, weights)
+
+
+def test_eval_rebuilds_and_measures_again(toy_zoo, tmp_path):
+    from zoo_core.training import evaluate_run
+
+    result = train_model("toy", out=tmp_path / "run", device="cpu")
+    again = evaluate_run(tmp_path / "run", device="cpu")
+    assert again["metrics"]["eval_mse"] == pytest.approx(result.metrics["eval_mse"], abs=1e-7)
+    with pytest.raises(ZooError, match="is a pickle"):
+        train_model("toy", out=tmp_path / "p", device="cpu", save_format="pickle")
+        evaluate_run(tmp_path / "p", device="cpu")
+    assert evaluate_run(tmp_path / "p", device="cpu", trust_pickle=True)["metrics"]["eval_mse"] >= 0

@@ -155,11 +155,9 @@ class Progress:
         if self.quiet:
             return
         if self.bar is not None:
-            self.bar.n = step
-            if row:
-                self.bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in ("step", "epoch")})
-            else:
-                self.bar.refresh()
+            if row:  # set_postfix redraws at most every tqdm's mininterval, like update()
+                self.bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in ("step", "epoch")}, refresh=False)
+            self.bar.update(step - self.bar.n)
         elif row is not None and (step >= self.next_line or step == self.total):
             shown = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k not in ("step", "epoch"))
             self.say(f"step {step}/{self.total} epoch {row['epoch']} {shown}")

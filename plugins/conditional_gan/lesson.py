@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import TensorDataset
+
+from zoo_core import Splits
 from zoo_plugins.gan.lesson import (
     GAN,
     GANTrainer,
@@ -19,8 +21,6 @@ from zoo_plugins.gan.lesson import (
     paint_points,
     plot_scores,
 )
-
-from zoo_core import Splits
 
 SPLIT = 1.5  # a above this is class 1
 

@@ -33,12 +33,12 @@ def sample(name: str, run: str | None, n: int, out: Path | None, seed: int, labe
     zoo sample conditional-gan RUN --label 1
     """
     import torch
-    from zoo_plugins.gan.lesson import estimate_a, in_bounds, plot_curves
 
     import zoo_core
     from zoo_core import ZooError
     from zoo_core.checkpoint import WEIGHTS, read_metadata
     from zoo_core.runs import find_run
+    from zoo_plugins.gan.lesson import estimate_a, in_bounds, plot_curves
 
     entry = zoo_core.get_model(name)
     if run is None:

@@ -267,11 +267,13 @@ def plot_scores(history, path):
     steps = [r["step"] for r in rows]
     ax1.plot(steps, [-r["d_loss"] for r in rows], label="D score = -d_loss")
     ax1.axhline(-2 * math.log(2), ls="--", c="k", lw=1, label="-2 ln 2 (equilibrium)")
+    ax1.set_title("discriminator score: mean log D(real) + log(1 - D(fake))", fontsize=9)
     ax1.set_xlabel("step")
     ax1.legend(fontsize=8)
     ax2.plot(steps, [r.get("d_real", math.nan) for r in rows], label="mean D(real)")
     ax2.plot(steps, [r.get("d_fake", math.nan) for r in rows], label="mean D(fake)")
     ax2.axhline(0.5, ls="--", c="k", lw=1)
+    ax2.set_title("D's mean probability that a curve is real (0.5 = cannot tell)", fontsize=9)
     ax2.set_ylim(0, 1)
     ax2.set_xlabel("step")
     ax2.legend(fontsize=8)

@@ -111,7 +111,8 @@ class RNNRegressorTrainer(Trainer):
         self.keep_windows = keep_windows
         self.zoom_pi = zoom_pi
         self.h: torch.Tensor | None = None
-        self.online: list[torch.Tensor] = []
+        self.seen = 0  # windows trained on so far (the stream position, saved for resume)
+        self.online: dict[int, torch.Tensor] = {}  # window number -> the prediction made in its step
 
     def step(self, model, batch, optimizers):
         x, y = batch
@@ -125,16 +126,21 @@ class RNNRegressorTrainer(Trainer):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if len(self.online) < self.keep_windows:
-            self.online.append(prediction.detach()[0])
+        if self.seen < self.keep_windows:
+            self.online[self.seen] = prediction.detach()[0]
+        self.seen += 1
         return {"loss": loss.detach()}
 
     def state_dict(self):
-        return {} if self.h is None else {"h": self.h}
+        state = {"seen": self.seen}
+        if self.h is not None:
+            state["h"] = self.h
+        return state
 
     def load_state_dict(self, state):
         self.h = state.get("h")
-        self.online = []  # predictions from before a resume are not kept
+        self.seen = int(state.get("seen", 0))
+        self.online = {}  # predictions made before a resume are not kept
 
     @torch.no_grad()
     def evaluate(self, model, data, device):
@@ -162,12 +168,18 @@ class RNNRegressorTrainer(Trainer):
         target = torch.cat([y for _, y in windows])[:, 0]
         source = torch.cat([x for x, _ in windows])[:, 0]
         t = torch.arange(len(target)) * (math.pi / points_per_pi)
-        online = torch.cat([p.cpu() for p in self.online])[:, 0] if self.online else None
+        online = None
+        if any(i < len(windows) for i in self.online):  # the first pass; gaps (NaN) where none was kept
+            online = torch.full_like(target, math.nan)
+            starts = [0] + torch.tensor([y.shape[0] for _, y in windows]).cumsum(0).tolist()
+            for i, pred in self.online.items():
+                if i < len(windows):
+                    online[starts[i] : starts[i + 1]] = pred.cpu()[:, 0]
 
         edges = torch.tensor([0] + [y.shape[0] for _, y in windows]).cumsum(0) * (math.pi / points_per_pi)
         span = min(len(t), self.zoom_pi * points_per_pi)  # points shown per panel
         parts = [("first", slice(0, span)), ("last", slice(len(t) - span, len(t)))]
-        rows = [("while training (each window's step)", online), ("after training (from a zero state)", trained)]
+        rows = [("while training (first pass)", online), ("after training (from a zero state)", trained)]
         rows = [r for r in rows if r[1] is not None]
 
         plt = pyplot()
@@ -178,11 +190,11 @@ class RNNRegressorTrainer(Trainer):
                 tt = t[cut]
                 ax.plot(tt, source[cut], c="0.75", lw=0.8, label="input sin(t)")
                 ax.plot(tt, target[cut], "r-", lw=1.5, label="target cos(t)")
-                if len(pred) >= cut.stop:
-                    p = pred[cut]
-                    ax.plot(tt, p, "b-", lw=1.2, label="prediction")
-                    mse = float(((p - target[cut]) ** 2).mean())
-                    ax.set_title(f"{what}, {where} {span // points_per_pi} pi: mse {mse:.4f}", fontsize=9)
+                p = pred[cut]
+                ax.plot(tt, p, "b-", lw=1.2, label="prediction")
+                mse = float(((p - target[cut]) ** 2).nanmean())
+                shown = f"mse {mse:.4f}" if math.isfinite(mse) else "no predictions kept"
+                ax.set_title(f"{what}, {where} {span // points_per_pi} pi: {shown}", fontsize=9)
                 for e in edges[(edges >= tt[0]) & (edges <= tt[-1])]:
                     ax.axvline(float(e), c="0.9", lw=0.6, zorder=0)
                 ax.set_ylim(-1.6, 1.6)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 from click.testing import CliRunner
+
+import zoo_core
+from zoo_core.cli import cli
 from zoo_plugins.conditional_gan.lesson import (
     ConditionalGAN,
     ConditionalGANTrainer,
@@ -11,9 +14,6 @@ from zoo_plugins.conditional_gan.lesson import (
     label_of,
 )
 from zoo_plugins.gan.lesson import GANTrainer, estimate_a, in_bounds, paint_points
-
-import zoo_core
-from zoo_core.cli import cli
 
 PNG = b"\x89PNG\r\n\x1a\n"
 STEPS = 1000  # a short run at a faster learning rate than the recipe's 1e-4 (10,000 steps)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
+import shutil
 import subprocess
 import sys
 
 import pytest
 import torch
 from click.testing import CliRunner
-from zoo_plugins.gan.lesson import GAN, GANTrainer, bounds, estimate_a, in_bounds, paint_points
 
 import zoo_core
 from zoo_core.cli import cli
+from zoo_plugins.gan.lesson import GAN, GANTrainer, bounds, estimate_a, in_bounds, paint_points
 
 PNG = b"\x89PNG\r\n\x1a\n"
 STEPS = 600  # the default recipe is 10,000; the generator is inside the bounds well before 600
@@ -135,6 +136,13 @@ def test_sample_command(run, tmp_path):
     default = CliRunner().invoke(cli, ["sample", "gan", str(run.run_dir), "--n", "3"])
     assert default.exit_code == 0, default.output
     assert (run.run_dir / "samples.png").exists()
+
+    # without RUN: the latest run of the model under the runs folder
+    latest = tmp_path / "runs" / "gan__gan" / "20300101-000000-abcd"  # ZOO_RUNS_DIR is tmp_path/runs
+    shutil.copytree(run.run_dir, latest)
+    found = CliRunner().invoke(cli, ["sample", "gan", "--n", "2"])
+    assert found.exit_code == 0, found.output
+    assert str(latest) in found.output and (latest / "samples.png").exists()
 
     wrong = CliRunner().invoke(cli, ["sample", "conditional-gan", str(run.run_dir)])
     assert wrong.exit_code != 0 and "not 'conditional-gan:conditional-gan'" in wrong.output

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 
+import pytest
 import torch
-from zoo_plugins.rnn_regressor.lesson import RNNRegressor, RNNRegressorTrainer, Windows, windows_of
 
 import zoo_core
+from zoo_core.training import Interrupted
+from zoo_plugins.rnn_regressor.lesson import RNNRegressor, RNNRegressorTrainer, Windows, windows_of
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -60,15 +64,16 @@ def test_trainer_carries_and_restores_the_state():
     torch.manual_seed(0)
     model, trainer = RNNRegressor(), RNNRegressorTrainer()
     opts = {"main": torch.optim.Adam(model.parameters(), lr=0.02)}
-    assert trainer.state_dict() == {}
+    assert trainer.state_dict() == {"seen": 0}
     x, y = torch.randn(1, 10, 1), torch.randn(1, 10, 1)
     out = trainer.step(model, (x, y), opts)
     assert out["loss"].ndim == 0 and not out["loss"].requires_grad
     h = trainer.state_dict()["h"]
     assert h.shape == (1, 1, 32) and not h.requires_grad and h.abs().sum() > 0
     fresh = RNNRegressorTrainer()
-    fresh.load_state_dict({"h": h.clone()})
-    assert torch.equal(fresh.h, trainer.h)
+    assert trainer.state_dict()["seen"] == 1
+    fresh.load_state_dict({"h": h.clone(), "seen": 1})
+    assert torch.equal(fresh.h, trainer.h) and fresh.seen == 1
 
 
 def test_default_run_learns(tmp_path):
@@ -97,3 +102,19 @@ def test_dynamic_run_learns(tmp_path):
     losses = [row["loss"] for row in result.history]
     assert sum(losses[-20:]) / 20 < sum(losses[:10]) / 10 / 10
     assert (result.run_dir / "prediction.png").read_bytes().startswith(PNG)
+
+
+def test_resume_carries_the_hidden_state(tmp_path):
+    """Interrupted after 40 windows and resumed, the run ends exactly where an unbroken one does."""
+    whole = zoo_core.train("rnn-regressor", out=tmp_path / "whole", device="cpu", quiet=True)
+
+    def interrupt(step):
+        if step == 40:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        zoo_core.train("rnn-regressor", out=tmp_path / "cut", device="cpu", quiet=True, on_step=interrupt)
+    resumed = zoo_core.train("rnn-regressor", resume=tmp_path / "cut", device="cpu", quiet=True)
+    assert resumed.step == 100
+    assert resumed.metrics["mse"] == whole.metrics["mse"]
+    assert (resumed.run_dir / "prediction.png").read_bytes().startswith(PNG)  # windows 41-100 only

@@ -88,6 +88,10 @@ def test_train_json_summary_then_eval_and_runs(run, tmp_path):
     assert listed.exit_code == 0 and "no runs" in listed.output  # --out runs are not under the runs root
     assert run("train", "toy", "--device", "cpu", "-q").exit_code == 0
     assert json.loads(run("runs", "toy:toy", "--json").output)[0]["status"] == "finished"
+    latest = json.loads(run("runs", "toy", "--json").output)[-1]
+    assert latest["model"] == "toy:toy" and "/runs/toy/" in latest["run"]
+    by_name = json.loads(run("eval", "toy", "--device", "cpu", "--json").output)  # the model's latest run
+    assert by_name["source"] == latest["run"] + "/model.safetensors"
 
 
 def test_train_help_lists_the_models_settings(run):

@@ -25,8 +25,9 @@ def runs_root() -> Path:
     return Path(os.environ.get("ZOO_RUNS_DIR", "runs"))
 
 
-def _safe(name: str) -> str:
-    return name.replace(":", "__").replace("/", "_")
+def _folder(model: str) -> str:
+    """Runs of ``plugin:name`` live under ``name``: the folder users type (config.json says which plugin)."""
+    return model.rpartition(":")[2].replace("/", "_")
 
 
 def new_run_dir(model: str, out: str | Path | None = None) -> Path:
@@ -38,8 +39,8 @@ def new_run_dir(model: str, out: str | Path | None = None) -> Path:
                 f"--out {path}: already exists and is not empty; runs are never overwritten, pick a new folder"
             )
     else:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = runs_root() / _safe(model) / f"{stamp}-{secrets.token_hex(2)}"
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]  # sortable, to the millisecond
+        path = runs_root() / _folder(model) / f"{stamp}-{secrets.token_hex(2)}"
     try:
         path.mkdir(parents=True, exist_ok=out is not None)
         probe = path / ".write-test"
@@ -90,7 +91,7 @@ def find_run(arg: str | Path) -> Path:
         return path
     if path.is_file():
         return path
-    candidates = sorted((runs_root() / _safe(str(arg))).glob("*/" + CONFIG))
+    candidates = sorted((runs_root() / _folder(str(arg))).glob("*/" + CONFIG), key=lambda p: p.parent.name)
     if candidates:
         return candidates[-1].parent
     raise ZooError(f"no run found at {arg!r}; pass a run folder (see 'zoo runs')")
@@ -107,11 +108,13 @@ def read_json(path: Path) -> dict[str, Any]:
 def list_runs(model: str | None = None) -> list[dict[str, Any]]:
     """Every run under the runs root (of ``model`` when given), oldest first, with its summary."""
     root = runs_root()
-    pattern = f"{_safe(model)}/*/{CONFIG}" if model else f"*/*/{CONFIG}"
+    pattern = f"{_folder(model)}/*/{CONFIG}" if model else f"*/*/{CONFIG}"
     out = []
     for config_path in sorted(root.glob(pattern), key=lambda p: p.parent.name):
         run = config_path.parent
-        config = read_json(config_path)
+        config = read_json(config_path).get("config", {})
+        if model and ":" in model and config.get("model") != model:
+            continue  # another plugin's model of the same name
         summary = read_json(run / SUMMARY)
         out.append(
             {

@@ -1,1 +1,131 @@
-"""(lesson plugin in progress)"""
+"""Lesson 306, optimizers: SGD, Momentum, RMSprop and Adam race on the same batches.
+
+Four 1-20-1 ReLU nets with the same architecture (each its own initial weights) fit 1,000 points of
+``y = x**2 + 0.1 * N(0, 1)``, lr 0.01, batch 32, 12 epochs; every step each net gets the same batch
+and its own optimizer. Plain SGD is clearly the slowest; momentum, RMSprop and Adam reach the noise
+floor (MSE about 0.010) within the 12 epochs.
+
+Registers the optimizers ``sgd``, ``momentum``, ``rmsprop``, ``adam`` and ``adagrad`` that every
+lesson trains with; model ``optimizers`` (an ``nn.ModuleDict``, one net per racer; which optimizers
+race is its ``optimizers`` setting: ``--set optimizers=sgd,adam``), dataset ``noisy-parabola``,
+the general comparison trainer ``compare`` (several models, same batches; reused by the dropout and
+batch-normalization lessons: ``zoo_plugins.optimizers.compare``) and the race trainer
+``optimizer-race`` (one optimizer per net; figure ``race.png``).
+
+What changed from the tutorial's code:
+- four copies of the training code become one trainer that loops over the nets of a ModuleDict;
+  the race is a setting, and the saved run reloads like any model (``zoo_core.load_model``).
+- ``Data.TensorDataset``/``DataLoader(num_workers=2)`` becomes the shared loop's in-memory batches
+  (same batch size and shuffling each epoch, drawn from the run's seed); the noise too is seeded.
+- no ``Variable``; the racers' settings (momentum 0.8, alpha 0.9, betas (0.9, 0.99)) are trainer
+  settings (``--set momentum=0.9``); the ``adam`` entry itself keeps torch's betas (0.9, 0.999),
+  which the other lessons' Adam uses.
+- the optimizers use torch's fused kernels where they give bit-identical results (SGD, momentum,
+  Adagrad on the CPU) and torch's default (``foreach`` on CUDA) elsewhere.
+- the per-net loss lists and ``plt.plot`` become the run's metrics and ``race.png`` (log scale,
+  with each racer's final MSE and the noise floor).
+"""
+
+from zoo_core import hookimpl
+
+LESSON = "306 optimizers"
+_LESSON = "zoo_plugins.optimizers.lesson"
+
+
+@hookimpl
+def register_optimizers(registry):
+    factories = "zoo_plugins.optimizers.factories"
+    registry.add(
+        "sgd",
+        factory=f"{factories}:sgd",
+        lesson=LESSON,
+        tags=["sgd"],
+        summary="Plain stochastic gradient descent: p -= lr * grad",
+        defaults={"fused": None, "foreach": None},
+    )
+    registry.add(
+        "momentum",
+        factory=f"{factories}:sgd",
+        lesson=LESSON,
+        tags=["sgd", "momentum"],
+        summary="SGD with momentum (0.8): steps follow a running velocity",
+        defaults={"momentum": 0.8, "fused": None, "foreach": None},
+    )
+    registry.add(
+        "rmsprop",
+        factory=f"{factories}:rmsprop",
+        lesson=LESSON,
+        tags=["adaptive"],
+        summary="RMSprop (alpha 0.9): steps scaled by a running RMS of the gradient",
+        defaults={"alpha": 0.9, "foreach": None},
+    )
+    registry.add(
+        "adam",
+        factory=f"{factories}:adam",
+        lesson=LESSON,
+        tags=["adaptive", "momentum"],
+        summary="Adam: momentum plus RMSprop scaling, bias-corrected (torch's betas)",
+        defaults={"betas": (0.9, 0.999), "fused": None, "foreach": None},
+    )
+    registry.add(
+        "adagrad",
+        factory=f"{factories}:adagrad",
+        lesson=LESSON,
+        tags=["adaptive"],
+        summary="Adagrad: steps scaled by the root of all past squared gradients",
+        defaults={"fused": None, "foreach": None},
+    )
+
+
+@hookimpl
+def register_models(registry):
+    registry.add(
+        "optimizers",
+        factory=f"{_LESSON}:RaceNets",
+        summary="Optimizer race: one 1-20-1 ReLU net per optimizer, trained on the same batches",
+        lesson=LESSON,
+        tags=["mlp", "regression", "comparison", "optimizers"],
+        defaults={"optimizers": ("sgd", "momentum", "rmsprop", "adam"), "n_hidden": 20, "activation": "relu"},
+        dataset="noisy-parabola",
+        optimizer="sgd",  # unused by the race itself: each net uses the optimizer it is named after
+        trainer="optimizer-race",
+        recipe={"lr": 0.01, "epochs": 12, "batch_size": 32, "dataset": {"n": 1000, "noise": 0.1}},
+    )
+
+
+@hookimpl
+def register_datasets(registry):
+    registry.add(
+        "noisy-parabola",
+        factory=f"{_LESSON}:noisy_parabola",
+        summary="n points x evenly spaced in [low, high], y = x**2 + noise * N(0, 1)",
+        lesson=LESSON,
+        tags=["synthetic", "regression", "1-d"],
+        defaults={"n": 1000, "noise": 0.1, "low": -1.0, "high": 1.0},
+    )
+
+
+@hookimpl
+def register_trainers(registry):
+    registry.add(
+        "compare",
+        factory="zoo_plugins.optimizers.compare:Compare",
+        summary="Several models (an nn.ModuleDict) trained side by side on the same batches",
+        lesson=LESSON,
+        tags=["comparison"],
+        defaults={"loss": "mse", "eval_batch_size": 4096},
+    )
+    registry.add(
+        "optimizer-race",
+        factory=f"{_LESSON}:Race",
+        summary="The comparison trainer with one optimizer per net, named by the net; race.png",
+        lesson=LESSON,
+        tags=["comparison", "optimizers"],
+        defaults={
+            "loss": "mse",
+            "momentum": 0.8,
+            "alpha": 0.9,
+            "betas": (0.9, 0.99),
+            "eval_batch_size": 4096,
+        },
+    )

@@ -8,8 +8,9 @@ each format costs and requires. The tutorial's lr 0.5 sometimes switches every R
 seeds in 10): the net then predicts a constant; the command and the trainer's ``dead`` metric say so.
 
 Registers model ``save-reload`` (trains with dataset ``quadratic`` from the regression lesson),
-trainer ``save-reload`` (the supervised step plus ``dead``/``active_units`` metrics and the figure
-``save-reload.png``) and the command ``zoo save-reload``.
+trainer ``save-reload`` (the supervised step plus ``dead``/``active_units`` metrics, the figure
+``save-reload.png`` and ``trained_outputs.safetensors``: the outputs of the net still in memory,
+which the reloads are compared with) and the command ``zoo save-reload``.
 
 What changed from the tutorial's code:
 - ``torch.save(net1.state_dict(), 'net_params.pkl')`` becomes safetensors (plain tensors, no

@@ -56,6 +56,8 @@ class Compare(Trainer):
 
     # A ModuleDict of models with one optimizer each is not one DDP module.
     data_parallel = False
+    # Static shapes, no host reads: on CUDA the whole step (every variant) can be one graph.
+    capturable = True
 
     #: the file name of the lesson figure ``figures`` writes
     figure = "compare.png"

@@ -188,3 +188,24 @@ def test_noisy_parabola_is_seeded():
     noise = y - x.pow(2)
     assert abs(noise.mean()) < 0.01 and 0.09 < noise.std() < 0.11
     assert torch.equal(y, zoo_core.create_dataset("noisy-parabola", seed=0).train.tensors[1])
+
+
+def test_race_step_replays_like_eager():
+    """The comparison step is capturable: recorded once and replayed, it trains exactly as eagerly."""
+    graphs = pytest.importorskip("zoo_core.graphs")
+    x, y = zoo_core.create_dataset("noisy-parabola", seed=0).train.tensors
+    trained = []
+    for graphed in (False, True):
+        torch.manual_seed(0)
+        model = RaceNets()
+        trainer = zoo_core.create_trainer("optimizer-race")
+        optimizers = trainer.configure_optimizers(
+            model,
+            lambda params, name=None, lr=None, **kw: zoo_core.create_optimizer(name, params, 0.01, **kw),
+        )
+        step = graphs.GraphedStep(trainer.step, graphs.ReplayBackend()) if graphed else trainer.step
+        for i in range(8):
+            step(model, (x[32 * i : 32 * i + 32], y[32 * i : 32 * i + 32]), optimizers)
+        trained.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert Race.capturable and step.status == "captured"
+    assert torch.equal(trained[0], trained[1])

@@ -29,7 +29,7 @@ def sample(name: str, run: str | None, n: int, out: Path | None, seed: int, labe
     latest run of NAME). The model is rebuilt from RUN/model.safetensors alone.
 
     \b
-    zoo sample gan runs/gan__gan/20240101-120000-ab12 --n 20 --out curves.png
+    zoo sample gan runs/gan/20240101-120000-000-ab12 --n 20 --out curves.png
     zoo sample conditional-gan RUN --label 1
     """
     import torch
@@ -41,13 +41,7 @@ def sample(name: str, run: str | None, n: int, out: Path | None, seed: int, labe
     from zoo_plugins.gan.lesson import estimate_a, in_bounds, plot_curves
 
     entry = zoo_core.get_model(name)
-    if run is None:
-        try:
-            path = find_run(name)
-        except ZooError:
-            path = find_run(entry.qualname)
-    else:
-        path = find_run(run)
+    path = find_run(run if run is not None else entry.qualname)  # no RUN: the model's latest run
     weights = path / WEIGHTS if path.is_dir() else path
     trained = str(read_metadata(weights).get("zoo.model", ""))
     if trained.rpartition(":")[2] != entry.name or (":" in trained and trained != entry.qualname):

@@ -138,7 +138,7 @@ def test_sample_command(run, tmp_path):
     assert (run.run_dir / "samples.png").exists()
 
     # without RUN: the latest run of the model under the runs folder
-    latest = tmp_path / "runs" / "gan__gan" / "20300101-000000-abcd"  # ZOO_RUNS_DIR is tmp_path/runs
+    latest = tmp_path / "runs" / "gan" / "20300101-000000-000-abcd"  # ZOO_RUNS_DIR is tmp_path/runs
     shutil.copytree(run.run_dir, latest)
     found = CliRunner().invoke(cli, ["sample", "gan", "--n", "2"])
     assert found.exit_code == 0, found.output

@@ -1,0 +1,126 @@
+"""Load MNIST once into memory as float tensors, from ROOT/MNIST/raw (torchvision's layout)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import TensorDataset
+
+from zoo_core import Splits, ZooError
+
+FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+CLASSES = [str(d) for d in range(10)]
+
+
+def default_root() -> Path:
+    """``$ZOO_DATA_ROOT``, else the per-user cache: ``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/zoo/data``."""
+    env = os.environ.get("ZOO_DATA_ROOT")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "zoo" / "data"
+
+
+def resolve_root(data_root: str | os.PathLike | None = None) -> Path:
+    """The data root: the explicit ``data_root`` (``--data-root``), else :func:`default_root`."""
+    return Path(data_root).expanduser() if data_root else default_root()
+
+
+def _missing(raw: Path) -> list[str]:
+    return [name for name in FILES if not (raw / name).is_file()]
+
+
+def _unpack_gz(raw: Path) -> None:
+    """Unzip ``NAME.gz`` files a user dropped in beside where ``NAME`` should be."""
+    import gzip
+    import shutil
+
+    for name in _missing(raw):
+        packed = raw / f"{name}.gz"
+        if packed.is_file():
+            tmp = raw / f".{name}.tmp"
+            with gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.replace(tmp, raw / name)
+
+
+def _not_found(raw: Path, why: str) -> ZooError:
+    return ZooError(
+        f"MNIST not found in {raw} ({why}): put {', '.join(FILES[:-1])} and {FILES[-1]} (or their .gz) "
+        "there, or point zoo at a folder holding MNIST/raw/ with --data-root DIR or ZOO_DATA_ROOT=DIR"
+    )
+
+
+def load_raw(root: Path, *, download: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """uint8 images (N, 28, 28) and int64 labels for ``train`` and ``test``, via torchvision."""
+    from torchvision.datasets import MNIST
+
+    raw = root / "MNIST" / "raw"
+    if raw.is_dir():
+        _unpack_gz(raw)
+    if _missing(raw):
+        if not download:
+            raise _not_found(raw, "downloads are off")
+        try:
+            MNIST(str(root), train=True, download=True)
+        except Exception as exc:  # no network, a mirror down, a checksum mismatch, a full disk ...
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            detail = lines[-1] if lines else type(exc).__name__  # torchvision's last line is the cause
+            raise _not_found(raw, f"the download failed: {detail}") from exc
+        if _missing(raw):
+            raise _not_found(raw, "the download left files missing")
+    out = {}
+    for split in ("train", "test"):
+        try:
+            ds = MNIST(str(root), train=split == "train", download=False)
+        except Exception as exc:  # torchvision checks the IDX magic numbers and sizes
+            raise ZooError(
+                f"cannot read the MNIST {split} files in {raw} ({type(exc).__name__}: {exc}); "
+                "they may be truncated or not IDX files: delete them to download again"
+            ) from exc
+        if len(ds.data) != len(ds.targets):
+            raise ZooError(f"MNIST {split} files in {raw} disagree: {len(ds.data)} images, {len(ds.targets)} labels")
+        out[split] = (ds.data, ds.targets.long())
+    return out
+
+
+def to_dataset(images: torch.Tensor, labels: torch.Tensor, size: int | None) -> TensorDataset:
+    """The first ``size`` images (all when None) as float (N, 1, 28, 28) in [0, 1], with labels."""
+    if size is not None:
+        if size <= 0:
+            raise ZooError(f"MNIST subset size must be positive, got {size}")
+        images, labels = images[:size], labels[:size]
+    x = images.unsqueeze(1).to(torch.float32).div_(255.0)
+    return TensorDataset(x, labels.clone())
+
+
+def mnist(
+    train_size: int | None = None,
+    eval_size: int | None = 2000,
+    download: bool = True,
+    data_root: str | None = None,
+) -> Splits:
+    """MNIST train images (the first ``train_size``) and the first ``eval_size`` test images."""
+    root = resolve_root(data_root)
+    raw = load_raw(root, download=download)
+    train = to_dataset(*raw["train"], train_size)
+    evaluation = to_dataset(*raw["test"], eval_size)
+    return Splits(
+        train=train,
+        eval=evaluation,
+        info={
+            "classes": CLASSES,
+            "n_classes": 10,
+            "input_shape": (1, 28, 28),
+            "root": str(root),
+            "n_train": len(train),
+            "n_eval": len(evaluation),
+        },
+    )

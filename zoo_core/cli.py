@@ -252,13 +252,25 @@ class TrainCommand(click.Command):
     help="pickle adds the whole-model torch.save file (model.pt), for comparison.",
 )
 @click.option("--resume", default=None, metavar="RUN", help="Continue an interrupted run folder.")
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Train data-parallel in N worker processes (torch.distributed.run); --batch-size is the global batch.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> None:
     """Train NAME with its recipe; flags and --set override it. 'zoo train NAME --help' lists its settings."""
+    from zoo_core import distributed
     from zoo_core.training import train_model
 
+    if options.pop("nproc") is not None:
+        distributed.launch(click.get_current_context())  # the workers print; worker 0 the summary
+        return
     result = train_model(name, quiet=quiet or as_json, **options)
+    if not distributed.is_main():
+        return
     if as_json:
         _echo_json(result.to_dict())
         return

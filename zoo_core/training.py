@@ -19,12 +19,12 @@ from typing import Any
 
 import attrs
 
-from zoo_core import checkpoint
+from zoo_core import checkpoint, distributed
 from zoo_core.config import RunConfig, build_dataset, resolve
 from zoo_core.data import Batches, batch_indices, tensors_of, to_device
 from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
-from zoo_core.runs import CONFIG, METRICS, SUMMARY, MetricsLog, find_run, new_run_dir, read_json
+from zoo_core.runs import CONFIG, METRICS, SUMMARY, find_run, new_run_dir, read_json
 
 SAVE_FORMATS = ("safetensors", "pickle", "both")
 
@@ -220,7 +220,7 @@ def train_model(
         device=device or "auto",
         data_root=data_root,
     )
-    run_dir = new_run_dir(config.model, out)
+    run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
     return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
 
 
@@ -236,24 +236,26 @@ def fit(
     """Train ``config`` into ``run_dir``: the shared loop."""
     import torch
 
-    from zoo_core.devices import environment, pick_device
+    from zoo_core.devices import environment
 
     started = time.perf_counter()
     registries = get_zoo().registries
     loop = config.loop
-    device, reason = pick_device(config.device)
+    dist = distributed.setup(config.device)  # the only process, or one worker of a torchrun job
+    device, reason = dist.device, dist.reason
 
     # 1. Build everything from the registries, seeded.
     seed_everything(loop["seed"])
     model_entry = registries["model"].get(config.model)
     model = model_entry.create(**config.model_params).to(device)
-    data = build_dataset(
+    data = dist.local_first(build_dataset)(  # one download per machine, not one per worker
         registries["dataset"].get(config.dataset),
         config.dataset_params,
         seed=loop["seed"],
         data_root=config.data_root,
     )
     step_logic = registries["trainer"].get(config.trainer).create(**config.trainer_params)
+    step_logic = dist.data_parallel(step_logic, config.trainer)
 
     def make_optimizer(
         params: Any, name: str | None = None, lr: float | None = None, **overrides: Any
@@ -275,14 +277,15 @@ def fit(
         raise ZooError(f"dataset '{config.dataset}' has no training samples")
     size = loop["batch_size"] or n
     per_epoch = n // size if loop["drop_last"] else math.ceil(n / size)
+    per_epoch = dist.steps_per_epoch(n, loop, per_epoch)
     if per_epoch == 0:
         raise ZooError(f"batch_size {size} is larger than the {n} training samples with drop_last set")
     total = loop["steps"] or loop["epochs"] * per_epoch
     log_every = loop["log_every"] or max(1, total // 200)
 
     # 3. The run folder: config first, so even an interrupted run can be repeated or resumed.
-    env = environment(device)
-    log = MetricsLog(run_dir / METRICS)
+    env = {**environment(device), **dist.describe()}
+    log = dist.metrics_log(run_dir / METRICS)  # only worker 0 writes the run folder
     step = 0
     if resume:
         checkpoint.load_weights(model, run_dir, device=device)
@@ -293,22 +296,25 @@ def fit(
         set_rng_state(state["rng"])
         step = int(state["step"])
         log.rows = list(state.get("history", []))
-    checkpoint.write_json(
-        run_dir / CONFIG,
-        {
-            "config": config.to_dict(),
-            "environment": env,
-            "save_format": save_format,
-            "plugin": {
-                "name": model_entry.plugin,
-                "distribution": model_entry.distribution,
-                "version": model_entry.version,
+    if dist.is_main:
+        checkpoint.write_json(
+            run_dir / CONFIG,
+            {
+                "config": config.to_dict(),
+                "environment": env,
+                "save_format": save_format,
+                "plugin": {
+                    "name": model_entry.plugin,
+                    "distribution": model_entry.distribution,
+                    "version": model_entry.version,
+                },
             },
-        },
-    )
+        )
 
     def save(final: bool) -> list[str]:
         """Weights (and the training state) as they are after ``step`` steps."""
+        if not dist.is_main:
+            return []
         files = []
         meta = {
             "zoo.model": config.model,
@@ -337,7 +343,7 @@ def fit(
 
     # 4. The loop. Losses stay on the device and are read only every ``log_every`` steps.
     metrics: dict[str, float] = {}
-    progress = Progress(total, quiet)
+    progress = Progress(total, quiet or not dist.is_main)
     progress.say(f"training {config.model} on {device} ({reason}); {total} steps -> {run_dir}")
     sums: dict[str, Any] = {}
     count = 0
@@ -346,16 +352,18 @@ def fit(
     with stop_on_sigint() as interrupt:
         while step < total and not interrupt["stop"]:
             epoch = step // per_epoch
-            if loop["batch_size"] is None and tensors is not None:
+            if loop["batch_size"] is None and tensors is not None and not dist.active:
                 epoch_batches: Iterable[Any] = [tuple(train_set.tensors)]  # full batch, as is
             else:
                 order = batch_indices(
                     n,
-                    loop["batch_size"],
+                    dist.local_batch(loop["batch_size"]),
                     seed=loop["seed"],
                     epoch=epoch,
                     shuffle=loop["shuffle"],
                     drop_last=loop["drop_last"],
+                    rank=dist.rank,
+                    world=dist.world,
                 )
                 epoch_batches = batches.epoch(order, start=step % per_epoch)
             for batch in epoch_batches:
@@ -368,7 +376,7 @@ def fit(
                 evaluate_now = loop["eval_every"] and step % loop["eval_every"] == 0 and step < total
                 if step % log_every == 0 or step == total or evaluate_now:
                     row = {"step": step, "epoch": epoch + 1}
-                    row.update({k: float(v) / count for k, v in sums.items()})
+                    row.update(dist.mean({k: float(v) / count for k, v in sums.items()}))
                     sums, count = {}, 0
                     if evaluate_now:
                         row.update(step_logic.evaluate(model, data, device))
@@ -385,6 +393,8 @@ def fit(
         if interrupt["stop"] and step < total:
             progress.close()
             save(final=False)
+            if not dist.is_main:
+                raise SystemExit(Interrupted.exit_code)  # worker 0 says where the state is
             raise Interrupted(
                 f"interrupted at step {step}/{total}; state saved in {run_dir}; "
                 f"resume with: zoo train {config.model} --resume {run_dir}"
@@ -400,7 +410,7 @@ def fit(
     from zoo_core.figures import loss_curve
 
     figure_paths = list(step_logic.figures(model, data, device, log.rows, run_dir) or [])
-    curve = loss_curve(log.rows, run_dir / "loss.png", title=config.model)
+    curve = loss_curve(log.rows, run_dir / "loss.png", title=config.model) if dist.is_main else None
     files += [Path(p).name for p in figure_paths] + ([curve.name] if curve else [])
     files = [METRICS, CONFIG] + files + [SUMMARY]
     seconds = time.perf_counter() - started
@@ -416,7 +426,8 @@ def fit(
         device_reason=reason,
         files=files,
     )
-    checkpoint.write_json(run_dir / SUMMARY, {**result.to_dict(), "status": "finished"})
+    if dist.is_main:
+        checkpoint.write_json(run_dir / SUMMARY, {**result.to_dict(), "status": "finished"})
     progress.close()
     return result
 

@@ -1,0 +1,631 @@
+"""Training on several processes or machines, on PyTorch's own distributed engine.
+
+zoo adds no launcher and no communication code of its own: ``zoo train NAME --nproc N`` hands
+the command to ``torch.distributed.run`` (the engine behind ``torchrun``), which starts N workers
+running ``python -m zoo_core train NAME ...``; on several machines, ``torchrun`` itself starts them
+(see docs/distributed.md). Each worker finds torchrun's variables (``RANK``, ``WORLD_SIZE``,
+``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) and the shared trainer then:
+
+- joins the process group: gloo on CPUs, nccl on GPUs with ``cuda:LOCAL_RANK`` per worker;
+- wraps the model in ``DistributedDataParallel`` (the step sees the wrapper; checkpoints,
+  evaluation and figures see the model itself, so saved weights have no ``module.`` prefix);
+- gives every worker its shard of each global batch (``batch_indices(rank=, world=)``): the
+  ``--batch-size`` is the global batch, split evenly, so N workers take the steps one process
+  would take with the same batch size;
+- averages the logged losses and the evaluation metrics over the workers (``all_reduce``);
+- lets only worker 0 write the run folder (config, metrics, checkpoints, figures, summary).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from zoo_core.errors import ZooError
+from zoo_core.runs import MetricsLog
+
+if TYPE_CHECKING:
+    import click
+    import torch
+
+#: torchrun sets these in every worker; all of them present means "I am one worker of a job".
+TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+#: ``ZOO_DEBUG_RANK_WEIGHTS=DIR``: every worker writes its copy of the weights to DIR/rankN.safetensors
+#: whenever the run evaluates (the last copy is the final model), to check that the copies agree.
+DEBUG_WEIGHTS_ENV = "ZOO_DEBUG_RANK_WEIGHTS"
+#: The exit code of a worker that stops because another one died (the launcher reports the other).
+PEER_LOST = 3
+_PEER_LOST_WORDS = (
+    "by peer",  # gloo: "Connection closed by peer", "Connection reset by peer"
+    "Broken pipe",
+    "remote process exited",  # nccl
+    "communicator was aborted",
+)
+
+
+class WorkerFailed(ZooError):
+    """A worker of a multi-process run died; the exit code says how (see :func:`launch`)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _debug() -> bool:
+    return os.environ.get("ZOO_DEBUG", "") not in ("", "0")
+
+
+def _peer_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says that another worker of the job is gone."""
+    import torch.distributed as tdist
+
+    return isinstance(exc, tdist.DistError) or any(w in str(exc) for w in _PEER_LOST_WORDS)
+
+
+@contextlib.contextmanager
+def _peers() -> Iterator[None]:
+    """Around collectives: when another worker died, leave quietly (the launcher names it)."""
+    try:
+        yield
+    except Exception as exc:
+        if _debug() or not _peer_lost(exc):
+            raise
+        raise SystemExit(PEER_LOST) from None
+
+
+def launched() -> bool:
+    """True in a process that torchrun (or ``zoo train --nproc``) started as one worker of a job."""
+    return all(key in os.environ for key in TORCHRUN_ENV)
+
+
+# -- one worker's view of the job -----------------------------------------------------------------
+@attrs.define
+class Context:
+    """Where this process stands: the only one (``active`` False), or worker ``rank`` of ``world``."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    backend: str | None = None  # "gloo" or "nccl" once the process group is up
+    device: Any = None
+    reason: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.backend is not None
+
+    @property
+    def is_main(self) -> bool:
+        """Worker 0, the one that writes the run folder and prints (or the only process)."""
+        return self.rank == 0
+
+    def describe(self) -> dict[str, Any]:
+        """What ``config.json`` records about the job ({} for a single process)."""
+        if not self.active:
+            return {}
+        return {"distributed": {"world": self.world, "backend": self.backend}}
+
+    def fail(self, message: str) -> None:
+        """A problem every worker finds alike: worker 0 reports it, the others leave quietly."""
+        if self.is_main:
+            raise ZooError(message)
+        raise SystemExit(ZooError.exit_code)
+
+    # -- data ---------------------------------------------------------------------------------
+    def local_batch(self, batch_size: int | None) -> int | None:
+        """This worker's share of the global ``batch_size`` (None, the full batch, stays None)."""
+        if batch_size is None or not self.active:
+            return batch_size
+        if batch_size % self.world:
+            self.fail(_uneven_batch(batch_size, self.world))
+        return batch_size // self.world
+
+    def steps_per_epoch(self, n: int, loop: Mapping[str, Any], single: int) -> int:
+        """Steps in one epoch: ``single`` for one process, else the length of this worker's shard."""
+        if not self.active:
+            return single
+        from zoo_core.data import batch_indices
+
+        shard = batch_indices(
+            n,
+            self.local_batch(loop["batch_size"]),
+            seed=loop["seed"],
+            epoch=0,
+            shuffle=False,
+            drop_last=loop["drop_last"],
+            rank=self.rank,
+            world=self.world,
+        )
+        return len(shard)
+
+    # -- communication ------------------------------------------------------------------------
+    def local_first(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` run by each machine's first worker before the others (who then find its files)."""
+        if not self.active:
+            return fn
+
+        def first_here_then_the_others(*args: Any, **kwargs: Any) -> Any:
+            import torch.distributed as tdist
+
+            if self.local_rank == 0:
+                result = fn(*args, **kwargs)
+            with _peers():
+                tdist.barrier()
+            return result if self.local_rank == 0 else fn(*args, **kwargs)
+
+        return first_here_then_the_others
+
+    def mean(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The numbers of ``values`` averaged over the workers (one ``all_reduce``); others kept."""
+        out = dict(values)
+        if not self.active:
+            return out
+        import torch
+        import torch.distributed as tdist
+
+        keys = sorted(k for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+        if not keys:
+            return out
+        total = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=self.device)
+        with _peers():
+            tdist.all_reduce(total, op=tdist.ReduceOp.SUM)
+        out.update(zip(keys, (total / self.world).tolist(), strict=True))
+        return out
+
+    def metrics_log(self, path: Path) -> MetricsLog:
+        """The run's metrics log; on workers other than 0 it keeps rows but never writes."""
+        return MetricsLog(path) if self.is_main else _UnwrittenLog(path)
+
+    # -- the trainer --------------------------------------------------------------------------
+    def data_parallel(self, trainer: Any, name: str) -> Any:
+        """``trainer`` made data-parallel (see :class:`DataParallel`); as is in a single process."""
+        if not self.active:
+            return trainer
+        if not getattr(trainer, "data_parallel", True):
+            self.fail(_not_data_parallel(name, type(trainer).__name__))
+        return DataParallel(trainer, self, name)
+
+
+def _uneven_batch(batch_size: int, world: int) -> str:
+    return (
+        f"--batch-size {batch_size} is the global batch and must split evenly over the {world} "
+        f"workers; use a multiple of {world}"
+    )
+
+
+def _not_data_parallel(name: str, cls: str) -> str:
+    return (
+        f"trainer '{name}' cannot run data-parallel ({cls}.data_parallel is False); "
+        "train it in one process, without --nproc or torchrun"
+    )
+
+
+class _UnwrittenLog(MetricsLog):
+    """The metrics rows of a worker that is not worker 0: the same rows, never written."""
+
+    def flush(self) -> None:
+        pass
+
+
+_CURRENT: Context | None = None
+
+
+def current() -> Context:
+    """This process's context: the worker's once :func:`setup` joined a job, else a single one."""
+    return _CURRENT if _CURRENT is not None else Context()
+
+
+def is_main() -> bool:
+    """True in worker 0 of a job, and in a process training on its own."""
+    return current().is_main
+
+
+def setup(device_request: str | None = "auto") -> Context:
+    """The device this process trains on; in a torchrun worker, join the job's process group first.
+
+    A single process gets :func:`zoo_core.devices.pick_device`'s choice. A worker takes
+    ``cuda:LOCAL_RANK`` (nccl) when the request is ``auto`` with GPUs present, or ``cuda``, and the
+    CPU (gloo) otherwise. Calling it again in a worker returns the same context.
+    """
+    global _CURRENT
+    from zoo_core.devices import pick_device
+
+    if _CURRENT is not None:
+        return _CURRENT
+    if not launched():
+        device, reason = pick_device(device_request or "auto")
+        return Context(device=device, reason=reason)
+    import torch
+    import torch.distributed as tdist
+
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ["LOCAL_RANK"])
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    request = (device_request or "auto").strip().lower()
+    if request == "mps":
+        raise ZooError("--device mps: data-parallel training runs on CPUs (gloo) or CUDA GPUs (nccl)")
+    use_cuda = request.startswith("cuda") or (request == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        pick_device(request if request != "auto" else "cuda")  # a clear error when CUDA is missing
+        index = local_rank
+        if ":" in request:
+            asked = int(request.partition(":")[2])
+            if local_world > 1 and asked != local_rank:
+                raise ZooError(
+                    f"--device {request}: with {local_world} workers on a machine each takes "
+                    "cuda:LOCAL_RANK; pass --device cuda and choose the GPUs with CUDA_VISIBLE_DEVICES"
+                )
+            index = asked
+        count = torch.cuda.device_count()
+        if index >= count:
+            raise ZooError(
+                f"worker {rank} needs cuda:{index} but this machine has {count} GPU(s); "
+                f"start at most {count} worker(s) per machine"
+            )
+        device = torch.device("cuda", index)
+        torch.cuda.set_device(device)
+        backend = "nccl"
+    else:
+        device, backend = torch.device("cpu"), "gloo"
+    if not tdist.is_initialized():
+        if backend == "nccl":
+            tdist.init_process_group(backend, device_id=device)
+        else:
+            tdist.init_process_group(backend)
+        atexit.register(teardown)
+    _CURRENT = Context(
+        rank=rank,
+        world=world,
+        local_rank=local_rank,
+        backend=backend,
+        device=device,
+        reason=f"worker {rank} of {world}, {backend}",
+    )
+    return _CURRENT
+
+
+def teardown() -> None:
+    """Leave the process group (at exit, or when a test is done with it)."""
+    global _CURRENT
+    _CURRENT = None
+    with contextlib.suppress(Exception):
+        import torch.distributed as tdist
+
+        if tdist.is_available() and tdist.is_initialized():
+            tdist.destroy_process_group()
+
+
+def on_main(fn: Callable[..., Any], *args: Any, device: str | None = "auto") -> Any:
+    """``fn(*args)`` run by worker 0 alone, its result sent to every worker (e.g. the run folder).
+
+    A :class:`ZooError` in worker 0 is raised there; the other workers exit quietly with its code.
+    """
+    ctx = setup(device)
+    if not ctx.active:
+        return fn(*args)
+    import torch.distributed as tdist
+
+    box: list[Any] = [None]
+    error: ZooError | None = None
+    if ctx.is_main:
+        try:
+            box = [("ok", fn(*args))]
+        except ZooError as exc:
+            error, box = exc, [("error", exc.exit_code)]
+    with _peers():
+        tdist.broadcast_object_list(box, src=0, device=ctx.device)
+    if error is not None:
+        raise error
+    status, value = box[0]
+    if status == "error":
+        raise SystemExit(value)
+    return value
+
+
+# -- the trainer, data-parallel ---------------------------------------------------------------
+def _ddp_class() -> type:
+    from torch.nn.parallel import DistributedDataParallel
+
+    class ZooDDP(DistributedDataParallel):
+        """DDP that also answers for the model's own attributes and items (``model.n_ideas``)."""
+
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                if name == "module":  # not set yet, during DDP's own __init__
+                    raise
+                return getattr(self.module, name)
+
+        def __getitem__(self, key: Any) -> Any:  # model["generator"], model[0]
+            return self.module[key]
+
+    return ZooDDP
+
+
+class DataParallel:
+    """A trainer entry run by one worker of a job: the entry's methods, made data-parallel.
+
+    - ``configure_optimizers`` also wraps the model in ``DistributedDataParallel``; ``step``
+      gets the wrapper, so ``loss.backward()`` averages the gradients over the workers. A step
+      that never calls the wrapper (it calls parts of the model, ``model.generator(z)``) would
+      leave the gradients unaveraged: it stops the run with an error instead.
+    - ``evaluate`` first copies worker 0's buffers (BatchNorm statistics) to every worker, then
+      averages the metrics over the workers; ``figures`` are drawn by worker 0 only.
+    Everything else (``state_dict``, the entry's own attributes) is the entry's.
+    """
+
+    capturable = False  # a DDP step is not captured as a graph
+
+    def __init__(self, trainer: Any, ctx: Context, name: str) -> None:
+        self.trainer = trainer
+        self.ctx = ctx
+        self.name = name
+        self.ddp: Any = None
+        self.forwards = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "trainer":  # not set yet (a copy being made)
+            raise AttributeError(name)
+        return getattr(self.trainer, name)
+
+    def configure_optimizers(self, model: torch.nn.Module, make_optimizer: Any) -> dict[str, Any]:
+        optimizers = self.trainer.configure_optimizers(model, make_optimizer)
+        if any(p.requires_grad for p in model.parameters()):
+            cuda = self.ctx.device.type == "cuda"
+            self.ddp = _ddp_class()(model, device_ids=[self.ctx.device.index] if cuda else None)
+            self.ddp.register_forward_pre_hook(self._count)
+        return optimizers
+
+    def _count(self, module: Any, args: Any) -> None:
+        self.forwards += 1
+
+    def step(self, model: torch.nn.Module, batch: Any, optimizers: dict[str, Any]) -> dict[str, Any]:
+        if self.ddp is None:  # nothing to train: no gradients to average
+            return self.trainer.step(model, batch, optimizers)
+        self.forwards = 0
+        with _peers():
+            losses = self.trainer.step(self.ddp, batch, optimizers)
+        if not self.forwards:
+            self.ctx.fail(
+                f"trainer '{self.name}' cannot run data-parallel: its step calls parts of the model "
+                "instead of the model itself, so the workers' gradients would not be averaged; train "
+                "it in one process (or set data_parallel = False on the trainer class)"
+            )
+        return losses
+
+    def evaluate(self, model: torch.nn.Module, data: Any, device: Any) -> dict[str, float]:
+        import torch.distributed as tdist
+
+        with _peers():
+            for buffer in model.buffers():
+                tdist.broadcast(buffer, src=0)
+        folder = os.environ.get(DEBUG_WEIGHTS_ENV)
+        if folder:
+            from zoo_core.checkpoint import save_weights
+
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            save_weights(
+                model, Path(folder) / f"rank{self.ctx.rank}.safetensors", {"zoo.rank": self.ctx.rank}
+            )
+        return self.ctx.mean(self.trainer.evaluate(model, data, device))
+
+    def figures(self, *args: Any, **kwargs: Any) -> Any:
+        return self.trainer.figures(*args, **kwargs) if self.ctx.is_main else []
+
+
+# -- the launcher: zoo train NAME --nproc N ----------------------------------------------------
+def command_line(command: click.Command, params: Mapping[str, Any], skip: set[str]) -> list[str]:
+    """The options of a parsed ``command`` written back as command-line words."""
+    import click
+
+    words: list[str] = []
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name in skip:
+            continue
+        value = params.get(param.name)
+        flag = max(param.opts, key=len)
+        if param.is_flag and not param.count:
+            if value:
+                words.append(flag)
+            elif param.secondary_opts and value is False:
+                words.append(max(param.secondary_opts, key=len))
+        elif param.count:
+            words += [flag] * int(value or 0)
+        elif value is None or value == ():
+            continue
+        elif param.multiple:
+            for item in value:
+                words += [flag, str(item)]
+        else:
+            words += [flag, str(value)]
+    return words
+
+
+def _check_config(config: Any, nproc: int) -> None:
+    """What every worker would refuse, found once before any starts."""
+    from zoo_core.devices import pick_device
+    from zoo_core.plugins import get_zoo
+
+    factory = get_zoo().registries["trainer"].get(config.trainer).load()
+    if not getattr(factory, "data_parallel", True):
+        raise ZooError(_not_data_parallel(config.trainer, getattr(factory, "__name__", "trainer")))
+    batch_size = config.loop.get("batch_size")
+    if batch_size is not None and batch_size % nproc:
+        raise ZooError(_uneven_batch(batch_size, nproc))
+    request = (config.device or "auto").strip().lower()
+    if request == "mps":
+        raise ZooError("--device mps: data-parallel training runs on CPUs (gloo) or CUDA GPUs (nccl)")
+    if request.startswith("cuda"):
+        pick_device(request)
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if request in ("auto", "cuda") and gpus and nproc > gpus:
+        raise ZooError(
+            f"--nproc {nproc}: this machine has {gpus} GPU(s), one per worker; "
+            f"use --nproc {gpus} or less, or --device cpu"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_agent() -> Iterator[None]:
+    """Keep torchrun's agent from logging over zoo's own messages; restore its signal handlers."""
+    handled = [signal.SIGTERM, signal.SIGINT] + [
+        getattr(signal, s) for s in ("SIGHUP", "SIGQUIT") if hasattr(signal, s)
+    ]
+    handlers = {s: signal.getsignal(s) for s in handled}
+    disabled = logging.root.manager.disable
+    if not _debug():
+        logging.disable(logging.ERROR)  # the agent's warnings and errors; zoo says what happened
+    try:
+        yield
+    finally:
+        logging.disable(disabled)
+        for s, handler in handlers.items():
+            with contextlib.suppress(ValueError, TypeError):  # not the main thread
+                signal.signal(s, handler)
+
+
+def _death(exitcode: int) -> tuple[str, int]:
+    """How a worker ended, in words, and the exit code the run ends with."""
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"was killed by {name}", 128 - exitcode
+    if exitcode == ZooError.exit_code:
+        return "stopped on the error above (exit code 2)", exitcode
+    return f"died (exit code {exitcode})", exitcode or 1
+
+
+def _root_failure(exc: Any) -> tuple[int, Any]:
+    """The worker that failed first: not one that only lost its peers or was stopped by the agent."""
+    secondary = (PEER_LOST, -int(signal.SIGTERM))
+    first = [(r, f) for r, f in exc.failures.items() if f.exitcode not in secondary]
+    if not first:
+        return exc.get_first_failure()
+    return min(first, key=lambda item: item[1].timestamp)
+
+
+def _where_to_resume(run_dir: Path, model: str, nproc: int) -> str:
+    from zoo_core import checkpoint
+
+    if not (run_dir / checkpoint.STATE).exists() or not (run_dir / checkpoint.WEIGHTS).exists():
+        return (
+            f"no checkpoint was written yet in {run_dir} "
+            "(--set checkpoint_every=STEPS saves one every STEPS steps)"
+        )
+    try:
+        step = checkpoint.read_metadata(run_dir / checkpoint.WEIGHTS).get("zoo.step", "?")
+    except ZooError:
+        step = "?"
+    return (
+        f"the last checkpoint (step {step}) in {run_dir} is intact; resume with: "
+        f"zoo train {model} --resume {run_dir} --nproc {nproc}"
+    )
+
+
+def launch(ctx: click.Context) -> None:
+    """``zoo train NAME --nproc N``: check the run, then start N workers with torch.distributed.run.
+
+    Worker 0 prints the usual progress and summary. When a worker dies, torchrun's agent stops
+    the others; this raises :class:`WorkerFailed` with one line saying which worker died and
+    where the last checkpoint is (checkpoints are written atomically, so it is whole).
+    """
+    from zoo_core.config import RunConfig, resolve
+    from zoo_core.runs import CONFIG, find_run, new_run_dir, read_json
+
+    params = dict(ctx.params)
+    nproc = int(params["nproc"])
+    if launched():
+        raise ZooError("--nproc: this process is already a worker of a torchrun job; drop --nproc")
+    if params.get("resume"):
+        run_dir = find_run(params["resume"]).resolve()
+        saved = read_json(run_dir / CONFIG).get("config")
+        if saved:
+            config = RunConfig.from_dict(saved)
+            if params.get("device"):
+                config.device = params["device"]
+            _check_config(config, nproc)
+            model = config.model
+        else:  # the workers report what is missing
+            model = params.get("name") or "NAME"
+        params["resume"] = str(run_dir)
+    else:
+        if not params.get("name"):
+            raise ZooError("name a model to train (see 'zoo list models')")
+        loop = {k: params.get(k) for k in ("epochs", "steps", "batch_size", "lr", "seed")}
+        config = resolve(
+            params["name"],
+            dataset=params.get("dataset"),
+            optimizer=params.get("optimizer"),
+            trainer=params.get("trainer"),
+            loop=loop,
+            sets=params.get("sets") or (),
+            device=params.get("device") or "auto",
+            data_root=params.get("data_root"),
+        )
+        _check_config(config, nproc)
+        run_dir = new_run_dir(config.model, params.get("out")).resolve()
+        params["out"] = str(run_dir)
+        model = config.model
+    words = ["train"] + ([params["name"]] if params.get("name") else [])
+    words += command_line(ctx.command, params, skip={"nproc", "name"})
+    run(["--standalone", "--nproc-per-node", str(nproc), "-m", "zoo_core", *words], run_dir, model, nproc)
+
+
+def run(torchrun_args: list[str], run_dir: Path, model: str, nproc: int) -> None:
+    """``torchrun`` with ``torchrun_args``, in this process; a failure becomes one clear error."""
+    import torch.distributed.run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if threads is None:  # torchrun would warn and use 1; share the cores out instead
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
+    sys.stdout.flush()
+    try:
+        with _quiet_agent():
+            torchrun.run(torchrun.parse_args(torchrun_args))
+    except ChildFailedError as exc:
+        rank, failure = _root_failure(exc)
+        how, code = _death(failure.exitcode)
+        where = _where_to_resume(run_dir, model, nproc)
+        if code == ZooError.exit_code and where.startswith("no checkpoint"):
+            where = f"the run folder is {run_dir}"  # it stopped before training: nothing to resume
+        raise WorkerFailed(f"worker {rank} {how}; all {nproc} workers were stopped; {where}", code) from None
+    except SignalException as exc:
+        name = getattr(exc.sigval, "name", str(exc.sigval))
+        raise WorkerFailed(
+            f"stopped by {name}; all {nproc} workers were stopped; "
+            + _where_to_resume(run_dir, model, nproc),
+            128 + int(exc.sigval),
+        ) from None
+    finally:
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+
+
+__all__ = [
+    "Context",
+    "DataParallel",
+    "WorkerFailed",
+    "current",
+    "is_main",
+    "launch",
+    "launched",
+    "on_main",
+    "setup",
+    "teardown",
+]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from zoo_core import Splits, Trainer, hookimpl
+# The models under test are tiny: one thread is faster, and steady when other processes share the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from zoo_core import Splits, Trainer, hookimpl  # noqa: E402
 
 
 def toy_net(hidden: int = 8, activation: str = "tanh"):

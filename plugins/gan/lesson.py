@@ -143,6 +143,9 @@ class GANTrainer(Trainer):
     """
 
     capturable = True
+    # The step calls model.generator and model.discriminator directly, which a data-parallel
+    # wrapper would not see: their gradients would not be averaged across workers.
+    data_parallel = False
 
     def __init__(self, eval_samples: int = 1000, eval_seed: int = 1234, show: int = 12) -> None:
         self.eval_samples = eval_samples

@@ -28,6 +28,7 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "eval_every": 0,  # steps between evaluations; 0: at the end only
     "log_every": 0,  # steps between metric rows; 0: about 200 rows per run
     "checkpoint_every": 0,  # steps between resumable checkpoints; 0: at the end (and on Ctrl-C)
+    "cuda_graphs": True,  # on CUDA, capture a capturable trainer's step as a graph and replay it
 }
 _LOOP_TYPES: dict[str, type] = {
     "lr": float,
@@ -41,6 +42,7 @@ _LOOP_TYPES: dict[str, type] = {
     "eval_every": int,
     "log_every": int,
     "checkpoint_every": int,
+    "cuda_graphs": bool,
 }
 
 
@@ -140,6 +142,18 @@ def build_dataset(entry: Entry, overrides: Mapping[str, Any], *, seed: int, data
     return result if isinstance(result, Splits) else Splits(train=result)
 
 
+def _part_entry(registry: Any, name: str, model: Entry) -> Entry:
+    """Look up ``name`` for ``model``: a bare name its own plugin registers means that entry.
+
+    So two plugins may both register, say, a dataset ``points``: each one's models get their own.
+    """
+    if ":" not in name and model.plugin:
+        own = f"{model.plugin}:{name}"
+        if own in registry:
+            return registry.get(own)
+    return registry.get(name)
+
+
 def resolve(
     model_name: str,
     *,
@@ -165,9 +179,7 @@ def resolve(
             raise ZooError(f"model '{model.name}' names no default {section}; pass --{section} NAME")
     entries = {
         "model": model,
-        "dataset": zoo.registries["dataset"].get(names["dataset"]),
-        "optimizer": zoo.registries["optimizer"].get(names["optimizer"]),
-        "trainer": zoo.registries["trainer"].get(names["trainer"]),
+        **{s: _part_entry(zoo.registries[s], names[s], model) for s in SECTIONS[1:]},
     }
     params = {s: dict(entries[s].defaults) for s in SECTIONS}
     for section in ("dataset", "optimizer", "trainer"):

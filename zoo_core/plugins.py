@@ -114,14 +114,24 @@ class Zoo:
         """Register one plugin object and run its hooks; a failure is contained to that plugin."""
         self.plugins[info.name] = info
         supported = getattr(plugin, "ZOO_API_VERSIONS", None)
-        if supported is not None and hookspecs.API_VERSION not in tuple(supported):
-            info.status = "incompatible"
-            info.error = (
-                f"needs zoo plugin API {', '.join(map(str, supported))}; "
-                f"this zoo provides {hookspecs.API_VERSION}"
-            )
-            self._report(info)
-            return info
+        if supported is not None:
+            versions = (supported,) if isinstance(supported, int) else supported
+            if not isinstance(versions, (tuple, list, set, frozenset)) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in versions
+            ):
+                self._fail(
+                    info,
+                    PluginError(f"ZOO_API_VERSIONS must be a tuple of ints such as (1,), not {supported!r}"),
+                )
+                return info
+            if hookspecs.API_VERSION not in versions:
+                info.status = "incompatible"
+                info.error = (
+                    f"needs zoo plugin API {', '.join(map(str, sorted(versions)))}; "
+                    f"this zoo provides {hookspecs.API_VERSION}"
+                )
+                self._report(info)
+                return info
         try:
             self.pm.register(plugin, name=info.name)
             self._check_hook_names(plugin, info.name)

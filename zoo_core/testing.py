@@ -1,12 +1,22 @@
 """A pytest plugin for zoo and plugin authors: load plugins in isolation and check their entries.
 
 It is registered through the ``pytest11`` entry point, so its fixtures are available in any test
-suite once zoo is installed.
+suite once zoo is installed:
+
+- ``make_zoo(plugin, ...)``: a zoo of just those plugin objects (modules, classes, instances);
+- ``zoo_plugin_zoo(plugin)``: a zoo of one plugin (an installed plugin's name, a module name or a
+  plugin object) plus zoo's own plugins, so it can use ``supervised``, ``adam`` and friends;
+- ``zoo_check(plugin)``: runs the checks of ``zoo check`` on it and fails the test with the report
+  when one fails.
+
+Each fixture makes its zoo the current one (what ``zoo_core.create_model`` and the other
+functions use) for the test, and puts the previous one back afterwards.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,4 +37,75 @@ def make_zoo() -> Iterator[Callable[..., Zoo]]:
         return zoo
 
     yield factory
+    set_zoo(previous)
+
+
+@pytest.fixture
+def zoo_plugin_zoo() -> Iterator[Callable[..., Zoo]]:
+    """``zoo_plugin_zoo(plugin, builtins=True)``: a zoo of ``plugin`` and zoo's own plugins only.
+
+    ``plugin`` is an installed plugin's entry-point name (``"waves"``), an importable module name
+    or a plugin object. Other installed third-party plugins are left out. A plugin that fails to
+    load fails the test with its error.
+    """
+    from zoo_core.contract import isolated_zoo
+    from zoo_core.errors import PluginError
+
+    previous = set_zoo(None)
+
+    def factory(plugin: Any, *, builtins: bool = True) -> Zoo:
+        try:
+            zoo, _ = isolated_zoo(plugin, builtins=builtins)
+        except PluginError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        set_zoo(zoo)
+        return zoo
+
+    yield factory
+    set_zoo(previous)
+
+
+@pytest.fixture
+def zoo_check(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``zoo_check(plugin, steps=20, data_root=None)``: the checks of ``zoo check`` on ``plugin``.
+
+    ``plugin`` is what ``zoo_plugin_zoo`` takes; the plugin is loaded in isolation (with zoo's own
+    plugins). Returns the ``zoo_core.contract.Report``; a FAIL fails the test with the whole report.
+    """
+    from zoo_core.contract import DEFAULT_STEPS, isolated_zoo, run_checks
+    from zoo_core.errors import PluginError
+
+    previous = set_zoo(None)
+    count = 0
+
+    def check(
+        plugin: Any,
+        *,
+        steps: int = DEFAULT_STEPS,
+        data_root: str | Path | None = None,
+        builtins: bool = True,
+        listing: bool = True,
+    ) -> Any:
+        nonlocal count
+        try:
+            zoo, info = isolated_zoo(plugin, builtins=builtins)
+        except PluginError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        set_zoo(zoo)
+        count += 1
+        workdir = tmp_path / f"zoo-check-{count}"
+        workdir.mkdir()
+        report = run_checks(
+            [info.name],
+            steps=steps,
+            data_root=None if data_root is None else str(data_root),
+            workdir=workdir,
+            listing=listing,
+        )
+        print(report.text())
+        if not report.ok:
+            pytest.fail(f"zoo check {info.name}:\n{report.text()}", pytrace=False)
+        return report
+
+    yield check
     set_zoo(previous)

@@ -1,0 +1,301 @@
+"""``zoo check`` and the plugin authors' fixtures: the contract passes on zoo's own plugins and each
+broken promise is one clear FAIL line."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import textwrap
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import zoo_core
+from zoo_core.cli import cli
+from zoo_core.contract import isolated_zoo, run_checks
+from zoo_core.errors import PluginError
+
+STEPS = "12"
+
+
+def check(*args: str) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(cli, ["check", *args, "--steps", STEPS], prog_name="zoo")
+    return result.exit_code, result.output.splitlines()
+
+
+def lines_with(lines: list[str], status: str) -> list[str]:
+    return [line for line in lines if line.startswith(status)]
+
+
+# -- zoo's own plugins keep the contract ---------------------------------------------------------------
+@pytest.mark.parametrize("plugin", ["regression", "classification", "quick-build"])
+def test_builtin_plugins_pass(zoo_plugin_zoo, plugin):
+    zoo_plugin_zoo(plugin)
+    code, lines = check(plugin)
+    assert code == 0, "\n".join(lines)
+    assert not lines_with(lines, "FAIL")
+    for check_name in ("metadata", "builds", "batch", "round trip", "trains", "reloads"):
+        assert any(f"  {check_name}: " in line for line in lines_with(lines, "PASS")), check_name
+    assert any("listing: " in line and "without importing torch" in line for line in lines)
+    assert lines[-1].endswith("0 failed, 0 skipped")
+
+
+def write_tiny_mnist(root, n_train=120, n_test=40):
+    """MNIST's four IDX files with learnable 'digits' (class k lights a bar at row 2k)."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+        for i, k in enumerate(labels):
+            images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 250
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">iiii", 2051, n, 28, 28) + images.tobytes()
+        )
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">ii", 2049, n) + labels.tobytes())
+    return root
+
+
+def test_dataset_that_needs_files_is_skipped_without_them(zoo_plugin_zoo, monkeypatch, tmp_path):
+    monkeypatch.setenv("ZOO_DATA_ROOT", str(tmp_path / "empty"))
+    zoo_plugin_zoo("cnn")
+    code, lines = check("cnn")
+    assert code == 0, "\n".join(lines)
+    (skip,) = lines_with(lines, "SKIP")
+    assert "model cnn:cnn" in skip
+    assert "dataset 'mnist' needs files that are missing here; pass --data-root DIR" in skip
+    assert not (tmp_path / "empty").exists() or not any((tmp_path / "empty").rglob("*.gz"))  # no download
+
+
+def test_dataset_that_needs_files_is_checked_with_data_root(zoo_plugin_zoo, tmp_path):
+    root = write_tiny_mnist(tmp_path / "data")
+    zoo_plugin_zoo("cnn")
+    code, lines = check("cnn", "--data-root", str(root))
+    assert code == 0, "\n".join(lines)
+    assert not lines_with(lines, "SKIP") and not lines_with(lines, "FAIL")
+    assert any("trains: 12 CPU steps lower the loss" in line for line in lines)
+
+
+def test_single_entry_and_json(zoo_plugin_zoo):
+    zoo_plugin_zoo("regression")
+    result = CliRunner().invoke(cli, ["check", "regression:quadratic", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["ok"] and data["failed"] == 0
+    assert {o["subject"] for o in data["outcomes"]} == {"dataset regression:quadratic"}
+
+
+def test_unknown_target_is_a_one_line_error(zoo_plugin_zoo):
+    zoo_plugin_zoo("regression")
+    result = CliRunner().invoke(cli, ["check", "no-such-thing"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "zoo: error: no plugin or entry named 'no-such-thing' (see 'zoo plugins' and 'zoo list')"
+    ]
+
+
+# -- broken promises: one FAIL line each, exit status 1 ------------------------------------------------
+def _plugin(model_kwargs: dict):
+    """A plugin object registering model 'bad' with the given fields over sensible defaults."""
+
+    class Bad:
+        @zoo_core.hookimpl
+        def register_models(self, registry):
+            fields = {
+                "factory": "torch.nn:Linear",
+                "summary": "a bad model",
+                "tags": ["test"],
+                "defaults": {"in_features": 1, "out_features": 1},
+                "dataset": "quadratic",
+                "optimizer": "sgd",
+                "trainer": "supervised",
+                "recipe": {"lr": 0.1},
+            }
+            fields.update(model_kwargs)
+            registry.add("bad", **fields)
+
+    return Bad()
+
+
+class Forgetful:
+    """Keeps a random projection as a plain attribute: lost when the weights are saved."""
+
+    def __new__(cls, **kwargs):
+        import torch
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = torch.randn(1, 4)  # neither a parameter nor a buffer
+                self.out = torch.nn.Linear(4, 1)
+
+            def forward(self, x):
+                return self.out(x @ self.proj)
+
+        return Net()
+
+
+class Stuck:
+    """Its output does not depend on its weights, so no step can lower the loss."""
+
+    def __new__(cls, **kwargs):
+        import torch
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = torch.nn.Parameter(torch.zeros(1))
+
+            def forward(self, x):
+                return x * 0 + self.w * 0
+
+        return Net()
+
+
+@pytest.mark.parametrize(
+    ("fields", "check_name", "message"),
+    [
+        ({"summary": "", "tags": []}, "metadata", "no summary; neither a lesson nor tags"),
+        (
+            {"defaults": {"in_features": 1, "out_features": 1, "dtype": object}},
+            "metadata",
+            "defaults are not JSON",
+        ),
+        ({"dataset": "nowhere"}, "metadata", "unknown dataset 'nowhere'"),
+        ({"recipe": {"lr": 0.1, "speed": 3}}, "metadata", "recipe has unknown keys ['speed']"),
+        ({"factory": dict, "defaults": {}}, "builds", "the factory returned dict, not a torch.nn.Module"),
+        ({"factory": Forgetful, "defaults": {}}, "round trip", "identical weights but different outputs"),
+        ({"factory": Stuck, "defaults": {}}, "trains", "loss did not go down in 12 CPU steps"),
+    ],
+)
+def test_broken_model_fails_one_check(zoo_plugin_zoo, fields, check_name, message):
+    zoo_plugin_zoo(_plugin(fields))
+    code, lines = check("bad")
+    assert code == 1, "\n".join(lines)
+    (fail,) = lines_with(lines, "FAIL")
+    assert fail.startswith("FAIL  model bad:bad")
+    assert f"  {check_name}: " in fail and message in fail, fail
+
+
+def test_plugin_that_failed_to_load_fails(make_zoo):
+    class Crashing:
+        @zoo_core.hookimpl
+        def register_datasets(self, registry):
+            raise RuntimeError("no data today")
+
+    make_zoo(Crashing())
+    result = CliRunner().invoke(cli, ["check", "crashing"])
+    assert result.exit_code == 1
+    assert "FAIL  plugin crashing  loads: Crashing: failed: RuntimeError: no data today" in result.output
+
+
+def write_module(tmp_path, monkeypatch, name: str, source: str) -> None:
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text(textwrap.dedent(source))
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_plugin_importing_torch_when_listed_fails(zoo_plugin_zoo, tmp_path, monkeypatch):
+    write_module(
+        tmp_path,
+        monkeypatch,
+        "zoo_heavy",
+        """
+        import torch  # the mistake: listing the plugin now imports torch
+        from zoo_core import hookimpl
+
+        @hookimpl
+        def register_trainers(registry):
+            registry.add("heavy", factory="zoo_plugins.supervised.step:Supervised", summary="s", tags=["t"])
+        """,
+    )
+    zoo_plugin_zoo("zoo_heavy")
+    code, lines = check("zoo_heavy")
+    assert code == 1
+    (fail,) = lines_with(lines, "FAIL")
+    assert re.match(
+        r"FAIL  plugin zoo_heavy +listing: loading the plugin and listing its entries imports torch", fail
+    )
+    assert "zoo_heavy/__init__.py:2" in fail
+
+
+def test_lazy_module_plugin_lists_without_torch(zoo_plugin_zoo, tmp_path, monkeypatch):
+    write_module(
+        tmp_path,
+        monkeypatch,
+        "zoo_light",
+        """
+        from zoo_core import hookimpl
+
+        @hookimpl
+        def register_trainers(registry):
+            registry.add("light", factory="zoo_plugins.supervised.step:Supervised", summary="s", tags=["t"])
+        """,
+    )
+    zoo_plugin_zoo("zoo_light")
+    code, lines = check("zoo_light")
+    assert code == 0, "\n".join(lines)
+    assert any(
+        re.fullmatch(r"PASS  plugin zoo_light +listing: its 1 entries list without importing torch", x)
+        for x in lines
+    )
+
+
+def test_objects_cannot_be_listed_in_a_new_process(zoo_plugin_zoo):
+    zoo_plugin_zoo(_plugin({}))
+    code, lines = check("bad")
+    assert code == 0, "\n".join(lines)
+    assert any(line.startswith("SKIP  plugin bad") and "listing" in line for line in lines)
+
+
+# -- the fixtures ----------------------------------------------------------------------------------------
+def test_zoo_plugin_zoo_holds_the_plugin_and_zoo_only(zoo_plugin_zoo):
+    zoo = zoo_plugin_zoo(_plugin({}))
+    assert zoo_core.get_zoo() is zoo
+    assert zoo.plugins["bad"].status == "loaded"
+    distributions = {p.distribution for name, p in zoo.plugins.items() if name != "bad"}
+    assert distributions == {"zoo"}
+    assert "supervised" in zoo.registries["trainer"]
+
+
+def test_zoo_plugin_zoo_without_builtins(zoo_plugin_zoo):
+    zoo = zoo_plugin_zoo("regression", builtins=False)
+    assert list(zoo.plugins) == ["regression"]
+
+
+def test_zoo_plugin_zoo_unknown_plugin_fails_the_test(zoo_plugin_zoo):
+    with pytest.raises(pytest.fail.Exception, match="no plugin 'zoo_nope'.*pip install -e"):
+        zoo_plugin_zoo("zoo_nope")
+
+
+def test_isolated_zoo_raises_for_a_failing_plugin():
+    class Crashing:
+        @zoo_core.hookimpl
+        def register_models(self, registry):
+            raise RuntimeError("boom")
+
+    with pytest.raises(PluginError, match="plugin 'crashing' failed: RuntimeError: boom"):
+        isolated_zoo(Crashing(), builtins=False)
+
+
+def test_zoo_check_fixture_passes_and_reports(zoo_check):
+    report = zoo_check("regression", steps=10)
+    assert report.ok and report.count("PASS") >= 8
+    assert "0 failed" in report.summary()
+
+
+def test_zoo_check_fixture_fails_the_test_with_the_report(zoo_check):
+    with pytest.raises(pytest.fail.Exception) as failed:
+        zoo_check(_plugin({"summary": ""}), steps=4)
+    assert "zoo check bad:" in str(failed.value)
+    assert "FAIL  model bad:bad" in str(failed.value) and "no summary" in str(failed.value)
+
+
+def test_run_checks_needs_two_steps(zoo_plugin_zoo):
+    zoo_plugin_zoo("regression", builtins=False)
+    with pytest.raises(zoo_core.ZooError, match="at least 2"):
+        run_checks(["regression"], steps=1)

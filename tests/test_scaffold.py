@@ -1,0 +1,147 @@
+"""``zoo new-plugin``: the package it writes installs with pip, is found through its entry point,
+passes its own tests and trains."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from plugin_packages import ZOO, env_with, pip_install, run
+
+from zoo_core.cli import cli
+from zoo_core.scaffold import TEMPLATES, plugin_names, render
+
+
+def new_plugin(*args: str):
+    return CliRunner().invoke(cli, ["new-plugin", *args], prog_name="zoo")
+
+
+@pytest.fixture
+def forget_modules():
+    """Drop the generated packages' modules imported by a test, so tests stay independent."""
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("zoo_waves"):
+            del sys.modules[name]
+
+
+def test_writes_a_complete_package(tmp_path):
+    result = new_plugin("waves", "--dir", str(tmp_path / "pkg"))
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "pkg"
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert files == [
+        ".gitignore",
+        "README.md",
+        "pyproject.toml",
+        "src/zoo_waves/__init__.py",
+        "src/zoo_waves/model.py",
+        "tests/test_zoo_waves.py",
+    ]
+    assert f"wrote 6 files to {root}:" in result.output
+    pyproject = (root / "pyproject.toml").read_text()
+    assert '[project.entry-points.zoo]\nwaves = "zoo_waves"' in pyproject
+    assert 'name = "zoo-waves"' in pyproject
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert "{{" not in path.read_text(), path
+
+
+def test_the_package_registers_a_model_and_a_dataset(tmp_path, monkeypatch, zoo_plugin_zoo, forget_modules):
+    new_plugin("waves", "--dir", str(tmp_path / "pkg"))
+    monkeypatch.syspath_prepend(str(tmp_path / "pkg" / "src"))
+    zoo = zoo_plugin_zoo("zoo_waves")
+    model = zoo.registries["model"].get("zoo_waves:waves")
+    assert (model.dataset, model.optimizer, model.trainer) == ("waves-sine", "adam", "supervised")
+    assert model.factory == "zoo_waves.model:WavesNet"
+    assert zoo.registries["dataset"].get("zoo_waves:waves-sine").defaults == {"n": 256, "noise": 0.05}
+    assert "zoo_waves.model" not in sys.modules  # the hooks only name their factories
+
+
+def test_default_folder_is_zoo_dash_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = new_plugin("my-models")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "zoo-my-models" / "src" / "zoo_my_models" / "__init__.py").is_file()
+    assert (
+        "class MyModelsNet" in (tmp_path / "zoo-my-models" / "src" / "zoo_my_models" / "model.py").read_text()
+    )
+
+
+def test_refuses_a_non_empty_folder(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "keep.txt").write_text("mine")
+    result = new_plugin("waves", "--dir", str(tmp_path / "pkg"))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"zoo: error: {tmp_path / 'pkg'}: already exists and is not empty; choose a new folder with --dir"
+    ]
+    assert [p.name for p in (tmp_path / "pkg").iterdir()] == ["keep.txt"]
+
+
+def test_an_empty_folder_is_fine(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    assert new_plugin("waves", "--dir", str(tmp_path / "pkg")).exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["Waves", "my_models", "1waves", "waves-", "zoo-waves", "zoo", ""])
+def test_refuses_bad_names(tmp_path, name):
+    result = new_plugin(name, "--dir", str(tmp_path / "pkg"))
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"zoo: error: plugin name {name!r}")
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_every_template_renders():
+    values = plugin_names("a-b")
+    templates = list(TEMPLATES.rglob("*.tmpl"))
+    assert len(templates) == 6
+    for path in templates:
+        assert not re.search(r"\{\{\w+\}\}", render(path.read_text(), values))
+
+
+@pytest.mark.parametrize("name", ["w", "a-very-long-plugin-name-for-a-test"])
+def test_generated_code_is_ruff_clean(tmp_path, name):
+    new_plugin(name, "--dir", str(tmp_path / "pkg"))
+    ruff = [sys.executable, "-m", "ruff"]
+    for args in (["check", "--isolated", "."], ["format", "--isolated", "--check", "."]):
+        proc = subprocess.run(ruff + args, cwd=tmp_path / "pkg", capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_new_plugin_end_to_end(tmp_path):
+    """What a user does: new-plugin, pip install, see it, run its tests, train, evaluate."""
+    pkg, site = tmp_path / "zoo-waves", tmp_path / "site"
+    proc = run([ZOO, "new-plugin", "waves"], env_with([]), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pip_install(pkg, site)
+    env = env_with([site])
+
+    proc = run([ZOO, "plugins"], env)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert re.search(r"^waves\s+zoo-waves 0\.1\.0\s+loaded\s+1 models, 1 datasets$", proc.stdout, re.M)
+    listed = json.loads(run([ZOO, "list", "--plugin", "waves", "--json"], env).stdout)
+    assert [(e["name"], e["distribution"], e["version"]) for e in listed] == [
+        ("waves", "zoo-waves", "0.1.0"),
+        ("waves-sine", "zoo-waves", "0.1.0"),
+    ]
+
+    proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], env, cwd=pkg)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 passed" in proc.stdout
+
+    out = tmp_path / "run"
+    proc = run([ZOO, "train", "waves", "--steps", "5", "--device", "cpu", "--out", str(out), "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["step"] == 5
+    proc = run([ZOO, "eval", str(out), "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    evaluated = json.loads(proc.stdout)
+    assert evaluated["model"] == "waves:waves" and "eval_loss" in evaluated["metrics"]

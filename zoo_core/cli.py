@@ -253,6 +253,9 @@ class TrainCommand(click.Command):
 )
 @click.option("--resume", default=None, metavar="RUN", help="Continue an interrupted run folder.")
 @click.option(
+    "--no-cuda-graphs", is_flag=True, help="On CUDA, run every step eagerly (= --set cuda_graphs=false)."
+)
+@click.option(
     "--nproc",
     type=click.IntRange(min=1),
     default=None,
@@ -265,6 +268,8 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
     from zoo_core import distributed
     from zoo_core.training import train_model
 
+    if options.pop("no_cuda_graphs"):
+        options["sets"] = (*options["sets"], "cuda_graphs=false")
     if options.pop("nproc") is not None:
         distributed.launch(click.get_current_context())  # the workers print; worker 0 the summary
         return

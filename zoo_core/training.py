@@ -345,6 +345,9 @@ def fit(
     metrics: dict[str, float] = {}
     progress = Progress(total, quiet or not dist.is_main)
     progress.say(f"training {config.model} on {device} ({reason}); {total} steps -> {run_dir}")
+    from zoo_core.graphs import wrap_step  # on CUDA, a capturable step is replayed as a CUDA graph
+
+    run_step = wrap_step(step_logic, device, loop, preloaded=tensors is not None, say=progress.say)
     sums: dict[str, Any] = {}
     count = 0
     loop_started = time.perf_counter()
@@ -367,7 +370,7 @@ def fit(
                 )
                 epoch_batches = batches.epoch(order, start=step % per_epoch)
             for batch in epoch_batches:
-                losses = step_logic.step(model, to_device(batch, device), optimizers)
+                losses = run_step(model, to_device(batch, device), optimizers)
                 step += 1
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value

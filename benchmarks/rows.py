@@ -1,0 +1,494 @@
+"""The rows of the table: each measures zoo and its baseline side by side and judges the target."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    Result,
+    Settings,
+    Skip,
+    fmt,
+    median,
+    mnist_root,
+    need_cuda,
+    paired,
+    run_folder,
+    train,
+)
+
+
+@dataclass
+class Row:
+    id: str
+    group: str  # "cpu" or "gpu"
+    figure: str
+    run: Callable[[Settings], Result]
+
+
+ROWS: list[Row] = []
+
+
+def row(
+    id: str, group: str, figure: str
+) -> Callable[[Callable[[Settings], Result]], Callable[[Settings], Result]]:
+    def register(fn: Callable[[Settings], Result]) -> Callable[[Settings], Result]:
+        ROWS.append(Row(id, group, figure, fn))
+        return fn
+
+    return register
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _first_difference(a: list[float], b: list[float]) -> str:
+    if len(a) != len(b):
+        return f"{len(a)} vs {len(b)} losses"
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x != y:
+            return f"step {i + 1}: {x!r} vs {y!r}"
+    return ""
+
+
+# -- zoo list ----------------------------------------------------------------------------------------
+def zoo_script() -> str:
+    """The installed ``zoo`` console script (beside this Python, else on PATH)."""
+    here = Path(sys.executable).parent / ("zoo.exe" if os.name == "nt" else "zoo")
+    found = str(here) if here.exists() else shutil.which("zoo")
+    if not found:
+        raise Skip("the zoo console script is not installed (pip install -e .)")
+    return found
+
+
+def _wall(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return elapsed
+
+
+def imported_modules(cmd: list[str], env: dict[str, str]) -> set[str]:
+    """Every module ``cmd`` imports (Python's ``-X importtime`` report, through the environment)."""
+    done = subprocess.run(
+        cmd,
+        env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    names = set()
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", line)
+        if match:
+            names.add(match.group(1))
+    return names
+
+
+@row("cli-list", "cpu", "`zoo list` wall time (subprocess)")
+def cli_list(s: Settings) -> Result:
+    result = Result("cli-list", "`zoo list` wall time (subprocess)", unit="s", target="<= 0.10x; no torch")
+    script = zoo_script()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
+    zs, bs = paired(
+        lambda: {"value": _wall([script, "list"], env)},
+        lambda: {"value": _wall([sys.executable, "-c", "import torch"], env)},
+        s.repeats(7, 1),
+        warmup=1,
+        log=s.log,
+    )
+    zoo, base = median([z["value"] for z in zs]), median([b["value"] for b in bs])
+    modules = imported_modules([script, "list"], env)
+    torch_free = "torch" not in modules
+    result.zoo, result.baseline, result.ratio = zoo, base, zoo / base
+    result.status = verdict(result.ratio <= 0.10 and torch_free)
+    result.notes = (
+        f"baseline: python -c 'import torch'; {'torch never imported' if torch_free else 'TORCH IMPORTED'} "
+        f"({len(modules)} modules)"
+    )
+    result.data = {
+        "zoo_s": [z["value"] for z in zs],
+        "baseline_s": [b["value"] for b in bs],
+        "script": script,
+    }
+    return result
+
+
+# -- step overhead: regression ---------------------------------------------------------------------
+@row("step-mlp", "cpu", "shared-trainer step overhead, regression 1-10-1 (full batch of 100)")
+def step_mlp(s: Settings) -> Result:
+    from benchmarks import baselines
+
+    steps = 200  # the lesson's recipe
+    result = Result(
+        "step-mlp",
+        "step overhead, regression lesson (1-10-1, full batch 100, 200 steps)",
+        unit="us/step",
+        target="<= +25 us/step; same losses",
+    )
+
+    def zoo() -> dict[str, Any]:
+        with run_folder() as tmp:
+            run, _ = train("regression", out=tmp / "run", device="cpu", steps=steps)
+        losses = [r["loss"] for r in run.history]
+        return {"value": run.loop_seconds / run.step * 1e6, "losses": losses}
+
+    zs, bs = paired(zoo, lambda: baselines.regression(steps), s.repeats(21, 3), log=s.log)
+    return _overhead(result, zs, bs, limit_us=25.0)
+
+
+def _overhead(
+    result: Result,
+    zs: list[dict[str, Any]],
+    bs: list[dict[str, Any]],
+    *,
+    limit_us: float | None = None,
+    limit_ratio: float | None = None,
+) -> Result:
+    zoo, base = median([z["value"] for z in zs]), median([b["value"] for b in bs])
+    diffs = [z["value"] - b["value"] for z, b in zip(zs, bs, strict=True)]
+    ratios = [z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)]
+    extra = median(diffs)
+    same = [_first_difference(z["losses"], b["losses"]) for z, b in zip(zs, bs, strict=True)]
+    identical = not any(same)
+    result.zoo, result.baseline, result.ratio = zoo, base, median(ratios)
+    ok = identical
+    if limit_us is not None:
+        ok = ok and extra <= limit_us
+    if limit_ratio is not None:
+        ok = ok and result.ratio <= limit_ratio
+    result.status = verdict(ok)
+    n = len(zs[0]["losses"])
+    result.notes = f"{extra:+.1f} {result.unit} (median of paired differences); " + (
+        f"losses identical ({n} steps x {len(zs)} runs)"
+        if identical
+        else f"LOSSES DIFFER: {next(d for d in same if d)}"
+    )
+    result.data = {
+        "zoo": [z["value"] for z in zs],
+        "baseline": [b["value"] for b in bs],
+        "paired_difference": diffs,
+        "paired_ratio": ratios,
+        "losses_identical": identical,
+    }
+    return result
+
+
+# -- step overhead: CNN ------------------------------------------------------------------------------
+@row("step-cnn", "cpu", "shared-trainer step overhead, CNN lesson (MNIST, batch 50)")
+def step_cnn(s: Settings) -> Result:
+    from benchmarks import baselines
+
+    result = Result(
+        "step-cnn", "step overhead, CNN lesson (same batches)", unit="ms/step", target="<= +3%; same losses"
+    )
+    root = mnist_root(s.mnist)
+    images, labels = baselines.mnist_tensors(root, train=True)
+    steps = 20 if s.quick else len(images) // 50  # one epoch: 160 steps on the 8,000-image split
+
+    def zoo() -> dict[str, Any]:
+        with run_folder() as tmp:
+            run, _ = train("cnn", out=tmp / "run", device="cpu", steps=steps, data_root=str(root))
+        assert len(run.history) == steps, "expected one metrics row per step"
+        return {"value": run.loop_seconds / run.step * 1e3, "losses": [r["loss"] for r in run.history]}
+
+    def hand() -> dict[str, Any]:
+        return baselines.cnn_on_batches(images, labels, steps=steps)
+
+    zs, bs = paired(zoo, hand, s.repeats(5, 1), warmup=0 if s.quick else 1, log=s.log)
+    return _overhead(result, zs, bs, limit_ratio=1.03)
+
+
+# -- CNN epoch on the CPU ---------------------------------------------------------------------------
+def _accuracy_check(
+    zoo_acc: list[float], base_acc: list[float], tolerance: float = 0.005
+) -> tuple[bool, str]:
+    z, b = sum(zoo_acc) / len(zoo_acc), sum(base_acc) / len(base_acc)
+    ok = abs(z - b) <= tolerance
+    return (
+        ok,
+        f"accuracy {z:.2%} vs {b:.2%} (mean of {len(zoo_acc)} seeds; within {tolerance:.1%}: {'yes' if ok else 'NO'})",
+    )
+
+
+@row("epoch-cnn-cpu", "cpu", "CNN lesson, one epoch on the CPU")
+def epoch_cnn_cpu(s: Settings) -> Result:
+    from benchmarks import baselines
+
+    result = Result(
+        "epoch-cnn-cpu",
+        "CNN lesson, one epoch on the CPU",
+        unit="s",
+        target="<= 0.667x (1.5x faster); same accuracy",
+    )
+    root = mnist_root(s.mnist)
+    steps = 20 if s.quick else None
+    seed = {"zoo": 0, "baseline": 0}
+
+    def zoo() -> dict[str, Any]:
+        with run_folder() as tmp:
+            extra = {"steps": steps} if steps else {}
+            run, _ = train(
+                "cnn", out=tmp / "run", device="cpu", data_root=str(root), seed=seed["zoo"], **extra
+            )
+        seed["zoo"] += 1
+        return {"value": run.loop_seconds, "accuracy": run.metrics["accuracy"], "run_seconds": run.seconds}
+
+    def tutorial() -> dict[str, Any]:
+        out = baselines.cnn_tutorial_epoch(root, seed=seed["baseline"], steps=steps)
+        seed["baseline"] += 1
+        return out
+
+    zs, bs = paired(zoo, tutorial, s.repeats(3, 1), warmup=0, log=s.log)
+    zoo_s, base_s = median([z["value"] for z in zs]), median([b["value"] for b in bs])
+    ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+    same, words = _accuracy_check([z["accuracy"] for z in zs], [b["accuracy"] for b in bs])
+    result.zoo, result.baseline, result.ratio = zoo_s, base_s, ratio
+    result.status = verdict(ratio <= 1 / 1.5 and same)
+    result.notes = f"{1 / ratio:.2f}x faster; {words}; baseline: torchvision ToTensor DataLoader loop"
+    result.data = {"zoo": zs, "baseline": bs, "speedup": 1 / ratio}
+    return result
+
+
+# -- checkpoint load ----------------------------------------------------------------------------------
+@row("load-cnn", "cpu", "checkpoint load, CNN")
+def load_cnn(s: Settings) -> Result:
+    import torch
+    from safetensors.torch import load_file
+
+    import zoo_core
+    from zoo_core import checkpoint
+
+    result = Result("load-cnn", "checkpoint load, CNN weights", unit="ms", target="<= 0.25x (4x faster)")
+    root = mnist_root(s.mnist)
+    with run_folder() as tmp:
+        run, _ = train("cnn", out=tmp / "run", device="cpu", steps=5, data_root=str(root))
+        weights = run.run_dir / checkpoint.WEIGHTS
+        model = zoo_core.load_model(run.run_dir)
+        pickled = tmp / "state_dict.pt"
+        torch.save(model.state_dict(), pickled)
+        loops = 20 if s.quick else 200  # loads per sample: each one is well under a millisecond
+
+        def many(fn: Callable[[], Any]) -> dict[str, Any]:
+            start = time.perf_counter()
+            for _ in range(loops):
+                value = fn()
+            return {"value": (time.perf_counter() - start) / loops * 1e3, "loaded": value}
+
+        zs, bs = paired(
+            lambda: many(lambda: load_file(str(weights))),
+            lambda: many(lambda: torch.load(pickled, weights_only=True)),
+            s.repeats(15, 3),
+            log=s.log,
+        )
+        a, b = zs[-1]["loaded"], bs[-1]["loaded"]
+        same = a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        # and the comparison the CLI prints
+        formats = _compare_formats(run.run_dir) if not s.quick else "not run in --quick"
+    zoo_ms, base_ms = median([z["value"] for z in zs]), median([b["value"] for b in bs])
+    ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+    result.zoo, result.baseline, result.ratio = zoo_ms, base_ms, ratio
+    ok_formats = not isinstance(formats, str) or formats == "not run in --quick"
+    result.status = verdict(ratio <= 0.25 and same and ok_formats)
+    result.notes = (
+        f"{1 / ratio:.1f}x faster; safetensors load_file vs torch.load(weights_only=True) of the state dict; "
+        f"tensors {'identical' if same else 'DIFFER'}; zoo compare-formats: "
+        + (formats if isinstance(formats, str) else f"{len(formats)} formats, all identical")
+    )
+    result.data = {
+        "zoo": [z["value"] for z in zs],
+        "baseline": [b["value"] for b in bs],
+        "compare_formats": formats,
+    }
+    return result
+
+
+def _compare_formats(run_dir: Path) -> Any:
+    """``zoo compare-formats RUN --json`` as a subprocess: its rows, or a sentence on what is wrong."""
+    import json
+
+    done = subprocess.run(
+        [zoo_script(), "compare-formats", str(run_dir), "--json", "--repeat", "5"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        return f"FAILED ({done.stderr.strip()[-200:]})"
+    rows = json.loads(done.stdout)
+    names = [r["format"] for r in rows]
+    if names != ["safetensors", "state-dict pickle", "whole-model pickle"]:
+        return f"UNEXPECTED FORMATS {names}"
+    if not all(r["identical"] for r in rows):
+        return "A FORMAT DID NOT ROUND-TRIP"
+    return rows
+
+
+# -- GPU rows ---------------------------------------------------------------------------------------
+@row("gan-cuda", "gpu", "`zoo train gan --device cuda`, 10,000 steps")
+def gan_cuda(s: Settings) -> Result:
+    from benchmarks import baselines
+
+    result = Result(
+        "gan-cuda",
+        "`zoo train gan --device cuda` (CUDA graph) vs eager loop",
+        unit="steps/s",
+        target=">= 10x; same D score, in-bounds",
+    )
+    device = need_cuda()
+    steps = 1000 if s.quick else 10_000
+    seeds = {"zoo": 0, "baseline": 0}
+    notices: list[str] = []
+
+    def zoo(n: int = steps) -> dict[str, Any]:
+        with run_folder() as tmp:
+            run, said = train("gan", out=tmp / "run", device="cuda", steps=n, seed=seeds["zoo"])
+        notices[:] = said
+        seeds["zoo"] += 1
+        return {"value": run.step / run.loop_seconds, "metrics": run.metrics, "said": said}
+
+    def eager(n: int = steps) -> dict[str, Any]:
+        out = baselines.gan(n, seed=seeds["baseline"], device=device)
+        seeds["baseline"] += 1
+        return out
+
+    # warm-up round with few steps (CUDA context, cuBLAS handles), then the timed runs
+    eager(200)
+    zoo(200)
+    seeds.update(zoo=0, baseline=0)
+    zs, bs = paired(zoo, eager, s.repeats(3, 1), warmup=0, log=s.log)
+    zoo_rate, base_rate = median([z["value"] for z in zs]), median([b["value"] for b in bs])
+    ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+    mean = _mean_metrics
+    zm, bm = mean([z["metrics"] for z in zs]), mean([b["metrics"] for b in bs])
+    # "within noise": the score's spread between seeds is a few hundredths, the in-bounds share's a few percent
+    close = abs(zm["d_score"] - bm["d_score"]) <= 0.05 and abs(zm["in_bounds"] - bm["in_bounds"]) <= 0.10
+    captured = any("step captured" in line for line in notices)
+    result.zoo, result.baseline, result.ratio = zoo_rate, base_rate, ratio
+    result.status = verdict(ratio >= 10 and close and captured)
+    result.notes = (
+        f"D score {zm['d_score']:.3f} vs {bm['d_score']:.3f} (equilibrium -1.386), in bounds "
+        f"{zm['in_bounds']:.1%} vs {bm['in_bounds']:.1%} ({'close' if close else 'NOT CLOSE'}); "
+        + (notices[0] if notices else "zoo said nothing about CUDA graphs")
+    )
+    result.data = {"zoo": zs, "baseline": [{k: v for k, v in b.items() if k != "d_losses"} for b in bs]}
+    return result
+
+
+def _mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+
+
+@row("epoch-cnn-cuda", "gpu", "CNN lesson, one epoch on the GPU, batch 50")
+def epoch_cnn_cuda(s: Settings) -> Result:
+    from benchmarks import baselines
+
+    result = Result(
+        "epoch-cnn-cuda",
+        "CNN lesson, one epoch on the GPU (batch 50)",
+        unit="s",
+        target="zoo <= 0.5 s; same accuracy",
+    )
+    device = need_cuda()
+    root = mnist_root(s.mnist)
+    seeds = {"zoo": 0, "baseline": 0}
+    notices: list[str] = []
+
+    def zoo() -> dict[str, Any]:
+        with run_folder() as tmp:
+            run, said = train("cnn", out=tmp / "run", device="cuda", data_root=str(root), seed=seeds["zoo"])
+        notices[:] = said
+        seeds["zoo"] += 1
+        return {"value": run.loop_seconds, "accuracy": run.metrics["accuracy"], "run_seconds": run.seconds}
+
+    def eager() -> dict[str, Any]:
+        out = baselines.cnn_tutorial_epoch(root, seed=seeds["baseline"], device=device)
+        seeds["baseline"] += 1
+        return out
+
+    eager()  # warm-up: CUDA context, cuDNN
+    zoo()
+    seeds.update(zoo=0, baseline=0)
+    zs, bs = paired(zoo, eager, s.repeats(3, 1), warmup=0, log=s.log)
+    zoo_s, base_s = median([z["value"] for z in zs]), median([b["value"] for b in bs])
+    ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+    same, words = _accuracy_check([z["accuracy"] for z in zs], [b["accuracy"] for b in bs])
+    captured = any("step captured" in line for line in notices)
+    result.zoo, result.baseline, result.ratio = zoo_s, base_s, ratio
+    result.status = verdict(zoo_s <= 0.5 and same and captured)
+    result.notes = f"{1 / ratio:.1f}x faster; {words}; " + (
+        notices[0] if notices else "zoo said nothing about CUDA graphs"
+    )
+    result.data = {"zoo": zs, "baseline": bs}
+    return result
+
+
+# -- running rows ---------------------------------------------------------------------------------------
+def select(words: list[str]) -> list[Row]:
+    """Rows named by id or group (``cpu``, ``gpu``, ``all``), in table order."""
+    if not words:
+        return list(ROWS)
+    wanted: set[str] = set()
+    for word in words:
+        for part in filter(None, (p.strip() for p in word.split(","))):
+            matches = [r.id for r in ROWS if part in (r.id, r.group, "all")]
+            if not matches:
+                known = ", ".join(r.id for r in ROWS)
+                raise SystemExit(f"unknown row {part!r}; rows: {known}; groups: cpu, gpu, all")
+            wanted.update(matches)
+    return [r for r in ROWS if r.id in wanted]
+
+
+def run_row(entry: Row, settings: Settings) -> Result:
+    settings.log(f"{entry.id}: {entry.figure}")
+    try:
+        return entry.run(settings)
+    except Skip as skip:
+        return Result(entry.id, entry.figure, status="SKIP", notes=str(skip))
+    except Exception as exc:  # one broken row must not lose the others
+        import traceback
+
+        detail = traceback.format_exc(limit=-3)
+        settings.log(detail)
+        return Result(
+            entry.id,
+            entry.figure,
+            status="ERROR",
+            notes=f"{type(exc).__name__}: {exc}",
+            data={"traceback": detail},
+        )
+
+
+def table(results: list[Result]) -> str:
+    headers = ["ROW", "FIGURE", "UNIT", "ZOO", "BASELINE", "RATIO", "TARGET", "RESULT"]
+    rows = [
+        [
+            r.row,
+            r.figure,
+            r.unit or "-",
+            fmt(r.zoo),
+            fmt(r.baseline),
+            (f"{r.ratio:.3g}x" if r.ratio else "-"),
+            r.target or "-",
+            r.status,
+        ]
+        for r in results
+    ]
+    widths = [max(len(x[i]) for x in [headers, *rows]) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in [headers, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"  {r.row}: {r.notes}" for r in results if r.notes]
+    return "\n".join(lines + ([""] + notes if notes else []))

@@ -243,3 +243,27 @@ def test_progress_is_a_live_bar_on_a_terminal_and_lines_elsewhere():
         lines.update(step, {"step": step, "epoch": 1, "loss": 1.0 / step})
     assert pipe.getvalue().splitlines()[-1] == "step 4/4 epoch 1 loss=0.25"
     assert "\r" not in pipe.getvalue()
+
+
+def test_a_run_that_fails_before_training_leaves_no_folder(make_zoo, tmp_path):
+    from tests.conftest import Toy
+
+    class Broken:
+        @zoo_core.hookimpl
+        def register_trainers(registry):
+            def refuse(**_):
+                raise ZooError("this trainer refuses its settings")
+
+            registry.add("refuses", factory=refuse)
+
+    make_zoo(Toy, Broken)
+    with pytest.raises(ZooError, match="refuses its settings"):
+        train_model("toy", trainer="refuses", device="cpu")
+    assert not list((tmp_path / "runs").rglob("*.json"))
+    assert not (tmp_path / "runs" / "toy").exists() or not any((tmp_path / "runs" / "toy").iterdir())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ZooError):
+        train_model("toy", trainer="refuses", device="cpu", out=tmp_path / "empty")
+    assert (tmp_path / "empty").is_dir() and not any(
+        (tmp_path / "empty").iterdir()
+    )  # the user's folder stays

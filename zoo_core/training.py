@@ -49,6 +49,7 @@ class RunResult:
     device: str
     device_reason: str
     files: list[str]
+    model: Any = attrs.field(default=None, repr=False, eq=False)  # the trained module, in memory
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -156,7 +157,9 @@ class Progress:
             return
         if self.bar is not None:
             if row:  # set_postfix redraws at most every tqdm's mininterval, like update()
-                self.bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in ("step", "epoch")}, refresh=False)
+                self.bar.set_postfix(
+                    {k: f"{v:.4g}" for k, v in row.items() if k not in ("step", "epoch")}, refresh=False
+                )
             self.bar.update(step - self.bar.n)
         elif row is not None and (step >= self.next_line or step == self.total):
             shown = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k not in ("step", "epoch"))
@@ -220,8 +223,22 @@ def train_model(
         device=device or "auto",
         data_root=data_root,
     )
+    created = out is None or not Path(out).exists()
     run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
-    return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
+    try:
+        return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
+    except BaseException:
+        _discard_if_unstarted(run_dir, created)
+        raise
+
+
+def _discard_if_unstarted(run_dir: Path, created: bool) -> None:
+    """A run that failed before its first logged step leaves no folder behind (only what it wrote)."""
+    if (run_dir / METRICS).exists() or (run_dir / checkpoint.STATE).exists():
+        return  # it trained: keep what there is, `zoo runs` shows it as incomplete
+    (run_dir / CONFIG).unlink(missing_ok=True)
+    if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+        run_dir.rmdir()
 
 
 def fit(
@@ -428,6 +445,7 @@ def fit(
         device=str(device),
         device_reason=reason,
         files=files,
+        model=model,
     )
     if dist.is_main:
         checkpoint.write_json(run_dir / SUMMARY, {**result.to_dict(), "status": "finished"})

@@ -185,8 +185,9 @@ def gan(
 ) -> dict[str, Any]:
     """The lesson's loop, eagerly: G steps, then D on the detached fakes; real curves pre-drawn.
 
-    The real curves are drawn from ``seed`` up front (640,000 of them, the lesson's data) and kept
-    on the device, sliced in order; the loss is read every 50 steps, as the tutorial plots it.
+    The real curves are drawn from ``seed`` up front (1,000 held out, then 640,000 for training:
+    the lesson's data) and kept on the device, sliced in order; the loss is read every 50 steps, as
+    the tutorial plots it.
     """
     device = torch.device(device)
     torch.manual_seed(seed)
@@ -197,8 +198,8 @@ def gan(
     opt_D = torch.optim.Adam(D.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     points = torch.linspace(-1, 1, components)
+    held_out = artist_works(1000, gen, points).to(device)  # the lesson draws the held-out ones first
     real_all = artist_works(max(640_000, steps * batch_size), gen, points).to(device)
-    held_out = artist_works(1000, gen, points).to(device)
     per_epoch = len(real_all) // batch_size
     d_losses = []
     if device.type == "cuda":

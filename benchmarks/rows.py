@@ -372,8 +372,9 @@ def gan_cuda(s: Settings) -> Result:
     ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
     mean = _mean_metrics
     zm, bm = mean([z["metrics"] for z in zs]), mean([b["metrics"] for b in bs])
-    # "within noise": the score's spread between seeds is a few hundredths, the in-bounds share's a few percent
-    close = abs(zm["d_score"] - bm["d_score"]) <= 0.05 and abs(zm["in_bounds"] - bm["in_bounds"]) <= 0.10
+    # "within noise": over seeds 0-2 (10,000 steps on the CPU) the D score spreads by about 0.01
+    # and the in-bounds share by about 0.02; the means of 3 seeds must agree within 0.05 each
+    close = abs(zm["d_score"] - bm["d_score"]) <= 0.05 and abs(zm["in_bounds"] - bm["in_bounds"]) <= 0.05
     captured = any("step captured" in line for line in notices)
     result.zoo, result.baseline, result.ratio = zoo_rate, base_rate, ratio
     result.status = verdict(ratio >= 10 and close and captured)

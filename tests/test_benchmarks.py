@@ -94,3 +94,15 @@ def test_table_layout():
     assert lines[2].split() == ["a-row", "something", "s", "0.5", "2", "0.25x", "<=", "0.5x", "PASS"]
     assert lines[3].split() == ["b", "other", "-", "-", "-", "-", "-", "SKIP"]
     assert lines[-2:] == ["  a-row: fine", "  b: why not"]
+
+
+def test_the_gan_baseline_is_the_lessons_loop_on_the_cpu(tmp_path):
+    from benchmarks import baselines
+    from zoo_core.training import train_model
+
+    hand = baselines.gan(1, seed=3)
+    run = train_model("gan", steps=1, seed=3, device="cpu", out=tmp_path / "gan", sets=["log_every=1"])
+    assert hand["d_losses"] == [run.history[0]["d_loss"]]  # same data, noise, weights and step
+    assert {k: hand["metrics"][k] for k in ("d_score", "in_bounds")} == {
+        k: run.metrics[k] for k in ("d_score", "in_bounds")
+    }

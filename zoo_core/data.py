@@ -50,9 +50,16 @@ def batch_indices(
     drop_last: bool,
     rank: int = 0,
     world: int = 1,
+    device: Any = None,
 ) -> list[Any]:
-    """Index batches for one epoch (``batch_size`` None = full batch), sharded across ``world``."""
+    """Index batches for one epoch (``batch_size`` None = full batch), sharded across ``world``.
+
+    With ``device``, the indices are moved there once per epoch, so slicing data that lives on a
+    GPU never waits for a host-to-device copy of the indices.
+    """
     order = epoch_order(n, seed=seed, epoch=epoch, shuffle=shuffle)
+    if device is not None and getattr(device, "type", device) != "cpu":
+        order = order.to(device)
     if world > 1:  # every worker gets every world-th sample, padded to equal length
         per = -(-n // world)
         order = order.repeat(2)[: per * world] if per * world > n else order

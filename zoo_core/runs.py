@@ -60,7 +60,7 @@ class MetricsLog:
         self.path = path
         self.rows: list[dict[str, Any]] = list(rows or [])
         self.every_s = every_s
-        self._last = 0.0
+        self._last = time.monotonic()  # the first write waits too: never inside a short, timed loop
 
     def add(self, row: dict[str, Any]) -> None:
         """Append a row (merged into the last one when it is for the same step)."""

@@ -233,10 +233,7 @@ def train_model(
 
 
 def _discard_if_unstarted(run_dir: Path, created: bool) -> None:
-    """A run that failed before its first logged step leaves no folder behind (only what it wrote)."""
-    if (run_dir / METRICS).exists() or (run_dir / checkpoint.STATE).exists():
-        return  # it trained: keep what there is, `zoo runs` shows it as incomplete
-    (run_dir / CONFIG).unlink(missing_ok=True)
+    """A run that failed while being set up (nothing written yet) leaves no empty folder behind."""
     if created and run_dir.is_dir() and not any(run_dir.iterdir()):
         run_dir.rmdir()
 
@@ -384,10 +381,13 @@ def fit(
                     drop_last=loop["drop_last"],
                     rank=dist.rank,
                     world=dist.world,
+                    device=train_set.tensors[0].device if tensors is not None else None,
                 )
                 epoch_batches = batches.epoch(order, start=step % per_epoch)
             for batch in epoch_batches:
-                losses = run_step(model, to_device(batch, device), optimizers)
+                if tensors is None:  # preloaded tensors are on the device already
+                    batch = to_device(batch, device)
+                losses = run_step(model, batch, optimizers)
                 step += 1
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value

@@ -8,6 +8,21 @@ from torch import nn
 from zoo_core import ZooError
 from zoo_core.layers import activation as make_activation
 
+# Activations that never decrease: for them max-pooling first gives exactly the same numbers
+# (max(f(a), f(b)) = f(max(a, b))) on a quarter of the values, so the stage runs faster.
+MONOTONIC = {
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "hardtanh",
+    "softsign",
+    "identity",
+}
+
 
 class CNN(nn.Module):
     """(N, 1, 28, 28) images -> (N, n_classes) scores; each stage halves the image side."""
@@ -33,20 +48,22 @@ class CNN(nn.Module):
         for width in channels:
             if side < 2:
                 raise ZooError(f"{len(channels)} pooling stages shrink a {image_size}px image to nothing")
+            conv = nn.Conv2d(previous, width, kernel_size, stride=1, padding=kernel_size // 2)
+            act, pool = make_activation(activation), nn.MaxPool2d(2)
             stages.append(
-                nn.Sequential(
-                    nn.Conv2d(previous, width, kernel_size, stride=1, padding=kernel_size // 2),
-                    make_activation(activation),
-                    nn.MaxPool2d(2),
-                )
+                nn.Sequential(conv, pool, act) if activation in MONOTONIC else nn.Sequential(conv, act, pool)
             )
             previous, side = width, side // 2
         self.convs = nn.Sequential(*stages)
         self.out = nn.Linear(previous * side * side, n_classes)  # 32 * 7 * 7 = 1568 by default
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The flattened output of the last convolution stage (what the read-out layer sees)."""
-        return self.convs(x).flatten(1)
+        """The flattened output of the last convolution stage (what the read-out layer sees).
+
+        Images go channels-last (NHWC) in memory: the CPU's and GPU's convolution kernels are
+        faster on that layout; the numbers are the same function of the same weights.
+        """
+        return self.convs(x.contiguous(memory_format=torch.channels_last)).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.features(x))

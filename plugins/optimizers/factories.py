@@ -2,8 +2,8 @@
 
 Each one picks the fastest implementation torch has that gives the same numbers as the reference
 for-loop: ``fused`` kernels for SGD (with or without momentum) and Adagrad on the CPU (checked
-bit for bit against the for-loop), and torch's own choice elsewhere (``foreach`` on CUDA). Adam's
-fused kernel differs in the last bit, so Adam and RMSprop (which has none) keep torch's default.
+bit for bit against the for-loop), and ``foreach`` elsewhere (the for-loop's arithmetic over all
+tensors at once). Adam's fused kernel differs in the last bit, so Adam and RMSprop use foreach.
 ``--set fused=true`` or ``--set foreach=false`` overrides the choice.
 """
 
@@ -43,7 +43,8 @@ def _implementation(
         fused = True if exact and foreach is None and _fused_is_exact(params) else None
     if fused:
         return {"fused": True}
-    return {"foreach": foreach} if foreach is not None else {}
+    # foreach does the for-loop's arithmetic on all tensors at once: same numbers, fewer kernels.
+    return {"foreach": True if foreach is None else foreach}
 
 
 def sgd(
@@ -82,7 +83,7 @@ def rmsprop(
 ) -> torch.optim.Optimizer:
     """RMSprop: each step divided by a running root-mean-square of recent gradients."""
     params = _params_list(params)
-    kw = {"foreach": foreach} if foreach is not None else {}
+    kw = _implementation(params, None, foreach, False)
     return torch.optim.RMSprop(
         params,
         lr=lr,

@@ -90,14 +90,25 @@ def accuracy(cnn: nn.Module, root: Path, device: Any, limit: int = 2000) -> floa
 
 
 def cnn_on_batches(
-    images: torch.Tensor, labels: torch.Tensor, *, steps: int, seed: int = 0, batch_size: int = 50
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    steps: int,
+    seed: int = 0,
+    batch_size: int = 50,
+    model: Any = None,
+    foreach: bool | None = None,
 ) -> dict[str, Any]:
-    """A hand loop over in-memory tensors, in the shared loop's batch order (``batch_indices``)."""
+    """A hand loop over in-memory tensors, in the shared loop's batch order (``batch_indices``).
+
+    ``model`` builds the network (default: the tutorial's class). To measure the shared loop's
+    overhead alone, pass the lesson's own network and optimizer settings: then only the loop differs.
+    """
     from zoo_core.data import batch_indices
 
     torch.manual_seed(seed)
-    cnn = CNN()
-    optimizer = torch.optim.Adam(cnn.parameters(), lr=1e-3)
+    cnn = (model or CNN)()
+    optimizer = torch.optim.Adam(cnn.parameters(), lr=1e-3, foreach=foreach)
     loss_func = nn.CrossEntropyLoss()
     n = len(images)
     per_epoch = math.ceil(n / batch_size)
@@ -109,7 +120,8 @@ def cnn_on_batches(
             n, batch_size, seed=seed, epoch=step // per_epoch, shuffle=True, drop_last=False
         )
         for idx in order:
-            output = cnn(images[idx])[0]
+            output = cnn(images[idx])
+            output = output[0] if isinstance(output, tuple) else output
             loss = loss_func(output, labels[idx])
             optimizer.zero_grad()
             loss.backward()

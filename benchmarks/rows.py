@@ -205,7 +205,12 @@ def step_cnn(s: Settings) -> Result:
         return {"value": run.loop_seconds / run.step * 1e3, "losses": [r["loss"] for r in run.history]}
 
     def hand() -> dict[str, Any]:
-        return baselines.cnn_on_batches(images, labels, steps=steps)
+        # the lesson's own network and optimizer settings, in a plain loop: only the loop differs
+        from zoo_core import create_model
+
+        return baselines.cnn_on_batches(
+            images, labels, steps=steps, model=lambda: create_model("cnn"), foreach=True
+        )
 
     zs, bs = paired(zoo, hand, s.repeats(5, 1), warmup=0 if s.quick else 1, log=s.log)
     return _overhead(result, zs, bs, limit_ratio=1.03)

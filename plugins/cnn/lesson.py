@@ -63,7 +63,8 @@ class CNN(nn.Module):
         Images go channels-last (NHWC) in memory: the CPU's and GPU's convolution kernels are
         faster on that layout; the numbers are the same function of the same weights.
         """
-        return self.convs(x.contiguous(memory_format=torch.channels_last)).flatten(1)
+        # ``to`` restrides even a 1-channel batch (``contiguous`` would see nothing to do there)
+        return self.convs(x.to(memory_format=torch.channels_last)).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.features(x))

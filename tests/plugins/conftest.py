@@ -32,8 +32,13 @@ def write_idx_labels(path: Path, labels: np.ndarray) -> None:
 # e (bottom left), f (top left) and g (middle) each digit lights.
 SEGMENTS = ["abcdef", "bc", "abdeg", "abcdg", "bcfg", "acdfg", "acdefg", "abc", "abcdefg", "abcdfg"]
 _BOXES = {  # (top, bottom, left, right) of each 3-pixel-thick stroke in a 20x12 frame at (4, 8)
-    "a": (4, 7, 8, 20), "b": (4, 15, 17, 20), "c": (13, 24, 17, 20), "d": (21, 24, 8, 20),
-    "e": (13, 24, 8, 11), "f": (4, 15, 8, 11), "g": (12, 15, 8, 20),
+    "a": (4, 7, 8, 20),
+    "b": (4, 15, 17, 20),
+    "c": (13, 24, 17, 20),
+    "d": (21, 24, 8, 20),
+    "e": (13, 24, 8, 11),
+    "f": (4, 15, 8, 11),
+    "g": (12, 15, 8, 20),
 }
 
 

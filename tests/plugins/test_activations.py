@@ -8,11 +8,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 from torch import nn
-from zoo_plugins.activations.lesson import PANELS, curves
 
 import zoo_core
 from zoo_core.cli import cli
 from zoo_core.config import resolve
+from zoo_plugins.activations.lesson import PANELS, curves
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MLP_MODELS = ["regression", "classification", "mlp", "regression-seq", "classification-seq"]
@@ -56,8 +56,9 @@ def test_activation_is_a_hyperparameter(name):
 
 @pytest.mark.parametrize("name", ["regression", "classification", "mlp"])
 def test_train_with_another_activation(name, tmp_path):
-    result = zoo_core.train(name, steps=20, sets=["activation=tanh"], out=tmp_path / "run",
-                            device="cpu", quiet=True)
+    result = zoo_core.train(
+        name, steps=20, sets=["activation=tanh"], out=tmp_path / "run", device="cpu", quiet=True
+    )
     saved = json.loads((result.run_dir / "config.json").read_text())["config"]
     assert saved["model_params"]["activation"] == "tanh"
     reloaded = zoo_core.load_model(result.run_dir)

@@ -57,8 +57,13 @@ def test_training_learns_saves_and_reloads(mnist_root, tmp_path):
     # With tanh the net first sits for ~300 steps on the mean picture (on real MNIST too) before the
     # code starts to matter; ELU leaves that plateau at once, so this short run swaps it in.
     result = zoo_core.train(
-        "autoencoder", steps=150, sets=["activation=elu"], data_root=str(mnist_root),
-        out=tmp_path / "run", device="cpu", quiet=True,
+        "autoencoder",
+        steps=150,
+        sets=["activation=elu"],
+        data_root=str(mnist_root),
+        out=tmp_path / "run",
+        device="cpu",
+        quiet=True,
     )
     assert result.config.model_params["activation"] == "elu"
     losses = [row["loss"] for row in result.history]

@@ -7,9 +7,9 @@ import sys
 
 import torch
 from click.testing import CliRunner
-from zoo_plugins.autograd.lesson import demo
 
 from zoo_core.cli import cli
+from zoo_plugins.autograd.lesson import demo
 
 
 def test_demo_values():

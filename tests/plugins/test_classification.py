@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from zoo_plugins.classification.lesson import ClassificationTrainer
-from zoo_plugins.supervised.step import Supervised
 
 import zoo_core
+from zoo_plugins.classification.lesson import ClassificationTrainer
+from zoo_plugins.supervised.step import Supervised
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

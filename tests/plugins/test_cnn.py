@@ -23,7 +23,8 @@ def test_model_is_the_tutorials():
     model = zoo_core.create_model("cnn")
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size, c.padding) for c in convs] == [
-        (1, 16, (5, 5), (2, 2)), (16, 32, (5, 5), (2, 2))
+        (1, 16, (5, 5), (2, 2)),
+        (16, 32, (5, 5), (2, 2)),
     ]
     assert (model.out.in_features, model.out.out_features) == (32 * 7 * 7, 10)
     assert sum(p.numel() for p in model.parameters()) == 416 + 12832 + 15690
@@ -63,8 +64,23 @@ def test_command_line_takes_the_data_root(mnist_root, tmp_path):
     out = tmp_path / "cli-run"
     result = CliRunner().invoke(
         cli,
-        ["train", "cnn", "--data-root", str(mnist_root), "--steps", "3", "--set", "train_size=100",
-         "--set", "channels=4,8", "--device", "cpu", "--out", str(out), "--quiet"],
+        [
+            "train",
+            "cnn",
+            "--data-root",
+            str(mnist_root),
+            "--steps",
+            "3",
+            "--set",
+            "train_size=100",
+            "--set",
+            "channels=4,8",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert (out / "predictions.png").exists() and (out / "model.safetensors").exists()

@@ -23,7 +23,9 @@ def test_entry_recipe_is_the_tutorials():
     entry = zoo_core.get_model("conditional-gan")
     assert entry.defaults == {"n_ideas": 5, "art_components": 15, "n_hidden": 128, "activation": "relu"}
     assert (entry.dataset, entry.optimizer, entry.trainer) == (
-        "artist-curves-labelled", "adam", "conditional-gan"
+        "artist-curves-labelled",
+        "adam",
+        "conditional-gan",
     )
     assert entry.recipe == {"lr": 1e-4, "steps": 10_000, "batch_size": 64, "shuffle": False}
 
@@ -57,8 +59,13 @@ def test_model_takes_the_label():
 def test_training_paints_the_class_asked_for(tmp_path):
     untrained = _untrained_metrics()
     result = zoo_core.train(
-        "conditional-gan", steps=STEPS, lr=5e-4, sets=[f"dataset.n={64 * STEPS}"],
-        out=tmp_path / "run", device="cpu", quiet=True,
+        "conditional-gan",
+        steps=STEPS,
+        lr=5e-4,
+        sets=[f"dataset.n={64 * STEPS}"],
+        out=tmp_path / "run",
+        device="cpu",
+        quiet=True,
     )
     m = result.metrics
     assert 0.4 < untrained["class_accuracy"] < 0.6  # an untrained G ignores the label

@@ -13,15 +13,6 @@ from zoo_plugins.optimizers.compare import Compare
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets: one CPU thread is faster, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_data_fresh_noise_on_the_same_x():
     data = zoo_core.create_dataset("noisy-line", seed=0)
     (x, y), (tx, ty) = data.train.tensors, data.eval.tensors

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import torch
-import zoo_plugins.mini_batch
 from click.testing import CliRunner
 from torch import nn
-from zoo_plugins.mini_batch.lesson import batches, linspace_pairs
 
 import zoo_core
+import zoo_plugins.mini_batch
 from zoo_core import hookimpl
 from zoo_core.cli import cli
+from zoo_plugins.mini_batch.lesson import batches, linspace_pairs
 
 ALL = list(range(1, 11))
 
@@ -66,8 +66,14 @@ class _Recorder:
 
     @hookimpl
     def register_models(self, registry):
-        registry.add("line", factory=lambda: nn.Linear(1, 1), dataset="linspace-pairs", optimizer="plain",
-                     trainer="record", recipe={"lr": 0.001, "batch_size": 5, "epochs": 3})
+        registry.add(
+            "line",
+            factory=lambda: nn.Linear(1, 1),
+            dataset="linspace-pairs",
+            optimizer="plain",
+            trainer="record",
+            recipe={"lr": 0.001, "batch_size": 5, "epochs": 3},
+        )
 
     @hookimpl
     def register_optimizers(self, registry):
@@ -80,14 +86,28 @@ class _Recorder:
 
 def test_shared_loop_draws_the_same_batches(make_zoo, tmp_path):
     make_zoo(zoo_plugins.mini_batch, _Recorder())
-    for settings, sets in [({}, []), ({"batch_size": 8, "seed": 4}, ["shuffle=false"]),
-                           ({"batch_size": 8, "seed": 7}, ["drop_last=true"])]:
+    for settings, sets in [
+        ({}, []),
+        ({"batch_size": 8, "seed": 4}, ["shuffle=false"]),
+        ({"batch_size": 8, "seed": 7}, ["drop_last=true"]),
+    ]:
         _Recorder.seen = []
-        zoo_core.train("line", sets=sets, out=tmp_path / f"run{len(sets)}{settings.get('seed', 0)}",
-                       device="cpu", quiet=True, **settings)
-        shown = batches(linspace_pairs().train, batch_size=settings.get("batch_size", 5), epochs=3,
-                        shuffle="shuffle=false" not in sets, drop_last="drop_last=true" in sets,
-                        seed=settings.get("seed", 0))
+        zoo_core.train(
+            "line",
+            sets=sets,
+            out=tmp_path / f"run{len(sets)}{settings.get('seed', 0)}",
+            device="cpu",
+            quiet=True,
+            **settings,
+        )
+        shown = batches(
+            linspace_pairs().train,
+            batch_size=settings.get("batch_size", 5),
+            epochs=3,
+            shuffle="shuffle=false" not in sets,
+            drop_last="drop_last=true" in sets,
+            seed=settings.get("seed", 0),
+        )
         assert _Recorder.seen == _xs(shown)
 
 

@@ -16,15 +16,6 @@ from zoo_plugins.optimizers.lesson import Race, RaceNets
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets: one CPU thread is faster, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _net(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(1, 20), nn.ReLU(), nn.Linear(20, 1))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from zoo_plugins.quick_build.lesson import class_to_sequential, mlp, sequential_to_class
 
 import zoo_core
+from zoo_plugins.quick_build.lesson import class_to_sequential, mlp, sequential_to_class
 
 PAIRS = [("regression", "regression-seq", 1), ("classification", "classification-seq", 2)]
 
@@ -19,7 +19,12 @@ def test_same_function_given_the_same_weights(class_name, seq_name, n_in):
     torch.manual_seed(2)  # different weights to start with
     net_seq = zoo_core.create_model(seq_name)
     assert isinstance(net_seq, nn.Sequential)
-    assert sorted(net_class.state_dict()) == ["hidden.bias", "hidden.weight", "predict.bias", "predict.weight"]
+    assert sorted(net_class.state_dict()) == [
+        "hidden.bias",
+        "hidden.weight",
+        "predict.bias",
+        "predict.weight",
+    ]
     assert sorted(net_seq.state_dict()) == ["0.bias", "0.weight", "2.bias", "2.weight"]
     x = torch.randn(64, n_in)
     with torch.no_grad():
@@ -72,8 +77,7 @@ def test_classification_seq_learns(tmp_path):
 
 
 def test_mlp_sizes_from_the_command_line(tmp_path):
-    result = zoo_core.train("mlp", sets=["sizes=1,16,16,1"], out=tmp_path / "r",
-                            device="cpu", quiet=True)
+    result = zoo_core.train("mlp", sets=["sizes=1,16,16,1"], out=tmp_path / "r", device="cpu", quiet=True)
     assert result.config.model_params == {"sizes": [1, 16, 16, 1], "activation": "relu"}
     assert result.metrics["eval_loss"] < 0.013
     model = zoo_core.load_model(result.run_dir)
@@ -81,8 +85,17 @@ def test_mlp_sizes_from_the_command_line(tmp_path):
 
 
 def test_mlp_as_a_classifier(tmp_path):
-    result = zoo_core.train("mlp", dataset="two-clusters", trainer="classification", lr=0.02, steps=100,
-                            sets=["sizes=2,10,2"], out=tmp_path / "c", device="cpu", quiet=True)
+    result = zoo_core.train(
+        "mlp",
+        dataset="two-clusters",
+        trainer="classification",
+        lr=0.02,
+        steps=100,
+        sets=["sizes=2,10,2"],
+        out=tmp_path / "c",
+        device="cpu",
+        quiet=True,
+    )
     assert result.config.trainer_params["loss"] == "cross_entropy"
     assert result.metrics["accuracy"] >= 0.99
     assert (result.run_dir / "classification.png").exists()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 from click.testing import CliRunner
-from zoo_plugins.regression.lesson import Net, RegressionTrainer
-from zoo_plugins.supervised.step import Supervised
 
 import zoo_core
 from zoo_core.cli import cli
+from zoo_plugins.regression.lesson import Net, RegressionTrainer
+from zoo_plugins.supervised.step import Supervised
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -36,7 +36,9 @@ def test_entry_recipe_is_the_tutorials():
     assert entry.recipe["trainer"] == {"loss": "mse"}
     result = CliRunner().invoke(cli, ["info", "regression", "--kind", "model"])
     assert result.exit_code == 0, result.output
-    assert "301 regression" in result.output and "lr = 0.2" in result.output and "steps = 200" in result.output
+    assert (
+        "301 regression" in result.output and "lr = 0.2" in result.output and "steps = 200" in result.output
+    )
 
 
 def test_class_built_net():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from click.testing import CliRunner
 from torch import nn
@@ -14,15 +13,6 @@ from zoo_plugins.save_reload.lesson import Net, SaveReloadTrainer, unit_activity
 from zoo_plugins.supervised.step import Supervised
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets: one CPU thread is faster, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # With the tutorial's lr 0.5, seed 32 switches every ReLU off (4 of seeds 0-99 do: 32, 66, 71, 88).

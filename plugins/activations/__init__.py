@@ -25,8 +25,14 @@ def register_commands(cli):
     import click
 
     @cli.command("activations")
-    @click.option("--out", "out", type=click.Path(dir_okay=False), default=DEFAULT_OUT, show_default=True,
-                  help="PNG file to write the 2x2 figure to.")
+    @click.option(
+        "--out",
+        "out",
+        type=click.Path(dir_okay=False),
+        default=DEFAULT_OUT,
+        show_default=True,
+        help="PNG file to write the 2x2 figure to.",
+    )
     def activations_command(out):
         """Lesson 203: draw relu, sigmoid, tanh and softplus on x in [-5, 5]."""
         from zoo_plugins.activations.lesson import draw

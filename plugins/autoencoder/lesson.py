@@ -105,8 +105,11 @@ class AutoEncoderTrainer(Trainer):
         got = self.encode_split(model, data.evaluation, device, limit=max(self.n_show, self.n_codes))
         paths = []
         if self.n_show > 0:
-            paths.append(reconstructions(got["x"][: self.n_show], got["decoded"][: self.n_show],
-                                         run_dir / "reconstructions.png"))
+            paths.append(
+                reconstructions(
+                    got["x"][: self.n_show], got["decoded"][: self.n_show], run_dir / "reconstructions.png"
+                )
+            )
         if self.n_codes > 0:
             paths.append(codes(got["code"][: self.n_codes], got["y"][: self.n_codes], run_dir / "codes.png"))
         return paths

@@ -21,6 +21,7 @@ def register_commands(cli):
     def autograd_command():
         """Lesson 202: mean(v*v) and its gradient v/2, computed by autograd."""
         import click
+
         from zoo_plugins.autograd.lesson import main
 
         main(echo=click.echo)

@@ -16,8 +16,14 @@ def demo(values: Any = ((1.0, 2.0), (3.0, 4.0))) -> dict[str, torch.Tensor]:
     v_out = torch.mean(v * v)  # = (1 + 4 + 9 + 16) / 4 = 7.5
     grad_fn = type(v_out.grad_fn).__name__
     v_out.backward()  # d(v_out)/dv = d(1/4 * sum(v*v))/dv = 2v/4 = v/2
-    return {"v": v, "t_out": t_out, "v_out": v_out, "grad": v.grad, "expected": v.detach() / 2,
-            "grad_fn": grad_fn}
+    return {
+        "v": v,
+        "t_out": t_out,
+        "v_out": v_out,
+        "grad": v.grad,
+        "expected": v.detach() / 2,
+        "grad_fn": grad_fn,
+    }
 
 
 def main(echo: Callable[[str], None] = print) -> dict[str, Any]:

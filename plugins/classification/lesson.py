@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import TensorDataset
-from zoo_plugins.regression.lesson import Net
-from zoo_plugins.supervised.step import Supervised
 
 from zoo_core import Splits
 from zoo_core.figures import pyplot, save_figure
+from zoo_plugins.regression.lesson import Net
+from zoo_plugins.supervised.step import Supervised
 
 __all__ = ["ClassificationTrainer", "Net", "points_figure", "two_clusters"]
 
@@ -43,11 +43,23 @@ def points_figure(model, data: Splits, device, path: Path, predict) -> Path | No
     ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=pred.numpy(), s=40, lw=0, cmap="RdYlGn")
     wrong = pred != y
     if bool(wrong.any()):
-        ax.scatter(x[wrong, 0].numpy(), x[wrong, 1].numpy(), s=90, marker="x", c="black",
-                   label=f"misclassified ({int(wrong.sum())})")
+        ax.scatter(
+            x[wrong, 0].numpy(),
+            x[wrong, 1].numpy(),
+            s=90,
+            marker="x",
+            c="black",
+            label=f"misclassified ({int(wrong.sum())})",
+        )
         ax.legend(loc="upper left")
-    ax.text(0.5, 0.05, f"Accuracy={accuracy:.3f}", transform=ax.transAxes, ha="center",
-            fontdict={"size": 16, "color": "red"})
+    ax.text(
+        0.5,
+        0.05,
+        f"Accuracy={accuracy:.3f}",
+        transform=ax.transAxes,
+        ha="center",
+        fontdict={"size": 16, "color": "red"},
+    )
     ax.set_title("classification: points coloured by prediction")
     return save_figure(fig, path)
 

@@ -13,16 +13,29 @@ import click
 @click.command("sample")
 @click.argument("name")
 @click.argument("run", required=False)
-@click.option("--n", "n", type=click.IntRange(min=1), default=10, show_default=True,
-              help="How many curves to draw.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="PNG to draw them into [default: RUN/samples.png].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise the curves come from.")
-@click.option("--label", type=click.Choice(["0", "1"]), default=None,
-              help="Conditional models: the class to ask for (1: a > 1.5) [default: half each].")
+@click.option(
+    "--n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many curves to draw."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PNG to draw them into [default: RUN/samples.png].",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the noise the curves come from."
+)
+@click.option(
+    "--label",
+    type=click.Choice(["0", "1"]),
+    default=None,
+    help="Conditional models: the class to ask for (1: a > 1.5) [default: half each].",
+)
 @click.option("--values", is_flag=True, help="Also print every curve's values.")
-def sample(name: str, run: str | None, n: int, out: Path | None, seed: int, label: str | None,
-           values: bool) -> None:
+def sample(
+    name: str, run: str | None, n: int, out: Path | None, seed: int, label: str | None, values: bool
+) -> None:
     """Draw N new curves from a trained GAN run and plot them against the bounds of real ones.
 
     NAME is the model the run trained (gan or conditional-gan); RUN is its folder (default: the

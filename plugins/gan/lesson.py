@@ -227,8 +227,14 @@ class GANTrainer(Trainer):
         with torch.no_grad():
             fake = self._generate(model, z, cond).cpu()
         model.train(was_training)
-        paths = [plot_curves(fake[: self.show], model.art_components, Path(run_dir) / "paintings.png",
-                             title="generated paintings vs the bounds of real ones")]
+        paths = [
+            plot_curves(
+                fake[: self.show],
+                model.art_components,
+                Path(run_dir) / "paintings.png",
+                title="generated paintings vs the bounds of real ones",
+            )
+        ]
         if history:
             paths.append(plot_scores(history, Path(run_dir) / "scores.png"))
         return paths
@@ -250,8 +256,11 @@ def plot_curves(curves, art_components, path, title="", bounds_of=(1.0, 2.0), ax
     ax.plot(x, paint(torch.tensor([[hi]]), x)[0], c="#74BCFF", lw=3, label=f"upper bound (a={hi:g})")
     ax.plot(x, paint(torch.tensor([[lo]]), x)[0], c="#FF9359", lw=3, label=f"lower bound (a={lo:g})")
     share = float(in_bounds(torch.as_tensor(curves), x)) if len(curves) else math.nan
-    ax.set_title(f"{title}\n{len(curves)} curves, {share:.0%} of points in bounds" if title else
-                 f"{len(curves)} curves, {share:.0%} of points in bounds")
+    ax.set_title(
+        f"{title}\n{len(curves)} curves, {share:.0%} of points in bounds"
+        if title
+        else f"{len(curves)} curves, {share:.0%} of points in bounds"
+    )
     ax.set_xlabel("x")
     ax.set_ylim(-0.5, 3.5)
     ax.legend(loc="upper center", fontsize=8)

@@ -42,10 +42,16 @@ def register_commands(cli):
     import click
 
     @cli.command("mini-batch")
-    @click.option("--batch-size", type=click.IntRange(min=1), default=5, show_default=True,
-                  help="Samples per batch (the shared loop's batch_size).")
-    @click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True,
-                  help="Passes over the data.")
+    @click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=5,
+        show_default=True,
+        help="Samples per batch (the shared loop's batch_size).",
+    )
+    @click.option(
+        "--epochs", type=click.IntRange(min=1), default=3, show_default=True, help="Passes over the data."
+    )
     @click.option("--no-shuffle", is_flag=True, help="Keep the samples in order (shuffle=false).")
     @click.option("--drop-last", is_flag=True, help="Drop an incomplete last batch (drop_last=true).")
     @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the shuffle order.")
@@ -53,5 +59,11 @@ def register_commands(cli):
         """Lesson 305: print the batches the shared loop draws from x = 1..10, y = 10..1."""
         from zoo_plugins.mini_batch.lesson import main
 
-        main(batch_size=batch_size, epochs=epochs, shuffle=not no_shuffle, drop_last=drop_last,
-             seed=seed, echo=click.echo)
+        main(
+            batch_size=batch_size,
+            epochs=epochs,
+            shuffle=not no_shuffle,
+            drop_last=drop_last,
+            seed=seed,
+            echo=click.echo,
+        )

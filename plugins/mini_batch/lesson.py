@@ -20,15 +20,21 @@ def linspace_pairs(n: int = 10, low: float = 1.0, high: float = 10.0) -> Splits:
 
 
 def batches(
-    dataset: Any, *, batch_size: int | None = 5, epochs: int = 3, shuffle: bool = True,
-    drop_last: bool = False, seed: int = 0,
+    dataset: Any,
+    *,
+    batch_size: int | None = 5,
+    epochs: int = 3,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    seed: int = 0,
 ) -> list[tuple[int, int, tuple[torch.Tensor, ...]]]:
     """``(epoch, step, batch)`` for every batch, drawn exactly as the shared loop draws them."""
     loader = Batches(dataset, seed=seed)
     out = []
     for epoch in range(epochs):
-        order = batch_indices(len(loader), batch_size, seed=seed, epoch=epoch, shuffle=shuffle,
-                              drop_last=drop_last)
+        order = batch_indices(
+            len(loader), batch_size, seed=seed, epoch=epoch, shuffle=shuffle, drop_last=drop_last
+        )
         out.extend((epoch, step, batch) for step, batch in enumerate(loader.epoch(order)))
     return out
 
@@ -38,7 +44,11 @@ def _fmt(t: torch.Tensor) -> str:
 
 
 def main(
-    batch_size: int = 5, epochs: int = 3, shuffle: bool = True, drop_last: bool = False, seed: int = 0,
+    batch_size: int = 5,
+    epochs: int = 3,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    seed: int = 0,
     echo: Callable[[str], None] = print,
 ) -> list[tuple[int, int, tuple[torch.Tensor, ...]]]:
     """Print every batch of ``linspace-pairs``; returns them."""
@@ -46,13 +56,18 @@ def main(
     x, y = data.train.tensors
     echo(f"x = {_fmt(x)}")
     echo(f"y = {_fmt(y)}")
-    echo(f"batch_size={batch_size} shuffle={str(shuffle).lower()} drop_last={str(drop_last).lower()} "
-         f"seed={seed}, {epochs} epochs")
-    drawn = batches(data.train, batch_size=batch_size, epochs=epochs, shuffle=shuffle,
-                    drop_last=drop_last, seed=seed)
+    echo(
+        f"batch_size={batch_size} shuffle={str(shuffle).lower()} drop_last={str(drop_last).lower()} "
+        f"seed={seed}, {epochs} epochs"
+    )
+    drawn = batches(
+        data.train, batch_size=batch_size, epochs=epochs, shuffle=shuffle, drop_last=drop_last, seed=seed
+    )
     for epoch, step, (bx, by) in drawn:
         echo(f"Epoch: {epoch} | Step: {step} | batch x: {_fmt(bx)} | batch y: {_fmt(by)}")
-    echo("These are the shared trainer's own options, for any model: zoo train NAME "
-         f"--batch-size {batch_size} --set shuffle={str(shuffle).lower()} "
-         f"--set drop_last={str(drop_last).lower()} --seed {seed}")
+    echo(
+        "These are the shared trainer's own options, for any model: zoo train NAME "
+        f"--batch-size {batch_size} --set shuffle={str(shuffle).lower()} "
+        f"--set drop_last={str(drop_last).lower()} --seed {seed}"
+    )
     return drawn

@@ -86,7 +86,9 @@ def load_raw(root: Path, *, download: bool = True) -> dict[str, tuple[torch.Tens
                 "they may be truncated or not IDX files: delete them to download again"
             ) from exc
         if len(ds.data) != len(ds.targets):
-            raise ZooError(f"MNIST {split} files in {raw} disagree: {len(ds.data)} images, {len(ds.targets)} labels")
+            raise ZooError(
+                f"MNIST {split} files in {raw} disagree: {len(ds.data)} images, {len(ds.targets)} labels"
+            )
         out[split] = (ds.data, ds.targets.long())
     return out
 

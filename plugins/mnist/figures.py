@@ -30,8 +30,11 @@ def digit_grid(
             continue
         ax.imshow(images[i].reshape(28, 28).cpu().numpy(), cmap="gray_r", vmin=0.0, vmax=1.0)
         pred, true = int(predictions[i]), int(labels[i])
-        ax.set_title(f"{pred}" if pred == true else f"{pred} (is {true})", fontsize=9,
-                     color="black" if pred == true else "red")
+        ax.set_title(
+            f"{pred}" if pred == true else f"{pred} (is {true})",
+            fontsize=9,
+            color="black" if pred == true else "red",
+        )
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)

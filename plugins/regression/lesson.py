@@ -7,11 +7,11 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
-from zoo_plugins.supervised.step import Supervised
 
 from zoo_core import Splits
 from zoo_core.figures import pyplot, save_figure
 from zoo_core.layers import activation as make_activation
+from zoo_plugins.supervised.step import Supervised
 
 
 class Net(nn.Module):
@@ -56,8 +56,14 @@ def fit_figure(model, data: Splits, device, path: Path, predict) -> Path | None:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.scatter(x.numpy(), y[:, 0].numpy(), s=12, label="data")
     ax.plot(x[order].numpy(), out[order, 0].numpy(), "r-", lw=3, label="fit")
-    ax.text(0.5, 0.7, f"Loss={mse:.4f}", transform=ax.transAxes, ha="center",
-            fontdict={"size": 16, "color": "red"})
+    ax.text(
+        0.5,
+        0.7,
+        f"Loss={mse:.4f}",
+        transform=ax.transAxes,
+        ha="center",
+        fontdict={"size": 16, "color": "red"},
+    )
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title("regression: data and fitted curve")

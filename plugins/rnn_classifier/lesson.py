@@ -12,7 +12,9 @@ class RNNClassifier(nn.Module):
     def __init__(self, input_size: int = 28, hidden_size: int = 64, num_layers: int = 1, n_classes: int = 10):
         super().__init__()
         self.input_size = input_size
-        self.rnn = nn.LSTM(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, batch_first=True)
+        self.rnn = nn.LSTM(
+            input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, batch_first=True
+        )
         self.out = nn.Linear(hidden_size, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -33,7 +33,11 @@ class Windows(Dataset):
 
 
 def sine_windows(
-    n: int = 100, points_per_pi: int = 10, dynamic: bool = False, min_pi: int = 1, max_pi: int = 3,
+    n: int = 100,
+    points_per_pi: int = 10,
+    dynamic: bool = False,
+    min_pi: int = 1,
+    max_pi: int = 3,
     seed: int = 0,
 ) -> Splits:
     """``n`` consecutive windows of ``x = sin(t)``, ``y = cos(t)``, ``points_per_pi`` points per pi of t.
@@ -53,7 +57,9 @@ def sine_windows(
     lengths = [u * points_per_pi for u in units]
     info = {"points_per_pi": points_per_pi, "dynamic": dynamic, "lengths": lengths}
     if not dynamic:
-        return Splits(train=TensorDataset(x.view(n, points_per_pi, 1), y.view(n, points_per_pi, 1)), info=info)
+        return Splits(
+            train=TensorDataset(x.view(n, points_per_pi, 1), y.view(n, points_per_pi, 1)), info=info
+        )
     return Splits(train=Windows(list(x.split(lengths)), list(y.split(lengths))), info=info)
 
 
@@ -73,11 +79,13 @@ class RNNRegressor(nn.Module):
     last hidden state, to hand to the next window.
     """
 
-    def __init__(self, input_size: int = 1, hidden_size: int = 32, num_layers: int = 1,
-                 nonlinearity: str = "tanh") -> None:
+    def __init__(
+        self, input_size: int = 1, hidden_size: int = 32, num_layers: int = 1, nonlinearity: str = "tanh"
+    ) -> None:
         super().__init__()
-        self.rnn = nn.RNN(input_size, hidden_size, num_layers=num_layers, nonlinearity=nonlinearity,
-                          batch_first=True)
+        self.rnn = nn.RNN(
+            input_size, hidden_size, num_layers=num_layers, nonlinearity=nonlinearity, batch_first=True
+        )
         self.out = nn.Linear(hidden_size, 1)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

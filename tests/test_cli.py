@@ -172,3 +172,18 @@ def test_console_script_error_has_no_traceback():
         [zoo, "--debug", "train", "no-such-model"], capture_output=True, text=True, timeout=120
     )
     assert "Traceback" in debug.stderr and debug.returncode == 2
+
+
+def test_shell_completion_offers_registry_names(toy_zoo):
+    from zoo_core.cli import _complete
+
+    assert _complete("model")(None, None, "to") == ["toy", "toy:toy"]
+    assert _complete("dataset")(None, None, "") == ["line", "toy:line"]
+
+
+def test_bash_completion_through_click(toy_zoo, monkeypatch):
+    monkeypatch.setenv("_ZOO_COMPLETE", "bash_complete")
+    monkeypatch.setenv("COMP_WORDS", "zoo train t")
+    monkeypatch.setenv("COMP_CWORD", "2")
+    result = CliRunner().invoke(cli, [], prog_name="zoo")
+    assert result.output.splitlines() == ["plain,toy", "plain,toy:toy"]

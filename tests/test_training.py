@@ -267,3 +267,41 @@ def test_a_run_that_fails_before_training_leaves_no_folder(make_zoo, tmp_path):
     assert (tmp_path / "empty").is_dir() and not any(
         (tmp_path / "empty").iterdir()
     )  # the user's folder stays
+
+
+class Tied(torch.nn.Module):
+    """An encoder and a decoder sharing one weight matrix (as language models tie embeddings)."""
+
+    def __init__(self, width: int = 4):
+        super().__init__()
+        self.encode = torch.nn.Linear(1, width, bias=False)
+        self.decode = torch.nn.Linear(1, width, bias=False)
+        self.decode.weight = self.encode.weight  # one tensor under two names, used both ways
+
+    def forward(self, x):
+        return torch.nn.functional.linear(torch.tanh(self.encode(x)), self.encode.weight.t())
+
+
+def test_tied_weights_survive_the_safetensors_round_trip(make_zoo, tmp_path):
+    from tests.conftest import Toy
+
+    class TiedPlugin:
+        @zoo_core.hookimpl
+        def register_models(registry):
+            registry.add(
+                "tied",
+                factory=Tied,
+                defaults={"width": 4},
+                dataset="toy:line",
+                optimizer="toy:sgd",
+                trainer="toy:mse",
+                recipe={"lr": 0.1, "steps": 5},
+            )
+
+    make_zoo(Toy, TiedPlugin)
+    train_model("tied", out=tmp_path / "run", device="cpu")
+    model = zoo_core.load_model(tmp_path / "run")
+    assert model.decode.weight is model.encode.weight  # still one tensor after loading
+    x = torch.linspace(-1, 1, 5).unsqueeze(1)
+    trained = train_model("tied", out=tmp_path / "again", device="cpu").model.eval()
+    assert torch.equal(model(x), trained(x))

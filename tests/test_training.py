@@ -305,3 +305,20 @@ def test_tied_weights_survive_the_safetensors_round_trip(make_zoo, tmp_path):
     x = torch.linspace(-1, 1, 5).unsqueeze(1)
     trained = train_model("tied", out=tmp_path / "again", device="cpu").model.eval()
     assert torch.equal(model(x), trained(x))
+
+
+def test_without_matplotlib_the_run_finishes_and_says_figures_were_skipped(toy_zoo, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
+    )
+    said = []
+    from zoo_core.training import draw_figures
+
+    assert draw_figures(None, None, None, "cpu", [], tmp_path, "toy", said.append) == []
+    assert said == ["figures skipped: matplotlib is not installed (pip install matplotlib)"]
+    result = train_model("toy", out=tmp_path / "run", device="cpu")
+    assert (tmp_path / "run" / "summary.json").exists() and not (tmp_path / "run" / "loss.png").exists()
+    assert "loss.png" not in result.files

@@ -427,11 +427,11 @@ def fit(
     if log.rows:
         log.rows[-1].update(metrics)
     files = save(final=True)
-    from zoo_core.figures import loss_curve
-
-    figure_paths = list(step_logic.figures(model, data, device, log.rows, run_dir) or [])
-    curve = loss_curve(log.rows, run_dir / "loss.png", title=config.model) if dist.is_main else None
-    files += [Path(p).name for p in figure_paths] + ([curve.name] if curve else [])
+    files += (
+        draw_figures(step_logic, model, data, device, log.rows, run_dir, config.model, progress.say)
+        if dist.is_main
+        else []
+    )
     files = [METRICS, CONFIG] + files + [SUMMARY]
     seconds = time.perf_counter() - started
     result = RunResult(
@@ -451,6 +451,29 @@ def fit(
         checkpoint.write_json(run_dir / SUMMARY, {**result.to_dict(), "status": "finished"})
     progress.close()
     return result
+
+
+def draw_figures(
+    step_logic: Any,
+    model: Any,
+    data: Any,
+    device: Any,
+    history: list[dict[str, Any]],
+    run_dir: Path,
+    title: str,
+    say: Callable[[str], None],
+) -> list[str]:
+    """The lesson's figures and the loss curve; without matplotlib, a notice instead of a failure."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        say("figures skipped: matplotlib is not installed (pip install matplotlib)")
+        return []
+    from zoo_core.figures import loss_curve
+
+    paths = list(step_logic.figures(model, data, device, history, run_dir) or [])
+    curve = loss_curve(history, run_dir / "loss.png", title=title)
+    return [Path(p).name for p in paths] + ([curve.name] if curve else [])
 
 
 def evaluate_run(

@@ -164,6 +164,16 @@ class Context:
 
         return first_here_then_the_others
 
+    def wait_for_all(self) -> None:
+        """Every worker leaves training together: none closes its connections while worker 0
+        still saves and draws (gloo aborts a process whose peer hangs up mid-teardown)."""
+        if not self.active:
+            return
+        import torch.distributed as tdist
+
+        with _peers():
+            tdist.barrier()
+
     def mean(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The numbers of ``values`` averaged over the workers (one ``all_reduce``); others kept."""
         out = dict(values)

@@ -450,6 +450,7 @@ def fit(
     if dist.is_main:
         checkpoint.write_json(run_dir / SUMMARY, {**result.to_dict(), "status": "finished"})
     progress.close()
+    dist.wait_for_all()
     return result
 
 

@@ -28,14 +28,20 @@ class Net(nn.Module):
         return self.predict(torch.relu(self.hidden(x)))
 
 
-def regression(steps: int = 200, seed: int = 0, lr: float = 0.2) -> dict[str, Any]:
-    """The lesson's loop; the noise is drawn from ``seed`` (as zoo's dataset does)."""
+def regression(
+    steps: int = 200, seed: int = 0, lr: float = 0.2, model: Any = None, optimizer_kw: Any = None
+) -> dict[str, Any]:
+    """The lesson's loop; the noise is drawn from ``seed`` (as zoo's dataset does).
+
+    ``model`` builds the network (default: the tutorial's class) and ``optimizer_kw`` adds SGD
+    keywords: with the lesson's own network and optimizer settings only the loop differs.
+    """
     torch.manual_seed(seed)
-    net = Net()
+    net = (model or Net)()
     gen = torch.Generator().manual_seed(seed)
     x = torch.unsqueeze(torch.linspace(-1, 1, 100), dim=1)
     y = x.pow(2) + 0.2 * torch.rand(x.size(), generator=gen)
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, **(optimizer_kw or {}))
     loss_func = nn.MSELoss()
     losses = []
     start = time.perf_counter()

@@ -145,7 +145,18 @@ def step_mlp(s: Settings) -> Result:
         losses = [r["loss"] for r in run.history]
         return {"value": run.loop_seconds / run.step * 1e6, "losses": losses}
 
-    zs, bs = paired(zoo, lambda: baselines.regression(steps), s.repeats(21, 3), log=s.log)
+    def hand() -> dict[str, Any]:
+        # the lesson's own network and optimizer (fused SGD on the CPU) in a plain loop:
+        # only the loop differs, which is what this row measures
+        import torch
+
+        from zoo_core import create_model, get_optimizer
+
+        sgd = get_optimizer("sgd").load()([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        fused = {"fused": True} if sgd.defaults.get("fused") else {}
+        return baselines.regression(steps, model=lambda: create_model("regression"), optimizer_kw=fused)
+
+    zs, bs = paired(zoo, hand, s.repeats(21, 3), log=s.log)
     return _overhead(result, zs, bs, limit_us=25.0)
 
 

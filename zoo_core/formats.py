@@ -55,59 +55,69 @@ def compare_formats(run: str | Path, repeat: int = 7) -> list[dict[str, Any]]:
         out = _outputs(other.eval(), sample)
         return torch.equal(out, reference) if torch.is_tensor(out) else out == reference
 
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        st_path, sd_path, pk_path = (Path(tmp) / n for n in ("m.safetensors", "sd.pt", "whole.pt"))
-
-        save_ms, _ = _median_ms(lambda: save_model(model, str(st_path)), repeat)
-        load_ms, tensors = _median_ms(lambda: load_file(str(st_path)), repeat)
+    def blank() -> Any:
+        """The same architecture with every weight zeroed, so only the loaded file can fill it."""
         fresh = checkpoint.load_model(path)
         with torch.no_grad():
             for p in fresh.parameters():
                 p.zero_()
-        checkpoint.load_weights(fresh, st_path)
-        rows.append(
-            {
-                "format": "safetensors",
-                "file": "model.safetensors",
-                "bytes": st_path.stat().st_size,
-                "save_ms": save_ms,
-                "load_ms": load_ms,
-                "identical": identical(fresh.eval()),
-                "requires": "nothing: plain tensors, no code runs (safe)",
-            }
-        )
+        return fresh
 
-        save_ms, _ = _median_ms(lambda: torch.save(model.state_dict(), sd_path), repeat)
-        load_ms, state = _median_ms(lambda: torch.load(sd_path, weights_only=True), repeat)
+    def into_blank(state: Any) -> Any:
+        fresh = blank()
         fresh.load_state_dict(state)
-        rows.append(
-            {
-                "format": "state-dict pickle",
-                "file": "torch.save(model.state_dict())",
-                "bytes": sd_path.stat().st_size,
-                "save_ms": save_ms,
-                "load_ms": load_ms,
-                "identical": identical(fresh.eval()),
-                "requires": "weights_only=True to be safe; the model class to rebuild",
-            }
-        )
+        return fresh
 
-        save_ms, _ = _median_ms(lambda: torch.save(model, pk_path), repeat)
-        load_ms, whole = _median_ms(lambda: torch.load(pk_path, weights_only=False), repeat)
-        rows.append(
-            {
-                "format": "whole-model pickle",
-                "file": "torch.save(model) = model.pt",
-                "bytes": pk_path.stat().st_size,
-                "save_ms": save_ms,
-                "load_ms": load_ms,
-                "identical": identical(whole.eval()),
-                "requires": f"trust (runs code); {cls.__module__}.{cls.__qualname__} importable at that path",
-            }
-        )
-    del tensors
+    # (format, what the file is, save(path), load(path), the model rebuilt from what was loaded, requires)
+    formats = [
+        (
+            "safetensors",
+            "model.safetensors",
+            lambda f: save_model(model, str(f)),
+            lambda f: load_file(str(f)),
+            lambda _, f: _load_weights_into(blank(), f),
+            "nothing: plain tensors, no code runs (safe)",
+        ),
+        (
+            "state-dict pickle",
+            "torch.save(model.state_dict())",
+            lambda f: torch.save(model.state_dict(), f),
+            lambda f: torch.load(f, weights_only=True),
+            lambda state, _: into_blank(state),
+            "weights_only=True to be safe; the model class to rebuild",
+        ),
+        (
+            "whole-model pickle",
+            "torch.save(model) = model.pt",
+            lambda f: torch.save(model, f),
+            lambda f: torch.load(f, weights_only=False),
+            lambda whole, _: whole,
+            f"trust (runs code); {cls.__module__}.{cls.__qualname__} importable at that path",
+        ),
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, label, save, load, rebuild, requires) in enumerate(formats):
+            file = Path(tmp) / f"model-{i}"
+            save_ms, _ = _median_ms(lambda save=save, file=file: save(file), repeat)
+            load_ms, loaded = _median_ms(lambda load=load, file=file: load(file), repeat)
+            rows.append(
+                {
+                    "format": name,
+                    "file": label,
+                    "bytes": file.stat().st_size,
+                    "save_ms": save_ms,
+                    "load_ms": load_ms,
+                    "identical": identical(rebuild(loaded, file).eval()),
+                    "requires": requires,
+                }
+            )
     return rows
+
+
+def _load_weights_into(model: Any, file: Path) -> Any:
+    checkpoint.load_weights(model, file)
+    return model
 
 
 def _sample_input(path: Path) -> Any:

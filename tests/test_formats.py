@@ -1,0 +1,38 @@
+"""``zoo compare-formats``: each format's reload is checked on its own, so a bad one shows."""
+
+from __future__ import annotations
+
+import torch
+
+from zoo_core.formats import compare_formats
+from zoo_core.training import train_model
+
+
+def test_every_format_round_trips_exactly(toy_zoo, tmp_path):
+    train_model("toy", out=tmp_path / "run", device="cpu")
+    rows = compare_formats(tmp_path / "run", repeat=1)
+    assert [(r["format"], r["identical"]) for r in rows] == [
+        ("safetensors", True),
+        ("state-dict pickle", True),
+        ("whole-model pickle", True),
+    ]
+    assert all(r["bytes"] > 0 and r["load_ms"] >= 0 for r in rows)
+    assert (
+        "tests.conftest" not in rows[2]["requires"]
+        and "torch.nn.modules.container.Sequential" in rows[2]["requires"]
+    )
+
+
+def test_a_format_that_reloads_different_weights_is_reported(toy_zoo, tmp_path, monkeypatch):
+    train_model("toy", out=tmp_path / "run", device="cpu")
+    real_load = torch.load
+
+    def nudged(f, *args, **kwargs):
+        out = real_load(f, *args, **kwargs)
+        if isinstance(out, dict):  # the state-dict pickle: spoil one weight
+            out = {k: v + 1e-3 if k == "0.weight" else v for k, v in out.items()}
+        return out
+
+    monkeypatch.setattr(torch, "load", nudged)
+    rows = {r["format"]: r["identical"] for r in compare_formats(tmp_path / "run", repeat=1)}
+    assert rows == {"safetensors": True, "state-dict pickle": False, "whole-model pickle": True}

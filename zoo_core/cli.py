@@ -14,6 +14,7 @@ import zoo_core
 from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
 from zoo_core.registry import KINDS, PLURAL, Entry
+from zoo_core.text import table as _table
 
 KIND_WORDS = {**{k: k for k in KINDS}, **{PLURAL[k]: k for k in KINDS}}
 
@@ -32,16 +33,6 @@ def _complete(kind: str) -> Any:
         return sorted(n for n in names if n.startswith(incomplete))
 
     return complete
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    """A plain aligned text table; the last column is left unpadded."""
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    lines = []
-    for row in [headers, ["-" * w for w in widths], *rows]:
-        cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths[:-1], strict=True)] + [str(row[-1])]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 def _echo_json(data: Any) -> None:
@@ -335,28 +326,13 @@ def runs_cmd(name: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def compare_formats_cmd(run: str, repeat: int, as_json: bool) -> None:
     """safetensors vs state-dict pickle vs whole-model pickle: size, speed, fidelity, safety."""
-    from zoo_core.formats import compare_formats
+    from zoo_core.formats import as_table, compare_formats
 
     rows = compare_formats(run, repeat=repeat)
     if as_json:
         _echo_json(rows)
         return
-    click.echo(
-        _table(
-            [
-                [
-                    r["format"],
-                    f"{r['bytes']:,}",
-                    f"{r['save_ms']:.2f}",
-                    f"{r['load_ms']:.2f}",
-                    "yes" if r["identical"] else "NO",
-                    r["requires"],
-                ]
-                for r in rows
-            ],
-            ["FORMAT", "BYTES", "SAVE ms", "LOAD ms", "IDENTICAL", "LOADING REQUIRES"],
-        )
-    )
+    click.echo(as_table(rows))
     click.echo(f"(median of {repeat}; loads are from the page cache)")
 
 

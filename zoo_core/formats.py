@@ -144,3 +144,23 @@ def _sample_input(path: Path) -> Any:
         return sample
     except Exception:  # a model whose forward takes something else: compare weights only
         return None
+
+
+def as_table(rows: list[dict[str, Any]]) -> str:
+    """``compare_formats`` rows as the text table ``zoo compare-formats`` prints."""
+    from zoo_core.text import table
+
+    return table(
+        [
+            [
+                r["format"],
+                f"{r['bytes']:,}",
+                f"{r['save_ms']:.2f}",
+                f"{r['load_ms']:.2f}",
+                "yes" if r["identical"] else "NO",
+                r["requires"],
+            ]
+            for r in rows
+        ],
+        ["FORMAT", "BYTES", "SAVE ms", "LOAD ms", "IDENTICAL", "LOADING REQUIRES"],
+    )

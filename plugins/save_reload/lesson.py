@@ -12,7 +12,9 @@ from torch import nn
 from zoo_core import checkpoint
 from zoo_core.checkpoint import atomic_path
 from zoo_core.figures import pyplot, save_figure
+from zoo_core.formats import as_table, compare_formats
 from zoo_core.layers import activation as make_activation
+from zoo_core.text import table
 from zoo_plugins.supervised.step import Supervised
 
 #: what the trainer records of the net still in memory, so reloads can be compared with it
@@ -164,32 +166,6 @@ def three_panels(result: dict[str, Any], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def format_table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in [headers, ["-" * w for w in widths], *rows]
-    ]
-    return "\n".join(lines)
-
-
-def formats_rows(run_dir: Path) -> list[list[str]]:
-    """The size/speed/fidelity/trust table of the three formats (zoo_core.formats)."""
-    from zoo_core.formats import compare_formats
-
-    return [
-        [
-            r["format"],
-            f"{r['bytes']:,}",
-            f"{r['save_ms']:.2f}",
-            f"{r['load_ms']:.2f}",
-            "yes" if r["identical"] else "NO",
-            r["requires"],
-        ]
-        for r in compare_formats(run_dir)
-    ]
-
-
 def run(out: str | None, seed: int, steps: int, device: str, echo: Any = print) -> dict[str, Any]:
     """``zoo save-reload``: train through the shared loop (safetensors and pickle), reload, compare."""
     import zoo_core
@@ -227,13 +203,9 @@ def run(out: str | None, seed: int, steps: int, device: str, echo: Any = print) 
         ],
     ]
     echo("")
-    echo(format_table(rows, ["NET", "LOADED FROM", "LOAD ms", "PREDICTIONS vs Net1"]))
+    echo(table(rows, ["NET", "LOADED FROM", "LOAD ms", "PREDICTIONS vs Net1"]))
     echo("")
-    echo(
-        format_table(
-            formats_rows(run_dir), ["FORMAT", "BYTES", "SAVE ms", "LOAD ms", "IDENTICAL", "LOADING REQUIRES"]
-        )
-    )
+    echo(as_table(compare_formats(run_dir)))
     echo(
         "(save/load: median of 7 in a temporary folder; model.pt would import "
         f"{', '.join(reloaded['pickle_globals']) or 'nothing'})"

@@ -7,7 +7,6 @@ import sys
 import traceback
 from collections.abc import Iterable
 from importlib import metadata
-from types import ModuleType
 from typing import Any
 
 import attrs
@@ -238,9 +237,3 @@ def set_zoo(zoo: Zoo | None) -> Zoo | None:
     global _ZOO
     previous, _ZOO = _ZOO, zoo
     return previous
-
-
-def plugin_module(name: str) -> ModuleType | None:
-    """The loaded module of a plugin, if it is a module."""
-    plugin = get_zoo().pm.get_plugin(name)
-    return plugin if isinstance(plugin, ModuleType) else None

@@ -239,10 +239,6 @@ class Registry:
         ]
         return sorted(found, key=lambda e: (natural_key(e.name), e.plugin))
 
-    def names(self) -> list[str]:
-        """Every bare name, sorted (for shell completion)."""
-        return sorted(self._entries, key=natural_key)
-
     def discard_plugin(self, plugin: str) -> None:
         """Forget everything ``plugin`` registered (used when one of its hooks fails)."""
         for name in list(self._entries):

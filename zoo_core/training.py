@@ -6,7 +6,6 @@ metrics and figures); devices, seeding, batches, logging, checkpoints and resume
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import signal
@@ -519,8 +518,3 @@ def evaluate_run(
         "metrics": metrics,
         "saved_metrics": saved_metrics,
     }
-
-
-def dumps(data: Any) -> str:
-    """JSON for ``--json`` output."""
-    return json.dumps(data, indent=2, default=str)

@@ -29,19 +29,19 @@ class Net(nn.Module):
 
 
 def regression(
-    steps: int = 200, seed: int = 0, lr: float = 0.2, model: Any = None, optimizer_kw: Any = None
+    steps: int = 200, seed: int = 0, lr: float = 0.2, model: Any = None
 ) -> dict[str, Any]:
     """The lesson's loop; the noise is drawn from ``seed`` (as zoo's dataset does).
 
-    ``model`` builds the network (default: the tutorial's class) and ``optimizer_kw`` adds SGD
-    keywords: with the lesson's own network and optimizer settings only the loop differs.
+    ``model`` builds the network (default: the tutorial's class): with the lesson's own network
+    only the loop differs.
     """
     torch.manual_seed(seed)
     net = (model or Net)()
     gen = torch.Generator().manual_seed(seed)
     x = torch.unsqueeze(torch.linspace(-1, 1, 100), dim=1)
     y = x.pow(2) + 0.2 * torch.rand(x.size(), generator=gen)
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr, **(optimizer_kw or {}))
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     loss_func = nn.MSELoss()
     losses = []
     start = time.perf_counter()
@@ -103,7 +103,6 @@ def cnn_on_batches(
     seed: int = 0,
     batch_size: int = 50,
     model: Any = None,
-    foreach: bool | None = None,
 ) -> dict[str, Any]:
     """A hand loop over in-memory tensors, in the shared loop's batch order (``batch_indices``).
 
@@ -114,7 +113,7 @@ def cnn_on_batches(
 
     torch.manual_seed(seed)
     cnn = (model or CNN)()
-    optimizer = torch.optim.Adam(cnn.parameters(), lr=1e-3, foreach=foreach)
+    optimizer = torch.optim.Adam(cnn.parameters(), lr=1e-3)
     loss_func = nn.CrossEntropyLoss()
     n = len(images)
     per_epoch = math.ceil(n / batch_size)

@@ -146,15 +146,11 @@ def step_mlp(s: Settings) -> Result:
         return {"value": run.loop_seconds / run.step * 1e6, "losses": losses}
 
     def hand() -> dict[str, Any]:
-        # the lesson's own network and optimizer (fused SGD on the CPU) in a plain loop:
-        # only the loop differs, which is what this row measures
-        import torch
+        # the lesson's own network and optimizer (torch's SGD as the registry builds it) in a plain
+        # loop: only the loop differs, which is what this row measures
+        from zoo_core import create_model
 
-        from zoo_core import create_model, get_optimizer
-
-        sgd = get_optimizer("sgd").load()([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-        fused = {"fused": True} if sgd.defaults.get("fused") else {}
-        return baselines.regression(steps, model=lambda: create_model("regression"), optimizer_kw=fused)
+        return baselines.regression(steps, model=lambda: create_model("regression"))
 
     zs, bs = paired(zoo, hand, s.repeats(21, 3), log=s.log)
     return _overhead(result, zs, bs, limit_us=25.0)
@@ -220,7 +216,7 @@ def step_cnn(s: Settings) -> Result:
         from zoo_core import create_model
 
         return baselines.cnn_on_batches(
-            images, labels, steps=steps, model=lambda: create_model("cnn"), foreach=True
+            images, labels, steps=steps, model=lambda: create_model("cnn")
         )
 
     zs, bs = paired(zoo, hand, s.repeats(5, 1), warmup=0 if s.quick else 1, log=s.log)

@@ -145,6 +145,7 @@ def world_of_one(monkeypatch):
 
 
 # -- two workers --------------------------------------------------------------------------------
+@pytest.mark.numerics
 def test_two_workers_match_one_process_on_regression(two_workers, tmp_path):
     run = two_workers["run"]
     # both workers ended with the very same weights
@@ -168,6 +169,7 @@ def test_two_workers_match_one_process_on_regression(two_workers, tmp_path):
     assert sorted(p.name for p in run.iterdir() if p.name.startswith("rank")) == []
 
 
+@pytest.mark.numerics
 def test_two_workers_match_one_process_on_the_cnn(tmp_path, monkeypatch, capfd):
     data = load_mnist_writer()(tmp_path / "data", n_train=200, n_test=50)
     monkeypatch.setenv(distributed.DEBUG_WEIGHTS_ENV, str(tmp_path / "ranks"))
@@ -297,6 +299,7 @@ class Probes:
         registry.add("alone", factory=NotParallel, summary="one process only", defaults={"weight": 1.0})
 
 
+@pytest.mark.numerics
 def test_a_worker_of_one_trains_like_a_single_process(toy_zoo, world_of_one, tmp_path):
     ddp = train_model("toy", device="cpu", out=tmp_path / "ddp")
     assert distributed.current().backend == "gloo" and ddp.device_reason == "worker 0 of 1, gloo"

@@ -20,6 +20,9 @@ from zoo_core.graphs import GraphedStep, ReplayBackend, make_capturable, wrap_st
 from zoo_core.training import train_model
 
 
+pytestmark = pytest.mark.numerics  # every test here trains and compares what training computed
+
+
 class Regress(Trainer):
     """MSE step with Adam: static shapes, no host syncs."""
 

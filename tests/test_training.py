@@ -15,6 +15,9 @@ from zoo_core.checkpoint import load_weights, read_metadata
 from zoo_core.training import Interrupted, train_model
 
 
+pytestmark = pytest.mark.numerics  # every test here trains and compares what training computed
+
+
 def _weights(run_dir):
     from safetensors.torch import load_file
 

@@ -20,8 +20,9 @@ What changed from the tutorial's code:
 - no ``Variable``; the racers' settings (momentum 0.8, alpha 0.9, betas (0.9, 0.99)) are trainer
   settings (``--set momentum=0.9``); the ``adam`` entry itself keeps torch's betas (0.9, 0.999),
   which the other lessons' Adam uses.
-- the optimizers use torch's fused kernels where they give bit-identical results (SGD, momentum,
-  Adagrad on the CPU) and torch's default (``foreach`` on CUDA) elsewhere.
+- the optimizers are torch's own, with torch's default implementation (the for-loop on the CPU,
+  ``foreach`` on CUDA), so the race gives the same figures on every CPU; ``--set fused=true`` opts in
+  to the fused kernels (see ``factories.py`` for why and what it costs).
 - the per-net loss lists and ``plt.plot`` become the run's metrics and ``race.png`` (log scale,
   with each racer's final MSE and the noise floor).
 """

@@ -84,3 +84,11 @@ def make_mnist():
 def digit_maker():
     """``digit_maker(n, seed)`` -> the (images, labels) arrays ``write_mnist`` writes for that seed."""
     return fake_digits
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every lesson test checks what training reached: numerics-sensitive by nature."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.numerics)

@@ -41,25 +41,35 @@ REFERENCE = {  # the tutorial's optimizers, as torch's plain for-loop implementa
 }
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_registry_optimizers_match_torch_bit_for_bit(name):
+def test_registry_optimizers_are_torchs_own_with_the_lessons_settings(name):
+    """The same computation as torch's default optimizer, so bit-equal on any CPU."""
     cls, settings = REFERENCE[name]
     net = _net()
     opt = zoo_core.create_optimizer(name, net.parameters(), lr=0.01)
     assert type(opt) is cls
     for key, value in settings.items():
         assert opt.defaults[key] == value
+    assert not opt.defaults.get("fused") and opt.defaults["foreach"] is None  # torch's own choice
     reference_net = _net()
-    reference = cls(reference_net.parameters(), lr=0.01, foreach=False, **settings)
+    reference = cls(reference_net.parameters(), lr=0.01, **settings)
     assert torch.equal(_train(opt, net), _train(reference, reference_net))
 
 
-def test_fast_kernels_only_where_exact():
-    params = list(_net().parameters())
-    for name in ("sgd", "momentum", "adagrad"):
-        assert zoo_core.create_optimizer(name, params, lr=0.1).defaults["fused"] is True
-    assert not zoo_core.create_optimizer("adam", params, lr=0.1).defaults["fused"]  # 1 ulp off: not used
-    assert not zoo_core.create_optimizer("sgd", params, lr=0.1, fused=False).defaults["fused"]
+@pytest.mark.numerics
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam", "adagrad"])
+def test_fused_is_an_opt_in_that_stays_close_to_the_for_loop(name):
+    """A different kernel rounds differently (by instruction set): close, not equal, is the promise."""
+    cls, settings = REFERENCE[name]
+    net, reference_net = _net(), _net()
+    opt = zoo_core.create_optimizer(name, net.parameters(), lr=0.01, fused=True)
+    assert opt.defaults["fused"] is True
+    reference = cls(reference_net.parameters(), lr=0.01, foreach=False, **settings)
+    # float32 weights of order 0.1-1 after 30 steps: each step may differ by an ulp or two
+    # (about 1e-7), and the differences may add up, so 1e-5 absolute leaves a wide margin
+    # while any real difference in the update rule moves weights by far more.
+    torch.testing.assert_close(_train(opt, net), _train(reference, reference_net), rtol=0, atol=1e-5)
 
 
 def test_optimizer_settings():

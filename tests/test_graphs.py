@@ -19,7 +19,6 @@ from zoo_core.cli import cli
 from zoo_core.graphs import GraphedStep, ReplayBackend, make_capturable, wrap_step
 from zoo_core.training import train_model
 
-
 pytestmark = pytest.mark.numerics  # every test here trains and compares what training computed
 
 

@@ -14,7 +14,6 @@ from zoo_core import ZooError
 from zoo_core.checkpoint import load_weights, read_metadata
 from zoo_core.training import Interrupted, train_model
 
-
 pytestmark = pytest.mark.numerics  # every test here trains and compares what training computed
 
 

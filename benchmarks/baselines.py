@@ -28,9 +28,7 @@ class Net(nn.Module):
         return self.predict(torch.relu(self.hidden(x)))
 
 
-def regression(
-    steps: int = 200, seed: int = 0, lr: float = 0.2, model: Any = None
-) -> dict[str, Any]:
+def regression(steps: int = 200, seed: int = 0, lr: float = 0.2, model: Any = None) -> dict[str, Any]:
     """The lesson's loop; the noise is drawn from ``seed`` (as zoo's dataset does).
 
     ``model`` builds the network (default: the tutorial's class): with the lesson's own network

@@ -9,7 +9,8 @@
 # the capture test included); benchmarks/gpu.py (save on CUDA and reload on the CPU, resume a
 # graphed run on the CPU, every lesson briefly on CUDA, graphed and eager); `zoo train` from the
 # command line; and last the table's GPU rows (GAN 10,000 steps graphed vs an eager hand loop,
-# one CNN epoch graphed vs an eager DataLoader loop). Results go to .bench/ (and to $OUT if set).
+# one CNN epoch graphed vs an eager DataLoader loop, bf16-mixed and --compile against it).
+# Results go to .bench/ (and to $OUT if set).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -64,6 +65,23 @@ if "$PY" -c "import matplotlib" 2>/dev/null; then
     rm -rf .bench/cli-regression
     "${zoo[@]}" train regression --device cuda --out .bench/cli-regression --json || status=1
     "${zoo[@]}" eval .bench/cli-regression --device cpu || status=1
+else
+    echo "skipped: matplotlib is missing, and 'zoo train' needs it for its figures"
+fi
+
+step "the loop's options on CUDA: bf16-mixed, 16-mixed, schedules, --compile, --nproc 1 (nccl)"
+if "$PY" -c "import matplotlib" 2>/dev/null; then
+    zoo=("$PY" -c "from zoo_core.cli import main; main()")
+    n=0
+    for options in "--precision bf16-mixed" "--precision 16-mixed" \
+        "--scheduler cosine --accumulate 2 --grad-clip 1" "--compile" "--nproc 1"; do
+        n=$((n + 1))
+        rm -rf ".bench/options-$n"
+        echo "zoo train gan --device cuda --steps 300 $options"
+        # shellcheck disable=SC2086  # the options are words on purpose
+        "${zoo[@]}" train gan --device cuda --steps 300 $options --out ".bench/options-$n" -q || status=1
+        "${zoo[@]}" eval ".bench/options-$n" --device cpu || status=1
+    done
 else
     echo "skipped: matplotlib is missing, and 'zoo train' needs it for its figures"
 fi

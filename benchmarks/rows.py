@@ -215,9 +215,7 @@ def step_cnn(s: Settings) -> Result:
         # the lesson's own network and optimizer settings, in a plain loop: only the loop differs
         from zoo_core import create_model
 
-        return baselines.cnn_on_batches(
-            images, labels, steps=steps, model=lambda: create_model("cnn")
-        )
+        return baselines.cnn_on_batches(images, labels, steps=steps, model=lambda: create_model("cnn"))
 
     zs, bs = paired(zoo, hand, s.repeats(5, 1), warmup=0 if s.quick else 1, log=s.log)
     return _overhead(result, zs, bs, limit_ratio=1.03)
@@ -347,6 +345,87 @@ def _compare_formats(run_dir: Path) -> Any:
     return rows
 
 
+# -- precision and compile: the same CNN epoch, one option changed -------------------------------------
+def _cnn_epochs(
+    s: Settings, device: str, changed: dict[str, Any], repeat: int
+) -> tuple[list[Any], list[Any]]:
+    """Paired CNN epochs on ``device``: with ``changed`` loop options (zoo) and without (baseline)."""
+    root = mnist_root(s.mnist)
+    steps = {"steps": 20} if s.quick else {}
+
+    def one(options: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+        def run() -> dict[str, Any]:
+            with run_folder() as tmp:
+                result, _ = train(
+                    "cnn", out=tmp / "run", device=device, data_root=str(root), **steps, **options
+                )
+            return {
+                "value": result.loop_seconds,
+                "accuracy": result.metrics["accuracy"],
+                "compile_seconds": result.compile_seconds,
+                "step_ms": result.loop_seconds / result.step * 1e3,
+            }
+
+        return run
+
+    return paired(one(changed), one({}), repeat, warmup=0, log=s.log)
+
+
+def _option_row(id: str, group: str, device: str, figure: str, changed: dict[str, Any], target: str) -> None:
+    """A row: the CNN lesson's epoch with ``changed`` against 32-true eager, side by side."""
+
+    @row(id, group, figure)
+    def measure(s: Settings) -> Result:
+        if device == "cuda":
+            need_cuda()
+        result = Result(id, figure, unit="s", target=target)
+        zs, bs = _cnn_epochs(s, device, changed, s.repeats(3 if "compile" not in changed else 1, 1))
+        result.zoo = median([z["value"] for z in zs])
+        result.baseline = median([b["value"] for b in bs])
+        result.ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+        same, words = _accuracy_check(
+            [z["accuracy"] for z in zs], [b["accuracy"] for b in bs], tolerance=0.01
+        )
+        compiled = [z["compile_seconds"] for z in zs if z["compile_seconds"]]
+        extra = f"; compile {median(compiled):.1f} s apart from the loop" if compiled else ""
+        step_ms = median([z["step_ms"] for z in zs]), median([b["step_ms"] for b in bs])
+        result.status = verdict(same)
+        result.notes = (
+            f"{step_ms[0]:.2f} vs {step_ms[1]:.2f} ms/step, {1 / result.ratio:.2f}x the speed of 32-true eager"
+            f"{extra}; {words}; {_cpu_features() if device == 'cpu' else 'CUDA'}"
+        )
+        result.data = {"zoo": zs, "baseline": bs}
+        return result
+
+
+def _cpu_features() -> str:
+    """Whether this CPU has native bfloat16 (it decides what bf16-mixed costs)."""
+    import torch
+
+    from zoo_core.optimization import _native_bf16_cpu
+
+    kind = torch.backends.cpu.get_cpu_capability()
+    return f"CPU {kind}, {'native' if _native_bf16_cpu() else 'no native'} bfloat16"
+
+
+_option_row(
+    "bf16-cnn-cpu",
+    "cpu",
+    "cpu",
+    "CNN epoch on the CPU, --precision bf16-mixed vs 32-true",
+    {"precision": "bf16-mixed"},
+    "same accuracy (within 1%); time reported",
+)
+_option_row(
+    "compile-cnn-cpu",
+    "cpu",
+    "cpu",
+    "CNN epoch on the CPU, --compile vs eager (loop time; compile time apart)",
+    {"compile": True},
+    "same accuracy (within 1%); time reported",
+)
+
+
 # -- GPU rows ---------------------------------------------------------------------------------------
 @row("gan-cuda", "gpu", "`zoo train gan --device cuda`, 10,000 steps")
 def gan_cuda(s: Settings) -> Result:
@@ -445,6 +524,24 @@ def epoch_cnn_cuda(s: Settings) -> Result:
     )
     result.data = {"zoo": zs, "baseline": bs}
     return result
+
+
+_option_row(
+    "bf16-cnn-cuda",
+    "gpu",
+    "cuda",
+    "CNN epoch on CUDA, bf16-mixed + CUDA graph vs 32-true + graph",
+    {"precision": "bf16-mixed"},
+    "same accuracy (within 1%); time reported",
+)
+_option_row(
+    "compile-cnn-cuda",
+    "gpu",
+    "cuda",
+    "CNN epoch on CUDA, --compile (reduce-overhead) vs the CUDA graph",
+    {"compile": True, "sets": ["compile_mode=reduce-overhead"]},
+    "same accuracy (within 1%); time reported",
+)
 
 
 # -- running rows ---------------------------------------------------------------------------------------

@@ -64,7 +64,12 @@ def test_list_names_every_row_without_running_any():
 
 
 def test_rows_are_picked_by_id_and_group():
-    assert [r.id for r in select(["gpu"])] == ["gan-cuda", "epoch-cnn-cuda"]
+    assert [r.id for r in select(["gpu"])] == [
+        "gan-cuda",
+        "epoch-cnn-cuda",
+        "bf16-cnn-cuda",
+        "compile-cnn-cuda",
+    ]
     assert [r.id for r in select(["load-cnn,cli-list"])] == ["cli-list", "load-cnn"]  # table order
     assert len(select([])) == len(select(["all"])) == len(ROWS)
     with pytest.raises(SystemExit, match="unknown row 'nope'"):
@@ -80,7 +85,7 @@ def test_mnist_rows_skip_with_the_reason_when_the_data_are_missing(tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the skip on machines without a GPU")
 def test_gpu_rows_skip_without_cuda():
     results = [run_row(r, Settings(quick=True, verbose=False)) for r in select(["gpu"])]
-    assert [r.status for r in results] == ["SKIP", "SKIP"]
+    assert [r.status for r in results] == ["SKIP"] * 4
     assert all("no CUDA device" in r.notes for r in results)
 
 

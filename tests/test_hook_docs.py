@@ -144,6 +144,7 @@ def test_hook_specs_are_found():
         "register_datasets",
         "register_models",
         "register_optimizers",
+        "register_schedulers",
         "register_trainers",
     ]
 
@@ -192,6 +193,10 @@ def test_hook_register_optimizers(examples):
 
 def test_hook_register_trainers(examples):
     run_section("register_trainers", examples)
+
+
+def test_hook_register_schedulers(examples):
+    run_section("register_schedulers", examples)
 
 
 def test_hook_register_commands(examples):
@@ -263,7 +268,7 @@ def test_api_version_is_the_one_on_the_page():
 
 
 def test_api_version_example(examples):
-    with pytest.raises(PluginError, match="incompatible: needs zoo plugin API 2; this zoo provides 1"):
+    with pytest.raises(PluginError, match="incompatible: needs zoo plugin API 3; this zoo provides 1, 2"):
         isolated_zoo("zoo_future")
     previous = set_zoo(None)
     try:
@@ -292,7 +297,7 @@ def _versioned(versions):
     return Versioned()
 
 
-@pytest.mark.parametrize("versions", [(1,), (1, 2), [1], 1, None])
+@pytest.mark.parametrize("versions", [(1,), (2,), (1, 2), (2, 3), [1], 1, 2, None])
 def test_compatible_api_versions_load(make_zoo, versions):
     plugin = _versioned(versions)
     zoo = make_zoo(plugin)
@@ -301,17 +306,17 @@ def test_compatible_api_versions_load(make_zoo, versions):
 
 
 def test_incompatible_plugin_is_not_called_and_reported(make_zoo, capsys):
-    plugin = _versioned((2, 3))
+    plugin = _versioned((3, 4))
     zoo = make_zoo(plugin)
     info = zoo.plugins["versioned"]
-    assert (info.status, info.error) == ("incompatible", "needs zoo plugin API 2, 3; this zoo provides 1")
+    assert (info.status, info.error) == ("incompatible", "needs zoo plugin API 3, 4; this zoo provides 1, 2")
     assert not plugin.called and "v" not in zoo.registries["model"]
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "zoo: plugin 'versioned' (Versioned) incompatible: needs zoo plugin API 2, 3; this zoo provides 1"
+        "zoo: plugin 'versioned' (Versioned) incompatible: needs zoo plugin API 3, 4; this zoo provides 1, 2"
     ]
     result = CliRunner().invoke(cli, ["plugins"])
-    assert re.search(r"versioned\s+incompatible\s+needs zoo plugin API 2, 3", result.output)
+    assert re.search(r"versioned\s+incompatible\s+needs zoo plugin API 3, 4", result.output)
 
 
 @pytest.mark.parametrize("versions", ["1", (1.0,), True, ("1",)])

@@ -47,7 +47,7 @@ def register_model(registry):
 """,
     "zp_future_api": """
 from zoo_core import hookimpl
-ZOO_API_VERSIONS = (2,)
+ZOO_API_VERSIONS = (3,)
 
 @hookimpl
 def register_models(registry):
@@ -120,7 +120,7 @@ def test_each_failure_is_contained_and_reported_in_one_line(fake_plugins, capsys
     assert any("plugin 'raises'" in line and "boom in hook" in line for line in err)
     assert any("plugin 'misspelled'" in line and "unknown hook register_model" in line for line in err)
     assert any("plugin 'steals-train'" in line and "would replace zoo's own command" in line for line in err)
-    assert "needs zoo plugin API 2" in zoo.plugins["future-api"].error
+    assert "needs zoo plugin API 3" in zoo.plugins["future-api"].error
     assert zoo.plugins["good"].registered == {"models": ["good-net"]}
     assert "hello" in zoo.commands and "train" not in zoo.commands
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from zoo_core.data import Splits
 from zoo_core.errors import PluginError, ZooError
 from zoo_core.hookspecs import API_VERSION, hookimpl
+from zoo_core.optimization import Optimization
 from zoo_core.plugins import Zoo, get_zoo, set_zoo
 from zoo_core.registry import Entry, Registry
 from zoo_core.trainer import Trainer
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "API_VERSION",
     "Entry",
+    "Optimization",
     "PluginError",
     "Registry",
     "Splits",
@@ -32,16 +34,19 @@ __all__ = [
     "create_dataset",
     "create_model",
     "create_optimizer",
+    "create_scheduler",
     "create_trainer",
     "get_dataset",
     "get_model",
     "get_optimizer",
+    "get_scheduler",
     "get_trainer",
     "get_zoo",
     "hookimpl",
     "list_datasets",
     "list_models",
     "list_optimizers",
+    "list_schedulers",
     "list_trainers",
     "load_model",
     "set_zoo",
@@ -82,6 +87,24 @@ def get_dataset(name: str) -> Entry:
 def get_optimizer(name: str) -> Entry:
     """The optimizer entry called ``name`` or ``plugin:name``."""
     return get_zoo().registries["optimizer"].get(name)
+
+
+def list_schedulers(*patterns: str, plugin: str | None = None) -> list[Entry]:
+    """Learning-rate schedulers whose names match any of the glob ``patterns``."""
+    return get_zoo().registries["scheduler"].list(*patterns, plugin=plugin)
+
+
+def get_scheduler(name: str) -> Entry:
+    """The scheduler entry called ``name`` or ``plugin:name``."""
+    return get_zoo().registries["scheduler"].get(name)
+
+
+def create_scheduler(name: str, optimizer: Any, total_steps: int, **overrides: Any) -> Any:
+    """A learning-rate scheduler for ``optimizer`` over ``total_steps`` (None for ``constant``)."""
+    from zoo_core.config import scheduler_entry
+
+    entry = scheduler_entry(name)
+    return None if entry is None else entry.load()(optimizer, total_steps, **entry.params(overrides))
 
 
 def get_trainer(name: str) -> Entry:

@@ -154,6 +154,21 @@ def load_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
 
 
 # -- the whole-model pickle (for comparison, as the tutorial teaches it) -------------------------
+def save_run(
+    run_dir: Path, model: torch.nn.Module, meta: Mapping[str, Any], state: Mapping[str, Any], save_format: str
+) -> list[str]:
+    """A run's checkpoint: the weights (safetensors, and the pickle when asked), then the state."""
+    files = []
+    was_training = model.training
+    if save_format in ("safetensors", "both"):
+        files.append(save_weights(model, run_dir / WEIGHTS, meta).name)
+    if save_format in ("pickle", "both"):
+        files.append(save_pickle(model, run_dir / PICKLE).name)
+    model.train(was_training)
+    files.append(save_state(run_dir / STATE, state).name)
+    return files
+
+
 def save_pickle(model: torch.nn.Module, path: str | Path) -> Path:
     """``torch.save(model)``: the whole object pickled; loading it needs the class importable."""
     import torch

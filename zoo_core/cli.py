@@ -211,6 +211,7 @@ class TrainCommand(click.Command):
             ("dataset " + config.dataset, "dataset"),
             ("trainer " + config.trainer, "trainer"),
             ("optimizer " + config.optimizer, "optimizer"),
+            ("scheduler " + config.scheduler, "scheduler"),
             ("loop", "loop"),
         ):
             values = config.section(section)
@@ -230,6 +231,36 @@ class TrainCommand(click.Command):
 @click.option("--dataset", default=None, shell_complete=_complete("dataset"), help="Dataset entry.")
 @click.option("--trainer", default=None, shell_complete=_complete("trainer"), help="Trainer entry.")
 @click.option("--seed", type=int, default=None, help="One seed for torch, numpy, random and loaders.")
+@click.option(
+    "--scheduler", default=None, shell_complete=_complete("scheduler"), help="Learning-rate schedule entry."
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["32-true", "bf16-mixed", "16-mixed"]),
+    default=None,
+    help="Autocast the forward pass (16-mixed: CUDA, with a GradScaler) [32-true].",
+)
+@click.option(
+    "--grad-clip",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="NORM",
+    help="Clip the gradient norm.",
+)
+@click.option(
+    "--accumulate",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Micro-batches per optimizer step.",
+)
+@click.option(
+    "--compile",
+    "compile",
+    is_flag=True,
+    default=None,
+    help="torch.compile the model (--set compile_mode=...).",
+)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any setting (repeatable).")
 @click.option(
     "--out", type=click.Path(file_okay=False), default=None, help="Run folder (must be new or empty)."
@@ -274,7 +305,11 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
         shown = "  ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.metrics.items()
         )
-        click.echo(f"done: {result.step} steps in {result.seconds:.1f}s on {result.device}  {shown}")
+        compiled = f", {result.compile_seconds:.1f}s of it compiling" if result.compile_seconds else ""
+        click.echo(
+            f"done: {result.step} steps in {result.seconds:.1f}s wall ({result.loop_seconds:.1f}s in the loop"
+            f"{compiled}) on {result.device}  {shown}"
+        )
         click.echo(f"saved: {result.run_dir}")
 
 

@@ -13,7 +13,7 @@ from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
 from zoo_core.registry import Entry
 
-SECTIONS = ("model", "dataset", "optimizer", "trainer")
+SECTIONS = ("model", "dataset", "optimizer", "trainer", "scheduler")
 
 # The shared loop's own settings, with their types and defaults.
 LOOP_DEFAULTS: dict[str, Any] = {
@@ -29,6 +29,11 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "log_every": 0,  # steps between metric rows; 0: about 200 rows per run
     "checkpoint_every": 0,  # steps between resumable checkpoints; 0: at the end (and on Ctrl-C)
     "cuda_graphs": True,  # on CUDA, capture a capturable trainer's step as a graph and replay it
+    "precision": "32-true",  # or bf16-mixed, 16-mixed (CUDA): autocast, and a GradScaler for fp16
+    "grad_clip": None,  # clip the gradients' total norm to this, per optimizer step
+    "accumulate": 1,  # micro-batches of batch_size per optimizer step
+    "compile": False,  # torch.compile the model (or the trainer's named modules)
+    "compile_mode": "default",  # torch.compile's mode: default, reduce-overhead, max-autotune
 }
 _LOOP_TYPES: dict[str, type] = {
     "lr": float,
@@ -43,7 +48,14 @@ _LOOP_TYPES: dict[str, type] = {
     "log_every": int,
     "checkpoint_every": int,
     "cuda_graphs": bool,
+    "precision": str,
+    "grad_clip": float,
+    "accumulate": int,
+    "compile": bool,
+    "compile_mode": str,
 }
+_OPTIONAL = ("batch_size", "epochs", "steps", "grad_clip")  # may be None
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 @attrs.define
@@ -54,10 +66,12 @@ class RunConfig:
     dataset: str
     optimizer: str
     trainer: str
+    scheduler: str = "constant"
     model_params: dict[str, Any] = attrs.field(factory=dict)
     dataset_params: dict[str, Any] = attrs.field(factory=dict)
     optimizer_params: dict[str, Any] = attrs.field(factory=dict)
     trainer_params: dict[str, Any] = attrs.field(factory=dict)
+    scheduler_params: dict[str, Any] = attrs.field(factory=dict)
     loop: dict[str, Any] = attrs.field(factory=lambda: dict(LOOP_DEFAULTS))
     device: str = "auto"
     data_root: str | None = None
@@ -67,8 +81,11 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """A saved config; keys added to the loop since it was written take their defaults."""
         fields = {f.name for f in attrs.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in fields})
+        config = cls(**{k: v for k, v in data.items() if k in fields})
+        config.loop = {**LOOP_DEFAULTS, **config.loop}
+        return config
 
     def section(self, name: str) -> dict[str, Any]:
         return self.loop if name == "loop" else getattr(self, f"{name}_params")
@@ -106,8 +123,8 @@ def parse_value(text: str, like: Any, what: str) -> Any:
 
 
 def _typed_loop_value(key: str, text: str) -> Any:
-    like = {int: 0, float: 0.0, bool: False}[_LOOP_TYPES[key]]
-    if text.lower() in ("none", "null", "full") and key in ("batch_size", "epochs", "steps"):
+    like = {int: 0, float: 0.0, bool: False, str: ""}[_LOOP_TYPES[key]]
+    if text.lower() in ("none", "null", "full", "off") and key in _OPTIONAL:
         return None
     return parse_value(text, like, key)
 
@@ -154,12 +171,24 @@ def _part_entry(registry: Any, name: str, model: Entry) -> Entry:
     return registry.get(name)
 
 
+CONSTANT = "constant"  # the learning rate as the optimizer has it: no scheduler at all
+
+
+def scheduler_entry(name: str, model: Entry | None = None) -> Entry | None:
+    """The scheduler entry called ``name``; None for ``constant`` when no plugin registers it."""
+    registry = get_zoo().registries["scheduler"]
+    if name == CONSTANT and name not in registry:
+        return None
+    return _part_entry(registry, name, model) if model is not None else registry.get(name)
+
+
 def resolve(
     model_name: str,
     *,
     dataset: str | None = None,
     optimizer: str | None = None,
     trainer: str | None = None,
+    scheduler: str | None = None,
     loop: Mapping[str, Any] | None = None,
     sets: Iterable[str] = (),
     device: str = "auto",
@@ -173,21 +202,23 @@ def resolve(
         "dataset": dataset or model.dataset,
         "optimizer": optimizer or model.optimizer,
         "trainer": trainer or model.trainer,
+        "scheduler": scheduler or model.scheduler or "constant",
     }
     for section, name in names.items():
         if not name:
             raise ZooError(f"model '{model.name}' names no default {section}; pass --{section} NAME")
     entries = {
         "model": model,
-        **{s: _part_entry(zoo.registries[s], names[s], model) for s in SECTIONS[1:]},
+        **{s: _part_entry(zoo.registries[s], names[s], model) for s in SECTIONS[1:-1]},
+        "scheduler": scheduler_entry(names["scheduler"], model),
     }
-    params = {s: dict(entries[s].defaults) for s in SECTIONS}
-    for section in ("dataset", "optimizer", "trainer"):
+    params = {s: dict(entries[s].defaults) if entries[s] else {} for s in SECTIONS}
+    for section in SECTIONS[1:]:
         # A recipe's section overrides apply only to the default entry it was written for.
         if section in recipe and (names[section] == getattr(model, section)):
             params[section] = entries[section].params(recipe[section])
     loop_values = dict(LOOP_DEFAULTS)
-    unknown = set(recipe) - set(LOOP_DEFAULTS) - {"dataset", "optimizer", "trainer"}
+    unknown = set(recipe) - set(LOOP_DEFAULTS) - set(SECTIONS[1:])
     if unknown:
         raise ZooError(f"model '{model.name}' recipe has unknown keys {sorted(unknown)}")
     loop_values.update({k: v for k, v in recipe.items() if k in LOOP_DEFAULTS})
@@ -225,10 +256,21 @@ def resolve(
         loop_values["epochs"] = 1
     if explicit.get("epochs") is not None and explicit.get("steps") is not None:
         raise ZooError("give either --epochs or --steps, not both")
-    for key in ("epochs", "steps", "batch_size"):
+    for key in ("epochs", "steps", "batch_size", "accumulate"):
         value = loop_values.get(key)
         if value is not None and (not isinstance(value, int) or value <= 0):
             raise ZooError(f"{key} must be a positive whole number, got {value!r}")
+    clip = loop_values["grad_clip"]
+    if clip is not None and not (isinstance(clip, (int, float)) and 0 < clip < float("inf")):
+        raise ZooError(f"grad_clip must be a positive number, got {clip!r}")
+    if loop_values["compile_mode"] not in COMPILE_MODES:
+        raise ZooError(
+            f"compile_mode {loop_values['compile_mode']!r}: choose one of {', '.join(COMPILE_MODES)}"
+        )
+    from zoo_core.optimization import PRECISIONS
+
+    if loop_values["precision"] not in PRECISIONS:
+        raise ZooError(f"precision {loop_values['precision']!r}: choose one of {', '.join(PRECISIONS)}")
     for key in ("workers", "eval_every", "log_every", "checkpoint_every"):
         if loop_values[key] < 0:
             raise ZooError(f"{key} must be 0 or more, got {loop_values[key]!r}")
@@ -239,10 +281,12 @@ def resolve(
         dataset=entries["dataset"].qualname,
         optimizer=entries["optimizer"].qualname,
         trainer=entries["trainer"].qualname,
+        scheduler=entries["scheduler"].qualname if entries["scheduler"] else CONSTANT,
         model_params=params["model"],
         dataset_params=params["dataset"],
         optimizer_params=params["optimizer"],
         trainer_params=params["trainer"],
+        scheduler_params=params["scheduler"],
         loop=loop_values,
         device=device,
         data_root=data_root,

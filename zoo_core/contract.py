@@ -170,6 +170,9 @@ def isolated_zoo(plugin: str | ModuleType | Any, *, builtins: bool = True) -> tu
 
 
 # -- the checks -------------------------------------------------------------------------------------
+_OTHER_SEED = 20_231_107  # the round trip rebuilds the model from another seed than it was built with
+
+
 def _error(exc: BaseException) -> str:
     text = str(exc).strip()
     if isinstance(exc, ZooError) and text:
@@ -303,11 +306,10 @@ class Checker:
     def _model(self, entry: Entry, emit: Callable[..., None]) -> None:
         import torch
 
-        from zoo_core import checkpoint
+        from zoo_core import checkpoint, distributed
+        from zoo_core.assembly import assemble, build_model
         from zoo_core.config import resolve
-        from zoo_core.data import Batches, batch_indices, tensors_of
-        from zoo_core.trainer import Trainer
-        from zoo_core.training import evaluate_run, seed_everything, train_model
+        from zoo_core.training import evaluate_run, train_model
 
         registries = get_zoo().registries
 
@@ -332,43 +334,35 @@ class Checker:
                 f"{config.dataset}, optimizer {config.optimizer}, trainer {config.trainer}",
             )
 
-        # 2. the model builds with its defaults
+        # 2. the model builds with its defaults, as 'zoo train' builds it
+        cpu = torch.device("cpu")
         with _stage(emit, "builds"):
-            seed_everything(0)
-            model = entry.create(**config.model_params)
-            if not isinstance(model, torch.nn.Module):
-                fail("builds", f"the factory returned {type(model).__name__}, not a torch.nn.Module")
+            torch.manual_seed(0)
+            try:
+                model = build_model(entry, config.model_params, cpu)
+            except ZooError as exc:
+                fail("builds", str(exc).partition(": ")[2] or str(exc))
             count = sum(p.numel() for p in model.parameters() if p.requires_grad)
             emit(PASS, "builds", f"with its defaults ({count:,} trainable parameters)")
 
-        # 3. a batch of the default dataset goes through one training step
+        # 3. a batch of the default dataset goes through one training step of the shared loop
         with _stage(emit, "batch"):
             data = self._build_dataset(emit, data_entry, config.dataset_params, "batch")
-            step_logic = registries["trainer"].get(config.trainer).create(**config.trainer_params)
-            if not isinstance(step_logic, Trainer):
-                fail(
-                    "batch",
-                    f"trainer '{config.trainer}' built a {type(step_logic).__name__}, not a zoo_core.Trainer",
+            try:
+                run = assemble(
+                    config,
+                    cpu,
+                    distributed.Context(device=cpu),
+                    say=lambda text: None,
+                    model=model,
+                    data=data,
                 )
-
-            def make_optimizer(
-                params: Any, name: str | None = None, lr: float | None = None, **overrides: Any
-            ) -> Any:
-                opt = registries["optimizer"].get(name or config.optimizer)
-                settings = {**(config.optimizer_params if name is None else {}), **overrides}
-                return opt.load()(params, lr=config.loop["lr"] if lr is None else lr, **opt.params(settings))
-
-            optimizers = step_logic.configure_optimizers(model, make_optimizer)
-            train = data.train
-            tensors = tensors_of(train)
-            size = config.loop["batch_size"]
-            if size is None and tensors is not None:
-                batch: Any = tuple(tensors)
-            else:
-                order = batch_indices(len(train), size, seed=0, epoch=0, shuffle=False, drop_last=False)
-                batch = next(iter(Batches(train).epoch(order[:1])))
+            except ZooError as exc:
+                fail("batch", str(exc))
+            step_logic = run.trainer
+            batch = next(iter(run.plan.epoch(0)))
             model.train()
-            losses = step_logic.step(model, batch, optimizers)
+            losses = run.step(model, batch, run.optimizers)
             if not isinstance(losses, dict) or not losses:
                 fail("batch", f"{type(step_logic).__name__}.step returned {losses!r}, not a dict of losses")
             try:
@@ -391,6 +385,7 @@ class Checker:
             checkpoint.save_weights(
                 model, path, {"zoo.model": entry.qualname, "zoo.config": config.to_dict()}
             )
+            torch.manual_seed(_OTHER_SEED)  # anything kept outside the weights now comes out different
             loaded = checkpoint.load_model(path)
             expected, got = model.state_dict(), loaded.state_dict()
             if expected.keys() != got.keys() or not all(_same(expected[k], got[k]) for k in expected):

@@ -375,6 +375,7 @@ class DataParallel:
     """
 
     capturable = False  # a DDP step is not captured as a graph
+    opt: Any = None  # the run's Optimization, set by the assembly
 
     def __init__(self, trainer: Any, ctx: Context, name: str) -> None:
         self.trainer = trainer
@@ -399,12 +400,17 @@ class DataParallel:
     def _count(self, module: Any, args: Any) -> None:
         self.forwards += 1
 
-    def step(self, model: torch.nn.Module, batch: Any, optimizers: dict[str, Any]) -> dict[str, Any]:
+    def step(self, model: torch.nn.Module, batch: Any, optimizers: Any) -> dict[str, Any]:
+        return self._through_ddp(self.trainer.step, model, batch, optimizers)
+
+    def _through_ddp(self, method: Any, model: torch.nn.Module, *args: Any) -> dict[str, Any]:
+        """``method`` given the DDP wrapper; inside an accumulation window, without gradient sync."""
         if self.ddp is None:  # nothing to train: no gradients to average
-            return self.trainer.step(model, batch, optimizers)
+            return method(model, *args)
         self.forwards = 0
-        with _peers():
-            losses = self.trainer.step(self.ddp, batch, optimizers)
+        last = self.opt is None or self.opt.last_micro_batch
+        with _peers(), contextlib.nullcontext() if last else self.ddp.no_sync():
+            losses = method(self.ddp, *args)
         if not self.forwards:
             self.ctx.fail(
                 f"trainer '{self.name}' cannot run data-parallel: its step calls parts of the model "

@@ -124,21 +124,16 @@ def _sample_input(path: Path) -> Any:
     """The first evaluation inputs of the run's dataset, when the model takes them directly."""
     import torch
 
-    from zoo_core.config import RunConfig, build_dataset
-    from zoo_core.plugins import get_zoo
+    from zoo_core.assembly import build_parts
+    from zoo_core.config import RunConfig
 
     meta = checkpoint.read_metadata(path)
     try:
         config = RunConfig.from_dict(meta["zoo.config"])
-        data = build_dataset(
-            get_zoo().registries["dataset"].get(config.dataset),
-            config.dataset_params,
-            seed=config.loop["seed"],
-            data_root=config.data_root,
-        )
+        model = checkpoint.load_model(path)
+        data = build_parts(config, torch.device("cpu"), model=model).data
         first = data.evaluation[0:8] if hasattr(data.evaluation, "tensors") else None
         sample = first[0] if first else None
-        model = checkpoint.load_model(path)
         with torch.no_grad():
             model(sample)
         return sample

@@ -45,25 +45,27 @@ def wrap_step(
     preloaded: bool,
     say: Callable[[str], None] | None = None,
     backend: Any = None,
+    step: Step | None = None,
 ) -> Step:
-    """``step_logic.step``, or a :class:`GraphedStep` around it when the step can be captured.
+    """``step`` (default ``step_logic.step``), or a :class:`GraphedStep` around it when it can be captured.
 
     Capture needs a CUDA device (or an explicit ``backend``), the ``cuda_graphs`` loop setting on,
     a trainer with ``capturable = True`` and preloaded (in-memory tensor) data.
     """
     say = say or _silent
+    step = step or step_logic.step
     if not loop.get("cuda_graphs", True):
-        return step_logic.step
+        return step
     backend = backend if backend is not None else _backend_for(device)
     if backend is None:
-        return step_logic.step
+        return step
     if not getattr(step_logic, "capturable", False):
         say(f"{PREFIX} off, trainer {type(step_logic).__name__} does not declare capturable = True")
-        return step_logic.step
+        return step
     if not preloaded:
         say(f"{PREFIX} off, the training data are not in-memory tensors (batches come from a DataLoader)")
-        return step_logic.step
-    return GraphedStep(step_logic.step, backend, say=say)
+        return step
+    return GraphedStep(step, backend, say=say)
 
 
 def _silent(text: str) -> None:

@@ -12,7 +12,11 @@ if TYPE_CHECKING:
     from zoo_core.registry import Registry
 
 PROJECT = "zoo"
-API_VERSION = 1
+#: The contract in docs/plugin-hooks.md. Version 2 added trainers whose losses the loop optimizes
+#: (``Trainer.loss``), manual trainers that step through ``Optimization``, and schedulers.
+API_VERSION = 2
+#: Versions a plugin may declare and still load: version-1 trainers keep training.
+SUPPORTED_API_VERSIONS = (1, 2)
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -36,6 +40,11 @@ def register_optimizers(registry: Registry) -> None:
 @hookspec
 def register_trainers(registry: Registry) -> None:
     """Add trainers: a factory returning a ``Trainer`` that owns one lesson's training step."""
+
+
+@hookspec
+def register_schedulers(registry: Registry) -> None:
+    """Add learning-rate schedulers: a factory ``(optimizer, total_steps, **defaults)``."""
 
 
 @hookspec

@@ -55,7 +55,7 @@ class PluginInfo:
 
 
 class Zoo:
-    """The four registries plus the plugins that filled them."""
+    """The registries plus the plugins that filled them."""
 
     def __init__(self) -> None:
         self.registries = {kind: Registry(kind) for kind in KINDS}
@@ -123,11 +123,12 @@ class Zoo:
                     PluginError(f"ZOO_API_VERSIONS must be a tuple of ints such as (1,), not {supported!r}"),
                 )
                 return info
-            if hookspecs.API_VERSION not in versions:
+            if not set(versions) & set(hookspecs.SUPPORTED_API_VERSIONS):
                 info.status = "incompatible"
+                provided = ", ".join(map(str, hookspecs.SUPPORTED_API_VERSIONS))
                 info.error = (
                     f"needs zoo plugin API {', '.join(map(str, sorted(versions)))}; "
-                    f"this zoo provides {hookspecs.API_VERSION}"
+                    f"this zoo provides {provided}"
                 )
                 self._report(info)
                 return info

@@ -1,4 +1,4 @@
-"""Registries of models, datasets, optimizers and trainers, filled by plugins and looked up by name."""
+"""Registries of models, datasets, optimizers, trainers and schedulers, filled by plugins, found by name."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import attrs
 
 from zoo_core.errors import PluginError, ZooError
 
-KINDS = ("model", "dataset", "optimizer", "trainer")
-PLURAL = {"model": "models", "dataset": "datasets", "optimizer": "optimizers", "trainer": "trainers"}
+KINDS = ("model", "dataset", "optimizer", "trainer", "scheduler")
+PLURAL = {kind: f"{kind}s" for kind in KINDS}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FACTORY_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-_MODEL_ONLY = ("dataset", "optimizer", "trainer", "recipe")
+_MODEL_ONLY = ("dataset", "optimizer", "trainer", "scheduler", "recipe")
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -41,6 +41,7 @@ class Entry:
     dataset: str | None = None
     optimizer: str | None = None
     trainer: str | None = None
+    scheduler: str | None = None
     recipe: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
 
     @property
@@ -102,7 +103,11 @@ class Entry:
         }
         if self.kind == "model":
             data.update(
-                dataset=self.dataset, optimizer=self.optimizer, trainer=self.trainer, recipe=self.recipe
+                dataset=self.dataset,
+                optimizer=self.optimizer,
+                trainer=self.trainer,
+                scheduler=self.scheduler,
+                recipe=self.recipe,
             )
         return data
 
@@ -156,6 +161,7 @@ class Registry:
         dataset: str | None = None,
         optimizer: str | None = None,
         trainer: str | None = None,
+        scheduler: str | None = None,
         recipe: Mapping[str, Any] | None = None,
     ) -> Entry:
         """Register ``name``; ``factory`` is a callable or a lazy ``"module:attr"`` string."""
@@ -173,7 +179,9 @@ class Registry:
             )
         if self.kind != "model":
             given = {
-                k: v for k, v in zip(_MODEL_ONLY, (dataset, optimizer, trainer, recipe), strict=True) if v
+                k: v
+                for k, v in zip(_MODEL_ONLY, (dataset, optimizer, trainer, scheduler, recipe), strict=True)
+                if v
             }
             if given:
                 raise PluginError(
@@ -198,6 +206,7 @@ class Registry:
             dataset=dataset,
             optimizer=optimizer,
             trainer=trainer,
+            scheduler=scheduler,
             recipe=recipe,
         )
         self._entries.setdefault(name, []).append(entry)

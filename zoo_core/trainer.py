@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo_core.optimization import Optimization
+
 if TYPE_CHECKING:
     import torch
 
@@ -17,18 +19,27 @@ MakeOptimizer = Callable[..., "torch.optim.Optimizer"]
 class Trainer:
     """One lesson's training step. The shared loop owns devices, data, logging and checkpoints.
 
-    Subclass it, override ``step`` (and, when needed, the other methods), and register the class
-    with ``registry.add(name, factory=MyTrainer, defaults={...})`` in ``register_trainers``. The
-    constructor receives the entry's defaults (with the user's ``--set`` overrides) as keywords.
+    Subclass it and register the class with ``registry.add(name, factory=MyTrainer, defaults=...)``
+    in ``register_trainers``; the constructor receives the entry's defaults (with the user's
+    ``--set`` overrides) as keywords. Then either
+
+    - override ``loss(model, batch)`` and return a dict with a ``loss`` tensor: the loop does the
+      rest (autocast, backward, accumulation, clipping, optimizer and scheduler steps), or
+    - set ``manual = True`` and override ``step(model, batch, opt)``, driving the optimizers of
+      ``configure_optimizers`` through ``opt.backward(loss)`` and ``opt.step(name)`` (a GAN, a race).
+
+    A trainer written for plugin API 1 overrides ``step(model, batch, optimizers)`` and calls
+    ``optimizer.step()`` itself; it still trains, without the options that need the loop's hands.
     """
 
     #: False when the step cannot be split across data-parallel workers (e.g. an optimizer race).
     data_parallel: bool = True
-    #: True when ``step`` has static shapes and no host syncs, so it may be captured as a graph.
+    #: True when the step has static shapes and no host syncs, so it may be captured as a graph.
     capturable: bool = False
-
-    def __init__(self, **params: Any) -> None:
-        self.params = params
+    #: True when ``step`` drives the optimizers itself, through the ``Optimization`` it is handed.
+    manual: bool = False
+    #: Submodules the step calls directly (``model.generator``): ``--compile`` compiles each one.
+    modules: tuple[str, ...] = ()
 
     def configure_optimizers(
         self, model: torch.nn.Module, make_optimizer: MakeOptimizer
@@ -36,11 +47,24 @@ class Trainer:
         """Optimizers by name; ``make_optimizer(params, name=None, **overrides)`` uses the registry."""
         return {"main": make_optimizer(model.parameters())}
 
-    def step(
-        self, model: torch.nn.Module, batch: Any, optimizers: dict[str, torch.optim.Optimizer]
-    ) -> dict[str, torch.Tensor]:
-        """One training step (forward, backward, optimizer step); return detached scalar losses."""
-        raise NotImplementedError(f"{type(self).__name__} must implement step()")
+    def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        """The batch's losses: ``loss`` is optimized, every other entry is logged as it is."""
+        raise NotImplementedError(f"{type(self).__name__} must implement loss() or step()")
+
+    def step(self, model: torch.nn.Module, batch: Any, opt: Any) -> dict[str, torch.Tensor]:
+        """One step of ``loss``: ``opt.backward(loss)``, ``opt.step()``; returns the detached losses.
+
+        A manual trainer overrides it. ``opt`` is the loop's ``Optimization``; a plain dict of
+        optimizers also works (a unit test, a notebook): backward, then step and zero_grad.
+        """
+        if optimization_style(self) != "auto":
+            raise NotImplementedError(f"{type(self).__name__} must implement loss() or step()")
+        losses = self.loss(model, batch)
+        if not isinstance(opt, Optimization):
+            opt = Optimization(opt)
+        opt.backward(losses["loss"])
+        opt.step()
+        return {k: v.detach() for k, v in losses.items()}
 
     def evaluate(self, model: torch.nn.Module, data: Splits, device: torch.device) -> dict[str, float]:
         """The lesson's metrics on its evaluation data (plain floats)."""
@@ -63,3 +87,15 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
+
+
+def optimization_style(trainer: Any) -> str:
+    """``"auto"`` (the loop optimizes ``loss``), ``"manual"`` or ``"v1"`` (a step of plugin API 1)."""
+    cls = type(getattr(trainer, "trainer", trainer))  # a data-parallel wrapper answers for its trainer
+    if getattr(cls, "manual", False):
+        return "manual"
+    if getattr(cls, "loss", None) is not getattr(Trainer, "loss", None) and callable(
+        getattr(cls, "loss", None)
+    ):
+        return "auto"
+    return "v1"

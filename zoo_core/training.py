@@ -19,8 +19,9 @@ from typing import Any
 import attrs
 
 from zoo_core import checkpoint, distributed
-from zoo_core.config import RunConfig, build_dataset, resolve
-from zoo_core.data import Batches, batch_indices, tensors_of, to_device
+from zoo_core.assembly import assemble
+from zoo_core.config import RunConfig, resolve
+from zoo_core.data import to_device
 from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
 from zoo_core.runs import CONFIG, METRICS, SUMMARY, find_run, new_run_dir, read_json
@@ -49,6 +50,7 @@ class RunResult:
     device_reason: str
     files: list[str]
     model: Any = attrs.field(default=None, repr=False, eq=False)  # the trained module, in memory
+    compile_seconds: float | None = None  # the first step's compile time, apart from loop_seconds
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,8 @@ class RunResult:
             "metrics": self.metrics,
             "step": self.step,
             "seconds": round(self.seconds, 3),
+            "loop_seconds": round(self.loop_seconds, 3),
+            "compile_seconds": round(self.compile_seconds, 3) if self.compile_seconds else None,
             "steps_per_second": round(self.step / self.loop_seconds, 2) if self.loop_seconds else None,
             "device": self.device,
             "device_reason": self.device_reason,
@@ -134,14 +138,10 @@ class Progress:
     """A tqdm bar with the live loss on a terminal, plain periodic lines otherwise, or nothing."""
 
     def __init__(self, total: int, quiet: bool, stream: Any = None) -> None:
-        self.total, self.quiet = total, quiet
+        self.total, self.quiet = total, quiet  # total may be set later, before the first update
         self.stream = stream or sys.stdout
-        self.bar = None
+        self.bar: Any = None
         self.next_line = 0
-        if not quiet and self.stream.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="step", dynamic_ncols=True, file=self.stream)
 
     def say(self, text: str) -> None:
         if self.quiet:
@@ -154,6 +154,12 @@ class Progress:
     def update(self, step: int, row: dict[str, Any] | None) -> None:
         if self.quiet:
             return
+        if self.bar is None and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total, initial=step - 1, unit="step", dynamic_ncols=True, file=self.stream
+            )
         if self.bar is not None:
             if row:  # set_postfix redraws at most every tqdm's mininterval, like update()
                 self.bar.set_postfix(
@@ -176,11 +182,16 @@ def train_model(
     dataset: str | None = None,
     optimizer: str | None = None,
     trainer: str | None = None,
+    scheduler: str | None = None,
     epochs: int | None = None,
     steps: int | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
     seed: int | None = None,
+    precision: str | None = None,
+    grad_clip: float | None = None,
+    accumulate: int | None = None,
+    compile: bool | None = None,
     sets: Iterable[str] = (),
     device: str | None = None,
     out: str | Path | None = None,
@@ -211,12 +222,23 @@ def train_model(
         return fit(config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step)
     if model is None:
         raise ZooError("name a model to train (see 'zoo list models')")
-    loop = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}
+    loop = {
+        "epochs": epochs,
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "precision": precision,
+        "grad_clip": grad_clip,
+        "accumulate": accumulate,
+        "compile": compile,
+    }
     config = resolve(
         model,
         dataset=dataset,
         optimizer=optimizer,
         trainer=trainer,
+        scheduler=scheduler,
         loop=loop,
         sets=sets,
         device=device or "auto",
@@ -247,168 +269,113 @@ def fit(
     on_step: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Train ``config`` into ``run_dir``: the shared loop."""
-    import torch
-
     from zoo_core.devices import environment
 
     started = time.perf_counter()
-    registries = get_zoo().registries
     loop = config.loop
     dist = distributed.setup(config.device)  # the only process, or one worker of a torchrun job
     device, reason = dist.device, dist.reason
+    progress = Progress(0, quiet or not dist.is_main)
 
-    # 1. Build everything from the registries, seeded.
-    seed_everything(loop["seed"])
-    model_entry = registries["model"].get(config.model)
-    model = model_entry.create(**config.model_params).to(device)
-    data = dist.local_first(build_dataset)(  # one download per machine, not one per worker
-        registries["dataset"].get(config.dataset),
-        config.dataset_params,
-        seed=loop["seed"],
-        data_root=config.data_root,
-    )
-    step_logic = registries["trainer"].get(config.trainer).create(**config.trainer_params)
-    step_logic = dist.data_parallel(step_logic, config.trainer)
-
-    def make_optimizer(
-        params: Any, name: str | None = None, lr: float | None = None, **overrides: Any
-    ) -> Any:
-        entry = registries["optimizer"].get(name or config.optimizer)
-        settings = {**(config.optimizer_params if name is None else {}), **overrides}
-        return entry.load()(params, lr=loop["lr"] if lr is None else lr, **entry.params(settings))
-
-    optimizers = step_logic.configure_optimizers(model, make_optimizer)
-
-    # 2. Batches: preloaded tensors are moved to the device once and sliced by index.
-    train_set = data.train
-    tensors = tensors_of(train_set)
-    if tensors is not None and device.type != "cpu":
-        train_set = torch.utils.data.TensorDataset(*(t.to(device) for t in tensors))
-    batches = Batches(train_set, workers=loop["workers"], seed=loop["seed"])
-    n = len(batches)
-    if n == 0:
-        raise ZooError(f"dataset '{config.dataset}' has no training samples")
-    size = loop["batch_size"] or n
-    per_epoch = n // size if loop["drop_last"] else math.ceil(n / size)
-    per_epoch = dist.steps_per_epoch(n, loop, per_epoch)
-    if per_epoch == 0:
-        raise ZooError(f"batch_size {size} is larger than the {n} training samples with drop_last set")
-    total = loop["steps"] or loop["epochs"] * per_epoch
+    # 1. Build everything (model, data, trainer, optimizers, schedulers, the step), seeded.
+    run = assemble(config, device, dist, say=progress.say)
+    model, data, trainer, plan = run.parts.model, run.parts.data, run.trainer, run.plan
+    accumulate, total = loop["accumulate"], run.plan.total_steps
     log_every = loop["log_every"] or max(1, total // 200)
 
-    # 3. The run folder: config first, so even an interrupted run can be repeated or resumed.
+    # 2. The run folder: config first, so even an interrupted run can be repeated or resumed.
     env = {**environment(device), **dist.describe()}
     log = dist.metrics_log(run_dir / METRICS)  # only worker 0 writes the run folder
-    step = 0
+    step = 0  # optimizer steps taken
     if resume:
         checkpoint.load_weights(model, run_dir, device=device)
         state = checkpoint.load_state(run_dir / checkpoint.STATE)
-        for name, opt in optimizers.items():
+        for name, opt in run.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-        step_logic.load_state_dict(to_device(state.get("trainer", {}), device))
+        run.opt.load_state_dict(state.get("optimization", {}))
+        trainer.load_state_dict(to_device(state.get("trainer", {}), device))
         set_rng_state(state["rng"])
         step = int(state["step"])
         log.rows = list(state.get("history", []))
     if dist.is_main:
         checkpoint.write_json(
-            run_dir / CONFIG,
-            {
-                "config": config.to_dict(),
-                "environment": env,
-                "save_format": save_format,
-                "plugin": {
-                    "name": model_entry.plugin,
-                    "distribution": model_entry.distribution,
-                    "version": model_entry.version,
-                },
-            },
+            run_dir / CONFIG, _config_record(config, env, save_format, run.parts.model_entry)
         )
 
     def save(final: bool) -> list[str]:
-        """Weights (and the training state) as they are after ``step`` steps."""
+        """Weights (and the training state) as they are after ``step`` optimizer steps."""
         if not dist.is_main:
             return []
-        files = []
         meta = {
             "zoo.model": config.model,
-            "zoo.plugin": model_entry.plugin,
+            "zoo.plugin": run.parts.model_entry.plugin,
             "zoo.config": config.to_dict(),
             "zoo.metrics": metrics if final else {},
             "zoo.versions": env,
             "zoo.step": step,
         }
-        was_training = model.training
-        if save_format in ("safetensors", "both"):
-            files.append(checkpoint.save_weights(model, run_dir / checkpoint.WEIGHTS, meta).name)
-        if save_format in ("pickle", "both"):
-            files.append(checkpoint.save_pickle(model, run_dir / checkpoint.PICKLE).name)
-        model.train(was_training)
         state = {
             "step": step,
-            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-            "trainer": step_logic.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in run.optimizers.items()},
+            "optimization": run.opt.state_dict(),
+            "trainer": trainer.state_dict(),
             "rng": rng_state(),
             "history": log.rows,
         }
-        files.append(checkpoint.save_state(run_dir / checkpoint.STATE, state).name)
+        files = checkpoint.save_run(run_dir, model, meta, state, save_format)
         log.flush()
         return files
 
-    # 4. The loop. Losses stay on the device and are read only every ``log_every`` steps.
+    # 3. The loop: ``accumulate`` micro-batches per optimizer step. Losses stay on the device and
+    #    are read only every ``log_every`` steps.
     metrics: dict[str, float] = {}
-    progress = Progress(total, quiet or not dist.is_main)
+    progress.total = total
+    for notice in run.notices:
+        progress.say(notice)
     progress.say(f"training {config.model} on {device} ({reason}); {total} steps -> {run_dir}")
-    from zoo_core.graphs import wrap_step  # on CUDA, a capturable step is replayed as a CUDA graph
-
-    run_step = wrap_step(step_logic, device, loop, preloaded=tensors is not None, say=progress.say)
     sums: dict[str, Any] = {}
     count = 0
+    batch_no = step * accumulate  # micro-batches consumed so far
     loop_started = time.perf_counter()
     model.train()
     with stop_on_sigint() as interrupt:
-        while step < total and not interrupt["stop"]:
-            epoch = step // per_epoch
-            if loop["batch_size"] is None and tensors is not None and not dist.active:
-                epoch_batches: Iterable[Any] = [tuple(train_set.tensors)]  # full batch, as is
-            else:
-                order = batch_indices(
-                    n,
-                    dist.local_batch(loop["batch_size"]),
-                    seed=loop["seed"],
-                    epoch=epoch,
-                    shuffle=loop["shuffle"],
-                    drop_last=loop["drop_last"],
-                    rank=dist.rank,
-                    world=dist.world,
-                    device=train_set.tensors[0].device if tensors is not None else None,
-                )
-                epoch_batches = batches.epoch(order, start=step % per_epoch)
-            for batch in epoch_batches:
-                if tensors is None:  # preloaded tensors are on the device already
+        while batch_no < plan.total_batches and not interrupt["stop"]:
+            epoch = batch_no // plan.per_epoch
+            for batch in plan.epoch(epoch, start=batch_no % plan.per_epoch):
+                if not plan.preloaded:  # preloaded tensors are on the device already
                     batch = to_device(batch, device)
-                losses = run_step(model, batch, optimizers)
-                step += 1
+                losses = run.step(model, batch, run.optimizers)
+                batch_no += 1
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value
                 count += 1
+                last = batch_no >= plan.total_batches
+                if not (run.opt.end_micro_batch() or last):
+                    continue  # the window goes on: no optimizer step yet
+                step += 1
                 row = None
                 evaluate_now = loop["eval_every"] and step % loop["eval_every"] == 0 and step < total
                 if step % log_every == 0 or step == total or evaluate_now:
                     row = {"step": step, "epoch": epoch + 1}
                     row.update(dist.mean({k: float(v) / count for k, v in sums.items()}))
+                    row["lr"] = run.opt.lr()
                     sums, count = {}, 0
                     if evaluate_now:
-                        row.update(step_logic.evaluate(model, data, device))
+                        row.update(trainer.evaluate(model, data, device))
                         model.train()
+                    _stop_if_not_finite(row, step)
                     log.add(row)
                 progress.update(step, row)
                 if loop["checkpoint_every"] and step % loop["checkpoint_every"] == 0 and step < total:
                     save(final=False)
                 if on_step is not None:
                     on_step(step)
-                if step >= total or interrupt["stop"]:
+                if last or interrupt["stop"]:
                     break
         loop_seconds = time.perf_counter() - loop_started
+        compile_seconds = getattr(run.step, "compile_seconds", None)
+        if compile_seconds:
+            loop_seconds -= compile_seconds
         if interrupt["stop"] and step < total:
             progress.close()
             save(final=False)
@@ -419,38 +386,61 @@ def fit(
                 f"resume with: zoo train {config.model} --resume {run_dir}"
             )
 
-    # 5. Evaluate, save, draw.
-    metrics = {k: v for k, v in log.rows[-1].items() if k not in ("step", "epoch")} if log.rows else {}
-    metrics.update(step_logic.evaluate(model, data, device))
+    # 4. Evaluate, save, draw.
+    metrics = {k: v for k, v in log.rows[-1].items() if k not in _NOT_METRICS} if log.rows else {}
+    metrics.update(trainer.evaluate(model, data, device))
     model.train()
     if log.rows:
         log.rows[-1].update(metrics)
     files = save(final=True)
     files += (
-        draw_figures(step_logic, model, data, device, log.rows, run_dir, config.model, progress.say)
+        draw_figures(trainer, model, data, device, log.rows, run_dir, config.model, progress.say)
         if dist.is_main
         else []
     )
     files = [METRICS, CONFIG] + files + [SUMMARY]
-    seconds = time.perf_counter() - started
     result = RunResult(
         run_dir=run_dir,
         config=config,
         metrics=metrics,
         history=log.rows,
         step=step,
-        seconds=seconds,
+        seconds=time.perf_counter() - started,
         loop_seconds=loop_seconds,
         device=str(device),
         device_reason=reason,
         files=files,
         model=model,
+        compile_seconds=compile_seconds,
     )
     if dist.is_main:
         checkpoint.write_json(run_dir / SUMMARY, {**result.to_dict(), "status": "finished"})
     progress.close()
     dist.wait_for_all()
     return result
+
+
+_NOT_METRICS = ("step", "epoch", "lr")
+
+
+def _config_record(config: RunConfig, env: dict[str, Any], save_format: str, entry: Any) -> dict[str, Any]:
+    """What ``config.json`` holds: the resolved config, the machine, and the model's plugin."""
+    return {
+        "config": config.to_dict(),
+        "environment": env,
+        "save_format": save_format,
+        "plugin": {"name": entry.plugin, "distribution": entry.distribution, "version": entry.version},
+    }
+
+
+def _stop_if_not_finite(row: dict[str, Any], step: int) -> None:
+    """A loss that became NaN or infinite ends the run: the last checkpoint stays as it was."""
+    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise ZooError(
+            f"{', '.join(bad)} became {row[bad[0]]} at step {step}; the run stopped and its last "
+            "checkpoint is kept (try a smaller --lr, --grad-clip, or --precision 32-true)"
+        )
 
 
 def draw_figures(
@@ -502,15 +492,11 @@ def evaluate_run(
             raise ZooError(f"{source}: has no zoo metadata; only files saved by zoo can be evaluated")
         config, saved_metrics = RunConfig.from_dict(meta["zoo.config"]), meta.get("zoo.metrics", {})
         model = checkpoint.load_model(source, device=str(dev))
-    registries = get_zoo().registries
-    data = build_dataset(
-        registries["dataset"].get(config.dataset),
-        config.dataset_params,
-        seed=config.loop["seed"],
-        data_root=data_root or config.data_root,
-    )
-    step_logic = registries["trainer"].get(config.trainer).create(**config.trainer_params)
-    metrics = step_logic.evaluate(model.to(dev).eval(), data, dev)
+    from zoo_core.assembly import build_parts
+
+    config.data_root = data_root or config.data_root
+    parts = build_parts(config, dev, model=model)
+    metrics = parts.trainer.evaluate(parts.model.eval(), parts.data, dev)
     return {
         "source": str(source),
         "model": config.model,

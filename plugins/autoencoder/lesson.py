@@ -62,15 +62,10 @@ class AutoEncoderTrainer(Trainer):
         self.n_codes = n_codes
         self.criterion = nn.MSELoss()
 
-    def step(self, model, batch, optimizers):
+    def loss(self, model, batch):
         x = batch[0]
-        optimizer = optimizers["main"]
         _, decoded = model(x)
-        loss = self.criterion(decoded, x.reshape(decoded.shape))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss.detach()}
+        return {"loss": self.criterion(decoded, x.reshape(decoded.shape))}
 
     @torch.no_grad()
     def encode_split(self, model, data, device, limit: int | None = None):

@@ -143,9 +143,12 @@ class GANTrainer(Trainer):
     """
 
     capturable = True
+    manual = True  # two optimizers, stepped in turn through the loop's helpers
     # The step calls model.generator and model.discriminator directly, which a data-parallel
     # wrapper would not see: their gradients would not be averaged across workers.
     data_parallel = False
+    #: the submodules the step calls directly: ``--compile`` compiles each of them
+    modules = ("generator", "discriminator")
 
     def __init__(self, eval_samples: int = 1000, eval_seed: int = 1234, show: int = 12) -> None:
         self.eval_samples = eval_samples
@@ -168,23 +171,20 @@ class GANTrainer(Trainer):
     def _judge(self, model, curves, cond):
         return model.discriminator(curves)
 
-    def step(self, model, batch, optimizers):
+    def step(self, model, batch, opt):
         real, cond = self._real(batch)
-        opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
         z = torch.randn(real.shape[0], model.n_ideas, device=real.device, dtype=real.dtype)
 
         fake = self._generate(model, z, cond)
         g_loss = log_1m_d(self._judge(model, fake, cond)).mean()
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        opt.backward(g_loss, inputs=list(model.generator.parameters()))  # G's gradients only
+        opt.step("generator")
 
         p_real = self._judge(model, real, cond)
         p_fake = self._judge(model, fake.detach(), cond)
         d_loss = -(log_d(p_real) + log_1m_d(p_fake)).mean()
-        opt_d.zero_grad(set_to_none=True)  # also drops the grads G's backward left on D
-        d_loss.backward()
-        opt_d.step()
+        opt.backward(d_loss)
+        opt.step("discriminator")
         return {
             "d_loss": d_loss.detach(),
             "g_loss": g_loss.detach(),

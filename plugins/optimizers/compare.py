@@ -58,6 +58,7 @@ class Compare(Trainer):
     data_parallel = False
     # Static shapes, no host reads: on CUDA the whole step (every variant) can be one graph.
     capturable = True
+    manual = True  # one optimizer per variant, each stepped on its own loss
 
     #: the file name of the lesson figure ``figures`` writes
     figure = "compare.png"
@@ -85,15 +86,13 @@ class Compare(Trainer):
             optimizers[name] = make_optimizer(model[name].parameters(), name=entry, **settings)
         return optimizers
 
-    def step(self, model, batch, optimizers):
+    def step(self, model, batch, opt):
         x, y = batch
         losses = {}
         for name, net in model.items():
-            optimizer = optimizers[name]
             loss = self.criterion(net(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            opt.backward(loss)
+            opt.step(name)
             losses[f"loss_{name}"] = loss.detach()
         return losses
 

@@ -122,22 +122,17 @@ class RNNRegressorTrainer(Trainer):
         self.seen = 0  # windows trained on so far (the stream position, saved for resume)
         self.online: dict[int, torch.Tensor] = {}  # window number -> the prediction made in its step
 
-    def step(self, model, batch, optimizers):
+    def loss(self, model, batch):
         x, y = batch
-        optimizer = optimizers["main"]
         h = self.h
         if h is not None and h.shape[1] != x.shape[0]:  # a batch of another size: start afresh
             h = None
         prediction, h = model(x, h)
         self.h = h.detach()  # carry the state, but cut the graph at the window's start
-        loss = nn.functional.mse_loss(prediction, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
         if self.seen < self.keep_windows:
             self.online[self.seen] = prediction.detach()[0]
         self.seen += 1
-        return {"loss": loss.detach()}
+        return {"loss": nn.functional.mse_loss(prediction, y)}
 
     def state_dict(self):
         state = {"seen": self.seen}

@@ -11,7 +11,7 @@ def register_trainers(registry):
     registry.add(
         "supervised",
         factory="zoo_plugins.supervised.step:Supervised",
-        summary="One model, one loss: forward, backward, optimizer step",
+        summary="One model, one loss: the loop does backward and the optimizer step",
         lesson="301 regression",
         tags=["supervised"],
         defaults={"loss": "mse", "eval_batch_size": 1000},

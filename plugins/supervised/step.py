@@ -1,4 +1,4 @@
-"""Forward, loss, backward, step: the loop every classic lesson repeats, written once."""
+"""Forward and loss, the part of the classic loop that differs; the shared loop does backward and step."""
 
 from __future__ import annotations
 
@@ -24,14 +24,9 @@ class Supervised(Trainer):
         self.criterion = LOSSES[loss]()
         self.eval_batch_size = eval_batch_size
 
-    def step(self, model, batch, optimizers):
+    def loss(self, model, batch):
         x, y = batch
-        optimizer = optimizers["main"]
-        loss = self.criterion(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss.detach()}
+        return {"loss": self.criterion(model(x), y)}
 
     @torch.no_grad()
     def predict(self, model, data, device):

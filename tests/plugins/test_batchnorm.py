@@ -41,7 +41,7 @@ def test_nets_and_the_tutorials_init():
 
 def test_trainer_is_the_shared_comparison():
     assert isinstance(zoo_core.create_trainer("batchnorm-compare"), Compare)
-    assert BatchNormCompare.step is Compare.step
+    assert BatchNormCompare.step is Compare.step and Compare.manual
     entry = zoo_core.get_model("batchnorm")
     assert entry.recipe["lr"] == 0.03 and entry.recipe["epochs"] == 12 and entry.recipe["batch_size"] == 64
 

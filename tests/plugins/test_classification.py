@@ -32,7 +32,7 @@ def test_entry_recipe_is_the_tutorials():
     assert entry.recipe["lr"] == 0.02 and entry.recipe["steps"] == 100 and entry.recipe["batch_size"] is None
     trainer = zoo_core.create_trainer("classification")
     assert isinstance(trainer, ClassificationTrainer) and trainer.loss_name == "cross_entropy"
-    assert ClassificationTrainer.step is Supervised.step
+    assert ClassificationTrainer.loss is Supervised.loss
 
 
 def test_full_default_run_learns(tmp_path):

@@ -81,7 +81,7 @@ def test_step_returns_detached_scalars():
     assert set(opts) == {"generator", "discriminator"}
     g_before = [p.clone() for p in model.generator.parameters()]
     d_before = [p.clone() for p in model.discriminator.parameters()]
-    out = trainer.step(model, (torch.rand(64, 15),), opts)
+    out = trainer.step(model, (torch.rand(64, 15),), zoo_core.Optimization(opts))
     assert set(out) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert all(v.ndim == 0 and not v.requires_grad for v in out.values())
     assert all(not torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters(), strict=True))

@@ -204,6 +204,7 @@ def test_race_step_replays_like_eager():
             model,
             lambda params, name=None, lr=None, **kw: zoo_core.create_optimizer(name, params, 0.01, **kw),
         )
+        optimizers = zoo_core.Optimization(optimizers)
         step = graphs.GraphedStep(trainer.step, graphs.ReplayBackend()) if graphed else trainer.step
         for i in range(8):
             step(model, (x[32 * i : 32 * i + 32], y[32 * i : 32 * i + 32]), optimizers)

@@ -51,7 +51,7 @@ def test_class_built_net():
 def test_lesson_trainer_only_adds_the_figure():
     trainer = zoo_core.create_trainer("regression")
     assert isinstance(trainer, RegressionTrainer) and isinstance(trainer, Supervised)
-    assert RegressionTrainer.step is Supervised.step
+    assert RegressionTrainer.loss is Supervised.loss
     assert RegressionTrainer.evaluate is Supervised.evaluate
     assert trainer.loss_name == "mse"
 

@@ -27,7 +27,7 @@ def test_entry_is_the_tutorials():
     assert isinstance(net, nn.Sequential)
     assert sorted(net.state_dict()) == ["0.bias", "0.weight", "2.bias", "2.weight"]
     assert isinstance(zoo_core.create_trainer("save-reload"), Supervised)
-    assert SaveReloadTrainer.step is Supervised.step
+    assert SaveReloadTrainer.loss is Supervised.loss
 
 
 def test_unit_activity_on_a_hand_made_dead_net():

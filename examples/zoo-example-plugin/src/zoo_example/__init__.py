@@ -6,7 +6,7 @@ hooks only *name* their factories (``"module:attr"``), so ``zoo list`` never imp
 
 from zoo_core import hookimpl
 
-ZOO_API_VERSIONS = (1,)
+ZOO_API_VERSIONS = (2,)
 
 
 @hookimpl

@@ -1,0 +1,41 @@
+"""Every built-in lesson trains with the loop's optimization options (short CPU runs)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import zoo_core
+from zoo_core.training import train_model
+
+OPTIONS = {"precision": "bf16-mixed", "grad_clip": 1.0, "accumulate": 2, "scheduler": "cosine"}
+MNIST_MODELS = {"cnn", "rnn-classifier", "autoencoder"}
+
+
+@pytest.mark.parametrize("name", [e.name for e in zoo_core.list_models()])
+def test_every_lesson_trains_with_bf16_clipping_accumulation_and_cosine(name, mnist_root, tmp_path):
+    batch = {"rnn-regressor": 1, "batchnorm": 64}.get(name, 20)
+    result = train_model(
+        name,
+        device="cpu",
+        steps=4,
+        batch_size=batch,
+        data_root=str(mnist_root) if name in MNIST_MODELS else None,
+        out=tmp_path / "run",
+        sets=["log_every=1"],
+        **OPTIONS,
+    )
+    assert result.step == 4 and len(result.history) == 4
+    rows = result.history
+    losses = [
+        v
+        for row in rows
+        for k, v in row.items()
+        if k == "loss" or k.endswith("_loss") or k.startswith("loss_")
+    ]
+    assert losses and all(math.isfinite(v) for v in losses)
+    assert rows[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # the cosine reached its end
+    saved = result.config.loop
+    assert (saved["precision"], saved["grad_clip"], saved["accumulate"]) == ("bf16-mixed", 1.0, 2)
+    assert result.config.scheduler == "schedulers:cosine"

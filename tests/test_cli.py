@@ -85,7 +85,7 @@ def test_train_json_summary_then_eval_and_runs(run, tmp_path):
     evaluated = json.loads(run("eval", tmp_path / "r", "--device", "cpu", "--json").output)
     assert evaluated["metrics"]["eval_mse"] == pytest.approx(summary["metrics"]["eval_mse"], abs=1e-7)
     listed = run("runs")
-    assert listed.exit_code == 0 and "no runs" in listed.output  # --out runs are not under the runs root
+    assert listed.exit_code == 0 and str(tmp_path / "r") in listed.output  # --out runs are indexed too
     assert run("train", "toy", "--device", "cpu", "-q").exit_code == 0
     assert json.loads(run("runs", "toy:toy", "--json").output)[0]["status"] == "finished"
     latest = json.loads(run("runs", "toy", "--json").output)[-1]

@@ -197,3 +197,26 @@ def test_examples_readme_names_real_packages_and_commands():
             if words and words[0] == "zoo":
                 assert words[1] in core | {"spiral"}, part
     assert "zoo-example-plugin" in text and "0.2.0" in text
+
+
+def test_readme_repeat_resume_compare_runs(tmp_path, monkeypatch):
+    """The README's "Repeat, resume, compare" commands, run in a fresh folder, outputs compared."""
+    from click.testing import CliRunner
+
+    from zoo_core.cli import cli
+
+    readme = ROOT / "README.md"
+    lines = readme.read_text().splitlines()
+    start = lines.index("## Repeat, resume, compare")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
+    (console,) = [b for b in blocks(readme) if start < b.line < end and b.mode == "console"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZOO_RUNS_DIR", str(tmp_path / "runs"))
+    for cmd in commands(console):
+        words = shlex.split(cmd.command)
+        assert words[0] == "zoo"
+        result = CliRunner().invoke(cli, words[1:], prog_name="zoo")
+        assert result.exit_code == 0, f"README.md: '{cmd.command}' failed:\n{result.output}"
+        problem = match_output(cmd.expected, result.output)
+        assert problem is None, f"README.md: '{cmd.command}': {problem}"
+    assert (tmp_path / "runs" / "sgd-vs-adam.png").read_bytes().startswith(b"\x89PNG")

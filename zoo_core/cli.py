@@ -220,6 +220,23 @@ class TrainCommand(click.Command):
                     formatter.write_dl([(k, repr(v)) for k, v in values.items()])
 
 
+_LOOP_FLAGS = (
+    "epochs",
+    "steps",
+    "batch_size",
+    "lr",
+    "seed",
+    "precision",
+    "grad_clip",
+    "accumulate",
+    "compile",
+    "monitor",
+    "mode",
+    "patience",
+    "logger",
+)
+
+
 @cli.command("train", cls=TrainCommand)
 @click.argument("name", required=False, shell_complete=_complete("model"))
 @click.option("--device", default=None, metavar="auto|cpu|cuda|cuda:N|mps", help="Where to train [auto].")
@@ -273,7 +290,37 @@ class TrainCommand(click.Command):
     show_default=True,
     help="pickle adds the whole-model torch.save file (model.pt), for comparison.",
 )
-@click.option("--resume", default=None, metavar="RUN", help="Continue an interrupted run folder.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Settings from a TOML or JSON file (a run's config.json repeats it); flags apply on top.",
+)
+@click.option("--print-config", is_flag=True, help="Print the resolved config as TOML and exit.")
+@click.option(
+    "--monitor", default=None, metavar="METRIC", help="Evaluation metric that picks best.safetensors."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "min", "max"]),
+    default=None,
+    help="Whether --monitor should go down or up.",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Stop after N evaluations without improvement.",
+)
+@click.option(
+    "--logger",
+    type=click.Choice(["csv", "tensorboard"]),
+    default=None,
+    help="tensorboard adds event files [csv].",
+)
+@click.option("--resume", default=None, metavar="RUN", help="Continue a run; --steps/--epochs may extend it.")
 @click.option(
     "--no-cuda-graphs", is_flag=True, help="On CUDA, run every step eagerly (= --set cuda_graphs=false)."
 )
@@ -292,6 +339,20 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
 
     if options.pop("no_cuda_graphs"):
         options["sets"] = (*options["sets"], "cuda_graphs=false")
+    if options.pop("print_config"):
+        from zoo_core.config import ConfigFile, resolve, to_toml
+
+        file = options["config_file"]
+        names = ("dataset", "optimizer", "trainer", "scheduler", "sets", "device", "data_root")
+        loop = {k: v for k, v in options.items() if k in _LOOP_FLAGS}
+        config = resolve(
+            name,
+            **{k: options[k] for k in names},
+            loop=loop,
+            file=ConfigFile.read(file) if file else None,
+        )
+        click.echo(to_toml(config), nl=False)
+        return
     if options.pop("nproc") is not None:
         distributed.launch(click.get_current_context())  # the workers print; worker 0 the summary
         return
@@ -318,12 +379,15 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
 @click.option("--device", default="auto", show_default=True, help="Where to evaluate.")
 @click.option("--data-root", default=None, help="Where datasets that need files look for them.")
 @click.option("--trust-pickle", is_flag=True, help="Allow loading a .pt pickle (it can run arbitrary code).")
+@click.option("--best", is_flag=True, help="The run's best.safetensors (kept with --set eval_every=N).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_cmd(run: str, device: str, data_root: str | None, trust_pickle: bool, as_json: bool) -> None:
+def eval_cmd(
+    run: str, device: str, data_root: str | None, trust_pickle: bool, best: bool, as_json: bool
+) -> None:
     """Rebuild a trained model from model.safetensors and report the lesson's metrics."""
     from zoo_core.training import evaluate_run
 
-    result = evaluate_run(run, device=device, data_root=data_root, trust_pickle=trust_pickle)
+    result = evaluate_run(run, device=device, data_root=data_root, trust_pickle=trust_pickle, best=best)
     if as_json:
         _echo_json(result)
         return
@@ -334,12 +398,18 @@ def eval_cmd(run: str, device: str, data_root: str | None, trust_pickle: bool, a
 
 @cli.command("runs")
 @click.argument("name", required=False, shell_complete=_complete("model"))
+@click.option(
+    "--status",
+    type=click.Choice(["running", "finished", "interrupted", "failed"]),
+    default=None,
+    help="Only runs that stand so.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def runs_cmd(name: str | None, as_json: bool) -> None:
-    """Runs under ./runs (or $ZOO_RUNS_DIR) with their key metrics."""
+def runs_cmd(name: str | None, status: str | None, as_json: bool) -> None:
+    """Every run (under ./runs or $ZOO_RUNS_DIR, and those saved elsewhere with --out)."""
     from zoo_core.runs import list_runs, runs_root
 
-    runs = list_runs(name)
+    runs = list_runs(name, status=status)
     if as_json:
         _echo_json(runs)
         return
@@ -348,9 +418,63 @@ def runs_cmd(name: str | None, as_json: bool) -> None:
         return
     rows = []
     for r in runs:
-        metrics = "  ".join(f"{k}={v:.4g}" for k, v in list(r["metrics"].items())[:4] if isinstance(v, float))
-        rows.append([r["run"], r["model"], r["status"], str(r["step"] or "-"), metrics])
-    click.echo(_table(rows, ["RUN", "MODEL", "STATUS", "STEP", "METRICS"]))
+        metrics = "  ".join(f"{k}={v:.4g}" for k, v in list(r["metrics"].items())[:3] if isinstance(v, float))
+        seconds = f"{r['seconds']:.1f}s" if isinstance(r["seconds"], (int, float)) else "-"
+        short = lambda name: (name or "-").rpartition(":")[2]  # noqa: E731
+        rows.append(
+            [
+                r["run"],
+                short(r["model"]),
+                short(r["optimizer"]),
+                short(r["scheduler"]),
+                r["precision"],
+                str(r["step"] or "-"),
+                r["status"],
+                seconds,
+                metrics,
+            ]
+        )
+    click.echo(
+        _table(
+            rows, ["RUN", "MODEL", "OPTIMIZER", "SCHEDULER", "PRECISION", "STEP", "STATUS", "TIME", "METRICS"]
+        )
+    )
+
+
+@cli.command("compare")
+@click.argument("runs", nargs=-1, required=True, metavar="RUN RUN...")
+@click.option(
+    "--metric", default=None, help="The evaluation metric to compare [eval_loss, or one all runs have]."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    default="compare.png",
+    show_default=True,
+    help="The figure.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (no figure).")
+def compare_cmd(runs: tuple[str, ...], metric: str | None, out: str, as_json: bool) -> None:
+    """Overlay runs' curves in one figure and tabulate their final and best metrics."""
+    from zoo_core.compare import as_rows, compare_runs, draw
+
+    report = compare_runs(runs, metric)
+    if as_json:
+        _echo_json(
+            {**report, "runs": [{k: v for k, v in r.items() if k != "curves"} for r in report["runs"]]}
+        )
+        return
+    rows, header = as_rows(report)
+    click.echo(_table(rows, header))
+    for line in report["missing"]:
+        click.echo(f"note: {line}")
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        click.echo("figure skipped: matplotlib is not installed (pip install matplotlib)")
+        return
+    click.echo(f"figure: {draw(report, out)}")
 
 
 @cli.command("compare-formats")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -34,6 +35,10 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "accumulate": 1,  # micro-batches of batch_size per optimizer step
     "compile": False,  # torch.compile the model (or the trainer's named modules)
     "compile_mode": "default",  # torch.compile's mode: default, reduce-overhead, max-autotune
+    "monitor": None,  # the evaluation metric that picks best.safetensors (None: the trainer's)
+    "mode": "auto",  # min or max for the monitored metric; auto: max for accuracies and scores
+    "patience": 0,  # stop after this many evaluations without improvement; 0: never
+    "logger": "csv",  # metrics.csv always; tensorboard adds event files
 }
 _LOOP_TYPES: dict[str, type] = {
     "lr": float,
@@ -53,8 +58,14 @@ _LOOP_TYPES: dict[str, type] = {
     "accumulate": int,
     "compile": bool,
     "compile_mode": str,
+    "monitor": str,
+    "mode": str,
+    "patience": int,
+    "logger": str,
 }
-_OPTIONAL = ("batch_size", "epochs", "steps", "grad_clip")  # may be None
+_OPTIONAL = ("batch_size", "epochs", "steps", "grad_clip", "monitor")  # may be None
+MODES = ("auto", "min", "max")
+LOGGERS = ("csv", "tensorboard")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
@@ -171,6 +182,121 @@ def _part_entry(registry: Any, name: str, model: Entry) -> Entry:
     return registry.get(name)
 
 
+@attrs.define
+class ConfigFile:
+    """A config file (TOML or JSON, a run's ``config.json`` too): the resolved config's keys, any subset."""
+
+    path: str
+    values: dict[str, Any]
+
+    @classmethod
+    def read(cls, path: str | Path) -> ConfigFile:
+        """Parse ``path`` and check its keys and their types; mistakes name the file and the key."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ZooError(f"--config {path}: cannot read it ({exc.strerror or exc})") from exc
+        try:
+            if path.suffix.lower() == ".toml":
+                data: Any = _toml().loads(text)
+            else:
+                data = json.loads(text)
+        except ValueError as exc:
+            kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+            raise ZooError(f"--config {path}: not valid {kind} ({exc})") from exc
+        if isinstance(data, dict) and isinstance(data.get("config"), dict):
+            data = data["config"]  # a run folder's config.json: the config and what ran it
+        if not isinstance(data, dict):
+            raise ZooError(f"--config {path}: expected a table of settings at the top")
+        fields = {f.name: f for f in attrs.fields(RunConfig)}
+        for key, value in data.items():
+            if key not in fields:
+                raise ZooError(f"--config {path}: unknown key '{key}'; valid keys: {', '.join(fields)}")
+            want = dict if key.endswith("_params") or key == "loop" else str
+            if not (isinstance(value, want) or (key == "data_root" and value is None)):
+                kind = "a table" if want is dict else "a string"
+                raise ZooError(f"--config {path}: '{key}' must be {kind}, not {value!r}")
+        return cls(str(path), data)
+
+    def apply(self, params: dict[str, dict[str, Any]], loop: dict[str, Any]) -> None:
+        """Set the file's section settings and loop values over the recipe's, checking each one."""
+        for section in SECTIONS:
+            for key, value in self.values.get(f"{section}_params", {}).items():
+                if key not in params[section]:
+                    valid = ", ".join(sorted(params[section])) or "none"
+                    raise ZooError(
+                        f"--config {self.path}: unknown setting '{section}_params.{key}'; valid: {valid}"
+                    )
+                params[section][key] = self._typed(f"{section}_params.{key}", value, params[section][key])
+        saved_loop = self.values.get("loop", {})
+        for key, value in saved_loop.items():
+            if key not in LOOP_DEFAULTS:
+                raise ZooError(
+                    f"--config {self.path}: unknown key 'loop.{key}'; valid: {', '.join(LOOP_DEFAULTS)}"
+                )
+            if _is_none(value) and key in _OPTIONAL:
+                loop[key] = None
+            else:
+                loop[key] = self._typed(
+                    f"loop.{key}", value, {int: 0, float: 0.0, bool: False, str: ""}[_LOOP_TYPES[key]]
+                )
+        if "epochs" in saved_loop and "steps" not in saved_loop:
+            loop["steps"] = None  # the file's length replaces the recipe's
+        if "steps" in saved_loop and "epochs" not in saved_loop:
+            loop["epochs"] = None
+
+    def _typed(self, where: str, value: Any, like: Any) -> Any:
+        """``value`` when it has the type of ``like`` (a number for a float; a list for a tuple)."""
+        if like is None:
+            return None if _is_none(value) else value
+        ok = {
+            bool: lambda v: isinstance(v, bool),
+            int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            str: lambda v: isinstance(v, str),
+        }
+        for kind, check in ok.items():
+            if isinstance(like, kind) and not (kind is int and isinstance(like, bool)):
+                if check(value):
+                    return float(value) if kind is float else value
+                break
+        else:
+            if isinstance(like, (list, tuple)) and isinstance(value, (list, tuple)):
+                return type(like)(value)
+        expected = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+        word = next((w for k, w in expected.items() if type(like) is k), type(like).__name__)
+        raise ZooError(f"--config {self.path}: '{where}' must be {word}, not {value!r}")
+
+
+def _is_none(value: Any) -> bool:
+    """None in a file: JSON's null, or the string "none" (TOML has no null)."""
+    return value is None or (isinstance(value, str) and value.strip().lower() == "none")
+
+
+def _toml() -> Any:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def to_toml(config: RunConfig) -> str:
+    """The resolved config as TOML, a template for ``--config`` (None is written as "none")."""
+    import tomli_w
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return "none" if value is None else value
+
+    data = {k: plain(v) for k, v in config.to_dict().items() if v is not None}
+    return tomli_w.dumps(data)
+
+
 CONSTANT = "constant"  # the learning rate as the optimizer has it: no scheduler at all
 
 
@@ -191,18 +317,23 @@ def resolve(
     scheduler: str | None = None,
     loop: Mapping[str, Any] | None = None,
     sets: Iterable[str] = (),
-    device: str = "auto",
+    device: str | None = "auto",
     data_root: str | None = None,
+    file: ConfigFile | None = None,
 ) -> RunConfig:
-    """The full config for training ``model_name``: recipe, then explicit flags, then ``--set``."""
+    """The full config: the entries' defaults, the recipe, a config ``file``, the flags, ``--set``."""
     zoo = get_zoo()
+    saved = file.values if file is not None else {}
+    model_name = model_name or saved.get("model")
+    if not model_name:
+        raise ZooError("name a model to train (see 'zoo list models'), or give a config file that does")
     model = zoo.registries["model"].get(model_name)
     recipe = dict(model.recipe)
     names = {
-        "dataset": dataset or model.dataset,
-        "optimizer": optimizer or model.optimizer,
-        "trainer": trainer or model.trainer,
-        "scheduler": scheduler or model.scheduler or "constant",
+        "dataset": dataset or saved.get("dataset") or model.dataset,
+        "optimizer": optimizer or saved.get("optimizer") or model.optimizer,
+        "trainer": trainer or saved.get("trainer") or model.trainer,
+        "scheduler": scheduler or saved.get("scheduler") or model.scheduler or "constant",
     }
     for section, name in names.items():
         if not name:
@@ -222,6 +353,10 @@ def resolve(
     if unknown:
         raise ZooError(f"model '{model.name}' recipe has unknown keys {sorted(unknown)}")
     loop_values.update({k: v for k, v in recipe.items() if k in LOOP_DEFAULTS})
+    if file is not None:
+        file.apply(params, loop_values)
+        device = device or saved.get("device")
+        data_root = data_root or saved.get("data_root")
     explicit = {k: v for k, v in (loop or {}).items() if v is not None}
     if "epochs" in explicit:
         loop_values["steps"] = None
@@ -263,6 +398,14 @@ def resolve(
     clip = loop_values["grad_clip"]
     if clip is not None and not (isinstance(clip, (int, float)) and 0 < clip < float("inf")):
         raise ZooError(f"grad_clip must be a positive number, got {clip!r}")
+    if loop_values["patience"] < 0:
+        raise ZooError(f"patience must be 0 or more, got {loop_values['patience']!r}")
+    if (loop_values["patience"] or loop_values["monitor"]) and not loop_values["eval_every"]:
+        flag = "--patience" if loop_values["patience"] else "--monitor"
+        raise ZooError(f"{flag} needs evaluations during the run: add --set eval_every=N (steps)")
+    for key, allowed in (("mode", MODES), ("logger", LOGGERS)):
+        if loop_values[key] not in allowed:
+            raise ZooError(f"{key} {loop_values[key]!r}: choose one of {', '.join(allowed)}")
     if loop_values["compile_mode"] not in COMPILE_MODES:
         raise ZooError(
             f"compile_mode {loop_values['compile_mode']!r}: choose one of {', '.join(COMPILE_MODES)}"
@@ -288,6 +431,6 @@ def resolve(
         trainer_params=params["trainer"],
         scheduler_params=params["scheduler"],
         loop=loop_values,
-        device=device,
+        device=device or "auto",
         data_root=data_root,
     )

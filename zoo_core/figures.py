@@ -45,5 +45,13 @@ def loss_curve(history: Sequence[dict[str, Any]], path: str | Path, title: str =
     if all(row[k] > 0 for k in keys for row in history if row.get(k) is not None):
         ax.set_yscale("log")
     ax.set_title(title or "training loss")
-    ax.legend()
+    lines, labels = ax.get_legend_handles_labels()
+    rates = [(row["step"], row["lr"]) for row in history if row.get("lr") is not None]
+    if len({lr for _, lr in rates}) > 1:  # a schedule: the learning rate on its own axis
+        right = ax.twinx()
+        right.plot([p[0] for p in rates], [p[1] for p in rates], color="gray", linestyle="--", label="lr")
+        right.set_ylabel("learning rate")
+        more = right.get_legend_handles_labels()
+        lines, labels = lines + more[0], labels + more[1]
+    ax.legend(lines, labels)
     return save_figure(fig, path)

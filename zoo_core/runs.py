@@ -12,12 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from zoo_core.checkpoint import WEIGHTS, write_text
+from zoo_core.checkpoint import WEIGHTS, write_json, write_text
 from zoo_core.errors import ZooError
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
+INDEX = ".index"  # under the runs root: one small file per run saved elsewhere with --out
+STATUSES = ("running", "finished", "interrupted", "failed")
 
 
 def runs_root() -> Path:
@@ -50,7 +52,56 @@ def new_run_dir(model: str, out: str | Path | None = None) -> Path:
         raise ZooError(
             f"cannot write the run folder {path} ({exc.strerror or exc}); choose another with --out"
         ) from exc
+    if out is not None:
+        _index(path)
     return path
+
+
+def _index(run: Path) -> None:
+    """Note a run kept outside the runs root, so ``zoo runs`` finds it (one file per run: no races)."""
+    import hashlib
+
+    where = run.resolve()
+    try:
+        where.relative_to(runs_root().resolve())
+        return  # under the root: found by walking it
+    except ValueError:
+        pass
+    name = hashlib.sha1(str(where).encode()).hexdigest()[:16] + ".json"
+    try:
+        (runs_root() / INDEX).mkdir(parents=True, exist_ok=True)
+        write_json(runs_root() / INDEX / name, {"run": str(where)})
+    except OSError:
+        pass  # an unwritable runs root costs the listing, never the run
+
+
+def mark_status(run: Path, status: str, **fields: Any) -> None:
+    """Record where a run stands in its summary.json: running, finished, interrupted or failed."""
+    summary = read_json(run / SUMMARY) if status != "running" else {}
+    write_json(run / SUMMARY, {**summary, **fields, "status": status})
+
+
+class TensorBoardLog:
+    """Every metrics row as TensorBoard scalars, in the run folder's ``tensorboard/``."""
+
+    def __init__(self, run: Path) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ZooError(
+                "--logger tensorboard needs the tensorboard package: pip install 'zoo[tensorboard]'"
+            )
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(run / "tensorboard"))
+
+    def add(self, row: dict[str, Any]) -> None:
+        for key, value in row.items():
+            if key not in ("step", "epoch") and isinstance(value, (int, float)):
+                self.writer.add_scalar(key, value, global_step=row["step"])
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 class MetricsLog:
@@ -105,26 +156,43 @@ def read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def list_runs(model: str | None = None) -> list[dict[str, Any]]:
-    """Every run under the runs root (of ``model`` when given), oldest first, with its summary."""
+def run_folders() -> list[Path]:
+    """Every run folder under the runs root, and those the index knows elsewhere (gone ones skipped)."""
     root = runs_root()
-    pattern = f"{_folder(model)}/*/{CONFIG}" if model else f"*/*/{CONFIG}"
+    found = {p.parent.resolve(): p.parent for p in root.glob(f"*/*/{CONFIG}")}
+    for entry in sorted((root / INDEX).glob("*.json")):
+        where = read_json(entry).get("run")
+        if isinstance(where, str) and (Path(where) / CONFIG).is_file():
+            found.setdefault(Path(where).resolve(), Path(where))
+    return sorted(found.values(), key=lambda p: (read_json(p / SUMMARY).get("started") or 0, p.name))
+
+
+def list_runs(model: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    """Every run (of ``model``, with ``status``, when given), oldest first, with its key facts."""
     out = []
-    for config_path in sorted(root.glob(pattern), key=lambda p: p.parent.name):
-        run = config_path.parent
-        config = read_json(config_path).get("config", {})
-        if model and ":" in model and config.get("model") != model:
-            continue  # another plugin's model of the same name
+    for run in run_folders():
+        config = read_json(run / CONFIG).get("config", {})
+        name = config.get("model", run.parent.name)
+        if model and name != model and name.rpartition(":")[2] != model:
+            continue
         summary = read_json(run / SUMMARY)
+        state = summary.get("status", "running")
+        if status and state != status:
+            continue
+        loop = config.get("loop", {}) if isinstance(config.get("loop"), dict) else {}
         out.append(
             {
                 "run": str(run),
-                "model": config.get("model", run.parent.name),
-                "status": summary.get("status", "incomplete"),
+                "model": name,
+                "optimizer": config.get("optimizer"),
+                "scheduler": config.get("scheduler", "constant"),
+                "precision": loop.get("precision", "32-true"),
+                "status": state,
                 "step": summary.get("step"),
                 "seconds": summary.get("seconds"),
                 "device": summary.get("device"),
                 "metrics": summary.get("metrics", {}),
+                "best": summary.get("best"),
             }
         )
     return out

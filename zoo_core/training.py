@@ -20,11 +20,21 @@ import attrs
 
 from zoo_core import checkpoint, distributed
 from zoo_core.assembly import assemble
-from zoo_core.config import RunConfig, resolve
+from zoo_core.config import LOOP_DEFAULTS, ConfigFile, RunConfig, resolve
 from zoo_core.data import to_device
 from zoo_core.errors import ZooError
+from zoo_core.monitor import BEST, Monitor
 from zoo_core.plugins import get_zoo
-from zoo_core.runs import CONFIG, METRICS, SUMMARY, find_run, new_run_dir, read_json
+from zoo_core.runs import (
+    CONFIG,
+    METRICS,
+    SUMMARY,
+    TensorBoardLog,
+    find_run,
+    mark_status,
+    new_run_dir,
+    read_json,
+)
 
 SAVE_FORMATS = ("safetensors", "pickle", "both")
 
@@ -183,56 +193,42 @@ def train_model(
     optimizer: str | None = None,
     trainer: str | None = None,
     scheduler: str | None = None,
-    epochs: int | None = None,
-    steps: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    seed: int | None = None,
-    precision: str | None = None,
-    grad_clip: float | None = None,
-    accumulate: int | None = None,
-    compile: bool | None = None,
     sets: Iterable[str] = (),
     device: str | None = None,
     out: str | Path | None = None,
     data_root: str | None = None,
+    config_file: str | Path | None = None,
     save_format: str = "safetensors",
     resume: str | Path | None = None,
     quiet: bool = True,
     on_step: Callable[[int], None] | None = None,
+    **loop: Any,
 ) -> RunResult:
-    """Resolve the config, make (or reopen) the run folder and train: what ``zoo train`` does."""
+    """Resolve the config, make (or reopen) the run folder and train: what ``zoo train`` does.
+
+    ``loop`` takes the loop's settings by name (``steps=``, ``lr=``, ``precision=`` ...).
+    """
+    unknown = sorted(set(loop) - set(LOOP_DEFAULTS))
+    if unknown:
+        raise TypeError(
+            f"train_model() got unknown loop settings {unknown}; see zoo_core.config.LOOP_DEFAULTS"
+        )
     if save_format not in SAVE_FORMATS:
         raise ZooError(f"--save-format {save_format!r}: choose one of {', '.join(SAVE_FORMATS)}")
     if resume is not None:
-        run_dir = find_run(resume)
-        saved = read_json(run_dir / CONFIG)
-        if not saved or not (run_dir / checkpoint.STATE).exists():
-            raise ZooError(
-                f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from"
-            )
-        config = RunConfig.from_dict(saved["config"])
-        if model is not None:
-            wanted = get_zoo().registries["model"].get(model).qualname
-            if wanted != config.model:
-                raise ZooError(f"--resume {run_dir}: that run trained '{config.model}', not '{wanted}'")
-        if device is not None:
-            config.device = device
-        save_format = saved.get("save_format", save_format)
-        return fit(config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step)
-    if model is None:
-        raise ZooError("name a model to train (see 'zoo list models')")
-    loop = {
-        "epochs": epochs,
-        "steps": steps,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": seed,
-        "precision": precision,
-        "grad_clip": grad_clip,
-        "accumulate": accumulate,
-        "compile": compile,
-    }
+        changes = {
+            "--dataset": dataset,
+            "--optimizer": optimizer,
+            "--trainer": trainer,
+            "--scheduler": scheduler,
+            "--set": list(sets) or None,
+            "--out": out,
+            "--config": config_file,
+            **{f"--{k.replace('_', '-')}": v for k, v in loop.items() if k not in ("steps", "epochs")},
+        }
+        config, run_dir, save_format = _reopen(resume, model, changes, device, loop)
+        with _status_kept(run_dir):
+            return fit(config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step)
     config = resolve(
         model,
         dataset=dataset,
@@ -241,16 +237,77 @@ def train_model(
         scheduler=scheduler,
         loop=loop,
         sets=sets,
-        device=device or "auto",
+        device=device,
         data_root=data_root,
+        file=ConfigFile.read(config_file) if config_file is not None else None,
     )
     created = out is None or not Path(out).exists()
     run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
     try:
-        return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
+        with _status_kept(run_dir):
+            return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
     except BaseException:
         _discard_if_unstarted(run_dir, created)
         raise
+
+
+@contextmanager
+def _status_kept(run_dir: Path) -> Any:
+    """A run that stops early says so in its summary.json: interrupted, or failed and why."""
+    try:
+        yield
+    except Interrupted:
+        if distributed.is_main():
+            mark_status(run_dir, "interrupted")
+        raise
+    except BaseException as exc:
+        if distributed.is_main() and (run_dir / CONFIG).exists():
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            mark_status(run_dir, "failed", error=reason)
+        raise
+
+
+def _reopen(
+    resume: str | Path, model: str | None, changes: dict[str, Any], device: str | None, loop: dict[str, Any]
+) -> tuple[RunConfig, Path, str]:
+    """The saved run to continue: only its length may grow, and its device change."""
+    run_dir = find_run(resume)
+    saved = read_json(run_dir / CONFIG)
+    if not saved or not (run_dir / checkpoint.STATE).exists():
+        raise ZooError(f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from")
+    config = RunConfig.from_dict(saved["config"])
+    if model is not None:
+        wanted = get_zoo().registries["model"].get(model).qualname
+        if wanted != config.model:
+            raise ZooError(f"--resume {run_dir}: that run trained '{config.model}', not '{wanted}'")
+    given = [flag for flag, value in changes.items() if value is not None]
+    if given:
+        raise ZooError(
+            f"--resume {run_dir}: {', '.join(given)} would change what was trained so far; resume "
+            "without them (--steps, --epochs and --device may change), or start a new run"
+        )
+    longer = {k: loop[k] for k in ("steps", "epochs") if loop.get(k) is not None}
+    if len(longer) > 1:
+        raise ZooError("give either --epochs or --steps, not both")
+    finished = read_json(run_dir / SUMMARY).get("status") == "finished"
+    if longer:
+        (key, value), was = next(iter(longer.items())), config.loop.get(next(iter(longer)))
+        if was is not None and value <= was:
+            raise ZooError(
+                f"--resume {run_dir}: --{key} {value} is not more than the run's {was}; "
+                f"resume without --{key} to finish it, or give more"
+            )
+        config.loop.update(steps=None, epochs=None)
+        config.loop[key] = value
+    elif finished:
+        length = " ".join(f"{k}={config.loop[k]}" for k in ("steps", "epochs") if config.loop[k])
+        raise ZooError(
+            f"--resume {run_dir}: the run already finished ({length}); nothing changed. "
+            "Pass a longer --steps or --epochs to train it further"
+        )
+    if device is not None:
+        config.device = device
+    return config, run_dir, saved.get("save_format", "safetensors")
 
 
 def _discard_if_unstarted(run_dir: Path, created: bool) -> None:
@@ -282,6 +339,8 @@ def fit(
     model, data, trainer, plan = run.parts.model, run.parts.data, run.trainer, run.plan
     accumulate, total = loop["accumulate"], run.plan.total_steps
     log_every = loop["log_every"] or max(1, total // 200)
+    watch = Monitor(loop["monitor"], loop["mode"], loop["patience"]) if loop["eval_every"] else None
+    tensorboard = TensorBoardLog(run_dir) if loop["logger"] == "tensorboard" and dist.is_main else None
 
     # 2. The run folder: config first, so even an interrupted run can be repeated or resumed.
     env = {**environment(device), **dist.describe()}
@@ -297,16 +356,19 @@ def fit(
         set_rng_state(state["rng"])
         step = int(state["step"])
         log.rows = list(state.get("history", []))
+        if watch is not None:
+            watch.load_state_dict(state.get("monitor", {}))
+    if resume and step > total:
+        raise ZooError(f"the run is at step {step} already; give a --steps or --epochs that goes further")
     if dist.is_main:
         checkpoint.write_json(
             run_dir / CONFIG, _config_record(config, env, save_format, run.parts.model_entry)
         )
+        mark_status(run_dir, "running", step=step, started=time.time())
 
-    def save(final: bool) -> list[str]:
-        """Weights (and the training state) as they are after ``step`` optimizer steps."""
-        if not dist.is_main:
-            return []
-        meta = {
+    def meta(final: bool) -> dict[str, Any]:
+        """What a weights file says of itself: enough to rebuild the model and know its run."""
+        return {
             "zoo.model": config.model,
             "zoo.plugin": run.parts.model_entry.plugin,
             "zoo.config": config.to_dict(),
@@ -314,6 +376,11 @@ def fit(
             "zoo.versions": env,
             "zoo.step": step,
         }
+
+    def save(final: bool) -> list[str]:
+        """Weights (and the training state) as they are after ``step`` optimizer steps."""
+        if not dist.is_main:
+            return []
         state = {
             "step": step,
             "optimizers": {k: o.state_dict() for k, o in run.optimizers.items()},
@@ -321,8 +388,9 @@ def fit(
             "trainer": trainer.state_dict(),
             "rng": rng_state(),
             "history": log.rows,
+            "monitor": watch.state_dict() if watch is not None else {},
         }
-        files = checkpoint.save_run(run_dir, model, meta, state, save_format)
+        files = checkpoint.save_run(run_dir, model, meta(final), state, save_format)
         log.flush()
         return files
 
@@ -361,17 +429,28 @@ def fit(
                     row["lr"] = run.opt.lr()
                     sums, count = {}, 0
                     if evaluate_now:
-                        row.update(trainer.evaluate(model, data, device))
+                        evaluated = trainer.evaluate(model, data, device)
+                        row.update(evaluated)
                         model.train()
+                        if watch.observe(evaluated, step, trainer) and dist.is_main:
+                            best = {**meta(False), "zoo.best": watch.record()}
+                            checkpoint.save_weights(model, run_dir / BEST, best)
                     _stop_if_not_finite(row, step)
                     log.add(row)
+                    if tensorboard is not None:
+                        tensorboard.add(row)
                 progress.update(step, row)
                 if loop["checkpoint_every"] and step % loop["checkpoint_every"] == 0 and step < total:
                     save(final=False)
                 if on_step is not None:
                     on_step(step)
+                if watch is not None and watch.out_of_patience:
+                    progress.say(watch.why_stopped())
+                    last = True
                 if last or interrupt["stop"]:
                     break
+            if watch is not None and watch.out_of_patience:
+                break
         loop_seconds = time.perf_counter() - loop_started
         compile_seconds = getattr(run.step, "compile_seconds", None)
         if compile_seconds:
@@ -388,11 +467,19 @@ def fit(
 
     # 4. Evaluate, save, draw.
     metrics = {k: v for k, v in log.rows[-1].items() if k not in _NOT_METRICS} if log.rows else {}
-    metrics.update(trainer.evaluate(model, data, device))
+    final_metrics = trainer.evaluate(model, data, device)
+    metrics.update(final_metrics)
     model.train()
     if log.rows:
         log.rows[-1].update(metrics)
     files = save(final=True)
+    if watch is not None and dist.is_main:
+        if watch.observe(final_metrics, step, trainer) or not (run_dir / BEST).exists():
+            checkpoint.save_weights(model, run_dir / BEST, {**meta(True), "zoo.best": watch.record()})
+        files.append(BEST)
+    if tensorboard is not None:
+        tensorboard.add({"step": step, **final_metrics})
+        tensorboard.close()
     files += (
         draw_figures(trainer, model, data, device, log.rows, run_dir, config.model, progress.say)
         if dist.is_main
@@ -414,7 +501,10 @@ def fit(
         compile_seconds=compile_seconds,
     )
     if dist.is_main:
-        checkpoint.write_json(run_dir / SUMMARY, {**result.to_dict(), "status": "finished"})
+        extra = {"best": watch.record()} if watch is not None else {}
+        if watch is not None and watch.out_of_patience:
+            extra["stopped_early"] = watch.why_stopped()
+        mark_status(run_dir, "finished", **result.to_dict(), **extra)
     progress.close()
     dist.wait_for_all()
     return result
@@ -467,13 +557,25 @@ def draw_figures(
 
 
 def evaluate_run(
-    run: str | Path, device: str = "auto", data_root: str | None = None, trust_pickle: bool = False
+    run: str | Path,
+    device: str = "auto",
+    data_root: str | None = None,
+    trust_pickle: bool = False,
+    best: bool = False,
 ) -> dict[str, Any]:
-    """Rebuild a run's model (from ``model.safetensors``; a pickle only when trusted) and evaluate it."""
+    """Rebuild a run's model (from ``model.safetensors``, or ``best.safetensors``; a pickle only
+    when trusted) and evaluate it."""
     from zoo_core.devices import pick_device
 
     path = find_run(run)
     run_dir = path if path.is_dir() else path.parent
+    if best:
+        path = run_dir / BEST
+        if not path.is_file():
+            raise ZooError(
+                f"{run_dir}: no {BEST}; a run keeps its best weights when it evaluates as it goes "
+                "(--set eval_every=N)"
+            )
     pickled = path.suffix == ".pt" or (
         path.is_dir() and not (path / checkpoint.WEIGHTS).exists() and (path / checkpoint.PICKLE).exists()
     )

@@ -1,0 +1,60 @@
+"""zoo compare: curves of several runs in one figure, their final and best metrics in a table."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from zoo_core.cli import cli
+from zoo_core.compare import compare_runs
+from zoo_core.training import train_model
+
+
+def test_two_optimizer_runs_are_labelled_by_what_differs(tmp_path):
+    train_model("regression", device="cpu", steps=20, sets=["eval_every=5"], out=tmp_path / "sgd")
+    train_model(
+        "regression",
+        device="cpu",
+        steps=20,
+        optimizer="adam",
+        lr=0.02,
+        sets=["eval_every=5"],
+        out=tmp_path / "adam",
+    )
+    report = compare_runs([tmp_path / "sgd", tmp_path / "adam"])
+    assert report["metric"] == "eval_loss" and report["differs"] == ["loop.lr", "optimizer"]
+    labels = [r["label"] for r in report["runs"]]
+    assert labels == ["lr=0.2 optimizer=sgd", "lr=0.02 optimizer=adam"]
+    for entry in report["runs"]:
+        evals = [v for _, v in entry["curves"]["eval_loss"]]
+        assert len(evals) == 4 and entry["best_metric"] == min(evals) and entry["final_metric"] == evals[-1]
+    result = CliRunner().invoke(
+        cli, ["compare", str(tmp_path / "sgd"), str(tmp_path / "adam"), "--out", str(tmp_path / "c.png")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
+    assert "lr=0.02 optimizer=adam" in result.output and "BEST eval_loss" in result.output
+
+
+def test_runs_of_different_models_compare_on_shared_metrics_and_name_missing_ones(tmp_path):
+    train_model("regression", device="cpu", steps=5, out=tmp_path / "reg")
+    train_model("classification", device="cpu", steps=5, out=tmp_path / "cls")
+    both = compare_runs([tmp_path / "reg", tmp_path / "cls"])
+    assert both["metric"] == "eval_loss" and "model" in both["differs"] and not both["missing"]
+    result = CliRunner().invoke(
+        cli, ["compare", str(tmp_path / "reg"), str(tmp_path / "cls"), "--metric", "accuracy", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["missing"] == [f"{tmp_path / 'reg'} has no 'accuracy'"]
+    assert "best_metric" in report["runs"][1] and "best_metric" not in report["runs"][0]
+
+
+def test_compare_needs_two_run_folders(tmp_path):
+    train_model("regression", device="cpu", steps=5, out=tmp_path / "reg")
+    one = CliRunner().invoke(cli, ["compare", str(tmp_path / "reg")])
+    assert one.exit_code == 2 and "needs two runs or more" in one.output
+    (tmp_path / "empty").mkdir()
+    nowhere = CliRunner().invoke(cli, ["compare", str(tmp_path / "reg"), str(tmp_path / "empty")])
+    assert nowhere.exit_code == 2 and "no run found" in nowhere.output

@@ -285,9 +285,15 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
 @click.option("--trust-pickle", is_flag=True, help="Allow loading a .pt pickle (it can run arbitrary code).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_cmd(run: str, device: str, data_root: str | None, trust_pickle: bool, as_json: bool) -> None:
-    """Rebuild a trained model from model.safetensors and report the lesson's metrics."""
+    """Rebuild a trained model from model.safetensors and report the lesson's metrics.
+
+    RUN_OR_FILE is a run folder, a model name, a weights file, a hub folder or hf://org/name.
+    """
+    from zoo_core.hub import SCHEME, download
     from zoo_core.training import evaluate_run
 
+    if run.startswith(SCHEME):
+        run = str(download(run))
     result = evaluate_run(run, device=device, data_root=data_root, trust_pickle=trust_pickle)
     if as_json:
         _echo_json(result)
@@ -334,6 +340,42 @@ def compare_formats_cmd(run: str, repeat: int, as_json: bool) -> None:
         return
     click.echo(as_table(rows))
     click.echo(f"(median of {repeat}; loads are from the page cache)")
+
+
+# -- use a trained model: predict / export / push ----------------------------------------------------
+@cli.command("predict", context_settings={"ignore_unknown_options": True})
+@click.argument("run", metavar="RUN")
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option(
+    "--top-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input."
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Folder for files a model writes [.]."
+)
+@click.option("--device", default="cpu", show_default=True, help="Where to run the model.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def predict_cmd(
+    run: str, inputs: tuple[str, ...], top_k: int, out: str | None, device: str, as_json: bool
+) -> None:
+    """Run a trained model on your own inputs, read the way its lesson says.
+
+    RUN is a run folder, a model name (its latest run), a .safetensors file, a hub folder or
+    hf://org/name. INPUTs: numbers for the regression lessons (0.5 -0.3), x,y points for
+    classification, digit images for the MNIST models (--top-k), images for the autoencoder
+    (reconstructions go to --out); any other model reads .npy, .safetensors or .json tensors.
+    """
+    from zoo_core.devices import pick_device
+    from zoo_core.predict import predict
+
+    unknown = [a for a in inputs if a.startswith("--")]
+    if unknown:
+        raise ZooError(f"no such option: {unknown[0]} (see 'zoo predict --help')")
+    dev, _ = pick_device(device)
+    result = predict(run, inputs, top_k=top_k, out=out, device=str(dev))
+    if as_json:
+        _echo_json({"model": result.model, "source": result.source, "predictions": result.records})
+        return
+    click.echo(result.text)
 
 
 # -- plugin authors: check / new-plugin ------------------------------------------------------------

@@ -344,9 +344,9 @@ def _compare_formats(run_dir: Path) -> Any:
         return f"FAILED ({done.stderr.strip()[-200:]})"
     rows = json.loads(done.stdout)
     names = [r["format"] for r in rows]
-    if names != ["safetensors", "state-dict pickle", "whole-model pickle"]:
+    if names[:3] != ["safetensors", "state-dict pickle", "whole-model pickle"]:
         return f"UNEXPECTED FORMATS {names}"
-    if not all(r["identical"] for r in rows):
+    if not all(r["identical"] for r in rows[:3]):  # the exports after them are checked by zoo export
         return "A FORMAT DID NOT ROUND-TRIP"
     return rows
 

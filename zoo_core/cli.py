@@ -331,10 +331,14 @@ def runs_cmd(name: str | None, as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def compare_formats_cmd(run: str, repeat: int, as_json: bool) -> None:
-    """safetensors vs state-dict pickle vs whole-model pickle: size, speed, fidelity, safety."""
+    """safetensors vs the pickles vs the exports (.pt2, ONNX): size, speed, fidelity, safety.
+
+    Each export is made once (its SAVE ms is that one export, checked against PyTorch); loads are
+    timed --repeat times.
+    """
     from zoo_core.formats import as_table, compare_formats
 
-    rows = compare_formats(run, repeat=repeat)
+    rows = compare_formats(run, repeat=repeat, exports=True)
     if as_json:
         _echo_json(rows)
         return
@@ -376,6 +380,66 @@ def predict_cmd(
         _echo_json({"model": result.model, "source": result.source, "predictions": result.records})
         return
     click.echo(result.text)
+
+
+@cli.command("export")
+@click.argument("run", metavar="RUN")
+@click.option(
+    "--format", "fmt", type=click.Choice(["pt2", "onnx", "hub"]), required=True, help="What to write."
+)
+@click.option(
+    "--out", type=click.Path(), default=None, help="File (pt2, onnx) or folder (hub) [beside the weights]."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def export_cmd(run: str, fmt: str, out: str | None, as_json: bool) -> None:
+    """Export a trained model: torch.export (.pt2), ONNX, or a Hugging Face model folder (hub).
+
+    pt2 and onnx are checked on the spot: the saved program runs the model's example input and
+    must match PyTorch within 1e-5 + 1e-4 * |y|, or nothing is written. ONNX needs
+    pip install 'zoo[onnx]'.
+    """
+    if fmt == "hub":
+        from zoo_core.hub import write_folder
+
+        folder = write_folder(run, out)
+        if as_json:
+            _echo_json(
+                {"format": "hub", "path": str(folder), "files": sorted(p.name for p in folder.iterdir())}
+            )
+            return
+        click.echo(f"wrote {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
+        click.echo(f"load it: zoo eval {folder}, or zoo_core.load_model({str(folder)!r}); share it: zoo push")
+        return
+    from zoo_core.export import export
+
+    result = export(run, fmt, out)
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    batch = "dynamic batch" if result.dynamic_batch else "fixed batch"
+    part = f" ({result.part})" if result.part else ""
+    click.echo(f"exported {result.model}{part} to {result.path} ({result.bytes:,} bytes, {batch})")
+    click.echo(
+        f"verified: largest difference from PyTorch {result.max_difference:.3g} on batches of "
+        f"{' and '.join(map(str, result.batches))} (tolerance {result.tolerance})"
+    )
+    how = {
+        "pt2": f"torch.export.load({result.path!r}).module()(x)",
+        "onnx": f"onnxruntime.InferenceSession({result.path!r}).run(None, {{'x': x}})",
+    }
+    click.echo(f"load it: {how[fmt]}")
+
+
+@cli.command("push")
+@click.argument("run", metavar="RUN")
+@click.argument("repo_id", metavar="ORG/NAME")
+@click.option("--private", is_flag=True, help="Create the repository as private.")
+def push_cmd(run: str, repo_id: str, private: bool) -> None:
+    """Upload a run to the Hugging Face Hub as a model repo (needs pip install 'zoo[hub]' and a login)."""
+    from zoo_core.hub import push
+
+    url = push(run, repo_id, private=private)
+    click.echo(f"pushed {run} to {url}; load it: zoo eval hf://{repo_id}")
 
 
 # -- plugin authors: check / new-plugin ------------------------------------------------------------

@@ -329,8 +329,11 @@ def runs_cmd(name: str | None, as_json: bool) -> None:
 @click.option(
     "--repeat", type=click.IntRange(1, 100), default=7, show_default=True, help="Timings per figure."
 )
+@click.option(
+    "--exports/--no-exports", default=True, show_default=True, help="Include .pt2 and ONNX (seconds each)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def compare_formats_cmd(run: str, repeat: int, as_json: bool) -> None:
+def compare_formats_cmd(run: str, repeat: int, exports: bool, as_json: bool) -> None:
     """safetensors vs the pickles vs the exports (.pt2, ONNX): size, speed, fidelity, safety.
 
     Each export is made once (its SAVE ms is that one export, checked against PyTorch); loads are
@@ -338,7 +341,7 @@ def compare_formats_cmd(run: str, repeat: int, as_json: bool) -> None:
     """
     from zoo_core.formats import as_table, compare_formats
 
-    rows = compare_formats(run, repeat=repeat, exports=True)
+    rows = compare_formats(run, repeat=repeat, exports=exports)
     if as_json:
         _echo_json(rows)
         return

@@ -163,7 +163,8 @@ def export_pt2(
     return dynamic, tuple(b[0].shape[0] for b in batches), worst
 
 
-def _onnx_modules() -> Any:
+def require_onnx() -> Any:
+    """The onnxruntime module once the onnx extra is importable; else one line saying what to install."""
     try:
         import onnx  # noqa: F401
         import onnxruntime
@@ -183,7 +184,7 @@ def export_onnx(
 
     from zoo_core.checkpoint import atomic_path
 
-    ort = _onnx_modules()
+    ort = require_onnx()
     traced = _trace(module, example)  # the same program as .pt2, its dynamic batch included
     dynamic = _is_dynamic(traced)
     try:

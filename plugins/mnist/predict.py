@@ -32,7 +32,7 @@ def read_image(arg: str) -> torch.Tensor:
             if grey.size != (SIDE, SIDE):
                 grey = grey.resize((SIDE, SIDE), Image.Resampling.LANCZOS)
             pixels = torch.frombuffer(bytearray(grey.tobytes()), dtype=torch.uint8)
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
         raise ZooError(
             f"{arg}: not an image (expected a PNG of a digit, or {', '.join(TENSOR_SUFFIXES)})"
         ) from exc

@@ -428,7 +428,7 @@ def export_cmd(run: str, fmt: str, out: str | None, as_json: bool) -> None:
     )
     how = {
         "pt2": f"torch.export.load({result.path!r}).module()(x)",
-        "onnx": f"onnxruntime.InferenceSession({result.path!r}).run(None, {{'x': x}})",
+        "onnx": f"s = onnxruntime.InferenceSession({result.path!r}); s.run(None, {{s.get_inputs()[0].name: x}})",
     }
     click.echo(f"load it: {how[fmt]}")
 

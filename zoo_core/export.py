@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -114,10 +114,6 @@ def _verify(
     return worst
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
 def _dims(example: tuple[torch.Tensor, ...]) -> tuple[dict[int, Any], ...]:
     from torch.export import Dim
 
@@ -140,7 +136,7 @@ def _trace(module: torch.nn.Module, example: tuple[torch.Tensor, ...]) -> Any:
             warnings.simplefilter("ignore")
             return torch.export.export(module, example, dynamic_shapes=_dims(example))
     except Exception as exc:
-        raise ZooError(f"torch.export cannot trace this model ({_first_line(exc)})") from exc
+        raise ZooError(f"torch.export cannot trace this model ({first_line(exc)})") from exc
 
 
 def export_pt2(
@@ -192,7 +188,7 @@ def export_onnx(
             warnings.simplefilter("ignore")
             program = torch.onnx.export(traced, example, dynamo=True, verbose=False)
     except Exception as exc:
-        raise ZooError(f"torch.onnx.export cannot convert this model ({_first_line(exc)})") from exc
+        raise ZooError(f"torch.onnx.export cannot convert this model ({first_line(exc)})") from exc
     program.model.metadata_props.update({k: str(v) for k, v in meta.items()})
     batches = check_batches(example) if dynamic else [example]
     with atomic_path(path) as tmp:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core import checkpoint
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, first_line
 from zoo_core.runs import CONFIG, find_run
 
 SCHEME = "hf://"
@@ -66,8 +66,7 @@ def download(uri: str) -> Path:
     try:
         folder = hub.snapshot_download(repo, revision=revision, allow_patterns=list(FILES))
     except Exception as exc:  # the client raises many types: network, auth, missing repo, offline miss
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ZooError(f"{uri}: cannot fetch it from the Hugging Face Hub ({detail})") from exc
+        raise ZooError(f"{uri}: cannot fetch it from the Hugging Face Hub ({first_line(exc)})") from exc
     return Path(folder)
 
 
@@ -195,6 +194,7 @@ def push(run: str | Path, repo_id: str, *, private: bool = False) -> str:
             url = api.create_repo(repo, private=private, exist_ok=True)
             api.upload_folder(repo_id=repo, folder_path=str(folder), commit_message="Upload zoo model")
         except Exception as exc:
-            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ZooError(f"cannot upload to {repo} ({detail}); log in with 'hf auth login'") from exc
+            raise ZooError(
+                f"cannot upload to {repo} ({first_line(exc)}); log in with 'hf auth login'"
+            ) from exc
     return str(url)

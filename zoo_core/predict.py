@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -66,8 +66,7 @@ class Predictor:
                 return model(*batch)
         except (RuntimeError, ValueError, IndexError, TypeError) as exc:
             shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}" for t in batch)
-            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ZooError(f"the model cannot take an input of shape {shapes} ({detail})") from exc
+            raise ZooError(f"the model cannot take an input of shape {shapes} ({first_line(exc)})") from exc
 
     def show(
         self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions

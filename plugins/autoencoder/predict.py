@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import torch
 
 from zoo_core import ZooError
 from zoo_core.checkpoint import atomic_path
+from zoo_core.predict import PredictOptions
 from zoo_core.text import table
 from zoo_plugins.mnist.predict import SIDE, Digits
 
@@ -27,7 +29,9 @@ def save_png(image: torch.Tensor, path: Path) -> Path:
 class Reconstruction(Digits):
     """Each INPUT is a digit image; the answer is its 3-number code and its rebuilt image (a PNG)."""
 
-    def show(self, args, batch, outputs, options) -> list[dict[str, Any]]:
+    def show(
+        self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions
+    ) -> list[dict[str, Any]]:
         codes, flat = outputs
         images = flat.reshape(-1, SIDE, SIDE)
         errors = (flat - batch[0].reshape(flat.shape)).pow(2).mean(1)

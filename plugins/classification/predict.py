@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import torch
+
+from zoo_core.predict import PredictOptions
 from zoo_core.text import table
 from zoo_plugins.regression.predict import Numbers
 
@@ -14,7 +18,9 @@ class Points(Numbers):
     inputs = "points as x,y pairs, one per argument (e.g. 2,1.5 -1,-2)"
     what = "x,y"
 
-    def show(self, args, batch, outputs, options) -> list[dict[str, Any]]:
+    def show(
+        self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions
+    ) -> list[dict[str, Any]]:
         probs = outputs.softmax(-1)
         return [
             {"x": point, "class": int(p.argmax()), "probabilities": [round(float(v), 6) for v in p]}

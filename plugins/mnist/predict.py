@@ -6,6 +6,7 @@ whose border is light, a dark digit on paper, is inverted), pixels in [0, 1].
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from zoo_core import ZooError
-from zoo_core.predict import TENSOR_SUFFIXES, Predictor, read_tensor
+from zoo_core.predict import TENSOR_SUFFIXES, PredictOptions, Predictor, read_tensor
 from zoo_core.text import table
 
 SIDE = 28
@@ -89,7 +90,9 @@ class Digits(Predictor):
         self.names, images = read_digits(list(args))
         return (images,)
 
-    def show(self, args, batch, outputs, options) -> list[dict[str, Any]]:
+    def show(
+        self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions
+    ) -> list[dict[str, Any]]:
         probs = outputs.softmax(-1)
         k = min(options.top_k, probs.shape[1])
         top_p, top_c = probs.topk(k, dim=1)

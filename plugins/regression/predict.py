@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from zoo_core import ZooError
-from zoo_core.predict import Predictor, first_linear, parse_numbers, to_json
+from zoo_core.predict import PredictOptions, Predictor, first_linear, parse_numbers, to_json
 from zoo_core.text import table
 
 
@@ -38,7 +39,9 @@ class Numbers(Predictor):
                 return {name: net(*batch) for name, net in model.items()}
         return super().run(model, batch)
 
-    def show(self, args, batch, outputs, options) -> list[dict[str, Any]]:
+    def show(
+        self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions
+    ) -> list[dict[str, Any]]:
         xs = batch[0].tolist()
         rows = []
         for i, x in enumerate(xs):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from zoo_core import ZooError
-from zoo_core.predict import Predictor, parse_numbers
+from zoo_core.predict import PredictOptions, Predictor, parse_numbers
 from zoo_core.text import table
 
 
-class Sequence(Predictor):
+class OneSequence(Predictor):
     """The INPUTs are one sequence, one value per time step, read from a zero hidden state."""
 
     inputs = "one sequence of numbers, one per time step (e.g. 0 0.31 0.59 0.81)"
@@ -30,7 +31,9 @@ class Sequence(Predictor):
     def run(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> Any:
         return super().run(model, batch)[0]  # the outputs, not the last hidden state
 
-    def show(self, args, batch, outputs, options) -> list[dict[str, Any]]:
+    def show(
+        self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions
+    ) -> list[dict[str, Any]]:
         xs, ys = batch[0][0, :, 0].tolist(), outputs[0, :, 0].tolist()
         return [{"step": i, "x": x, "y": round(y, 6)} for i, (x, y) in enumerate(zip(xs, ys, strict=True))]
 

@@ -144,3 +144,25 @@ def test_hub_without_the_extra_says_what_to_install(run, monkeypatch, args):
 def test_bad_repo_ids_are_one_line(uri):
     result = invoke("eval", uri)
     assert result.exit_code == 2 and "expected a Hugging Face repo id like hf://org/name" in result.output
+
+
+def test_weights_whose_settings_do_not_fit_are_refused_before_building(run, tmp_path):
+    """Untrusted metadata asking for a model of 10**11 parameters: refused on shapes, nothing allocated."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(run / "model.safetensors"), framework="pt") as fh:
+        meta = fh.metadata()
+    config = json.loads(meta["zoo.config"])
+    config["model_params"]["n_hidden"] = 10**11
+    forged = tmp_path / "model.safetensors"
+    save_file(
+        load_file(str(run / "model.safetensors")), str(forged), {**meta, "zoo.config": json.dumps(config)}
+    )
+    result = invoke("predict", forged, "0.5")
+    assert result.exit_code == 2
+    assert (
+        "its settings describe a model its tensors do not fit (file vs model: hidden.weight (10, 1) vs"
+        in (result.output)
+    )
+    assert "nothing was built" in result.output

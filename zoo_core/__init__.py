@@ -124,6 +124,6 @@ def train(model: str, **settings: Any) -> Any:
 def load_model(path: str | Path, device: str = "cpu") -> Any:
     """Rebuild a trained model from its ``model.safetensors`` (run or hub folder, ``hf://org/name``): no pickle."""
     from zoo_core.checkpoint import load_model as _load
-    from zoo_core.hub import SCHEME, download
+    from zoo_core.hub import SCHEME, weights_of
 
-    return _load(download(str(path)) if str(path).startswith(SCHEME) else path, device=device)
+    return _load(weights_of(path) if str(path).startswith(SCHEME) else path, device=device)

@@ -289,11 +289,11 @@ def eval_cmd(run: str, device: str, data_root: str | None, trust_pickle: bool, a
 
     RUN_OR_FILE is a run folder, a model name, a weights file, a hub folder or hf://org/name.
     """
-    from zoo_core.hub import SCHEME, download
+    from zoo_core.hub import SCHEME, weights_of
     from zoo_core.training import evaluate_run
 
     if run.startswith(SCHEME):
-        run = str(download(run))
+        run = str(weights_of(run))  # downloaded (or from the cache) and checked
     result = evaluate_run(run, device=device, data_root=data_root, trust_pickle=trust_pickle)
     if as_json:
         _echo_json(result)

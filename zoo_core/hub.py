@@ -24,23 +24,66 @@ HUB_EXTRA = "pip install 'zoo[hub]'"
 
 
 def weights_of(run: str | Path) -> Path:
-    """The safetensors weights of a run folder, model name, hub folder, ``.safetensors`` or ``hf://`` repo."""
+    """The safetensors weights of a run folder, model name, hub folder, ``.safetensors`` or ``hf://`` repo.
+
+    Their tensors are checked against the model their metadata names before anything is built.
+    """
     text = str(run)
     path = download(text) if text.startswith(SCHEME) else find_run(run)
     if path.is_dir():
         weights = path / checkpoint.WEIGHTS
-        if weights.is_file():
-            return weights
-        extra = (
-            " (only the pickle model.pt, which is never loaded here)" if (path / "model.pt").exists() else ""
-        )
-        raise ZooError(f"{path}: no {checkpoint.WEIGHTS}{extra}; weights are read from safetensors only")
-    if path.suffix != ".safetensors":
+        if not weights.is_file():
+            pickle = (path / checkpoint.PICKLE).exists()
+            extra = f" (only the pickle {checkpoint.PICKLE}, which is never loaded here)" if pickle else ""
+            raise ZooError(f"{path}: no {checkpoint.WEIGHTS}{extra}; weights are read from safetensors only")
+    elif path.suffix != ".safetensors":
         raise ZooError(
             f"{path}: expected a run folder, a hub folder or a .safetensors file; weights are read from "
             "safetensors only"
         )
-    return path
+    else:
+        weights = path
+    check_shapes(weights)
+    return weights
+
+
+def check_shapes(weights: Path) -> None:
+    """Refuse weights that do not fit the model their metadata describes, before it is built for real.
+
+    The metadata is untrusted: settings such as ``n_hidden=10**12`` would allocate the memory of
+    a model far larger than the file. The model is built on PyTorch's ``meta`` device (shapes
+    only, no memory) and compared with the file's tensors first.
+    """
+    import torch
+
+    from zoo_core.plugins import get_zoo
+
+    meta = checkpoint.read_metadata(weights)
+    _, shapes = checkpoint.read_header(weights)
+    name, config = meta.get("zoo.model"), meta.get("zoo.config")
+    if not isinstance(name, str) or not isinstance(config, dict):
+        return  # not zoo's: loading it says so
+    params = config.get("model_params", {})
+    if not isinstance(params, dict):
+        raise ZooError(f"{weights}: zoo.config's model_params is not a mapping of settings")
+    entry = get_zoo().registries["model"].get(name)
+    try:
+        with torch.device("meta"):
+            model = entry.create(**params)
+    except ZooError:
+        raise
+    except Exception:  # a factory that cannot build on the meta device: the load checks shapes after
+        return
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    wrong = [
+        f"{k} {shapes[k]} vs {expected[k]}" for k in expected if k in shapes and shapes[k] != expected[k]
+    ]
+    if wrong or (expected and not set(expected) & set(shapes)):
+        detail = "; ".join(wrong) if wrong else f"none of its {len(expected)} tensors is in the file"
+        raise ZooError(
+            f"{weights}: its settings describe a model its tensors do not fit (file vs model: {detail}); "
+            "nothing was built"
+        )
 
 
 def _hub() -> Any:

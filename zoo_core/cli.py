@@ -72,6 +72,7 @@ def cli(debug: bool) -> None:
     zoo list                 what the installed plugins offer
     zoo train regression     train a lesson with its recipe
     zoo runs                 what you have trained
+    zoo predict RUN INPUT... run it on your own inputs (zoo export: .pt2, ONNX, hub)
     """
     if debug:
         os.environ["ZOO_DEBUG"] = "1"

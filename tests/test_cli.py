@@ -130,11 +130,17 @@ def test_errors_are_one_line_exit_2_no_traceback(run, tmp_path):
 def test_compare_formats_table(run, tmp_path):
     run("train", "toy", "--device", "cpu", "--out", tmp_path / "r", "-q")
     rows = json.loads(run("compare-formats", tmp_path / "r", "--repeat", "2", "--json").output)
-    assert [r["format"] for r in rows] == ["safetensors", "state-dict pickle", "whole-model pickle"]
-    assert all(r["identical"] for r in rows)
+    assert [r["format"] for r in rows] == [
+        "safetensors",
+        "state-dict pickle",
+        "whole-model pickle",
+        "torch.export",
+        "ONNX",
+    ]
+    assert all(r["identical"] for r in rows[:3]) and all(r["max_difference"] <= 1e-5 for r in rows[3:])
     assert "safe" in rows[0]["requires"] and "trust" in rows[2]["requires"]
-    table = run("compare-formats", tmp_path / "r", "--repeat", "1").output
-    assert "LOADING REQUIRES" in table and "whole-model pickle" in table
+    table = run("compare-formats", tmp_path / "r", "--repeat", "1", "--no-exports").output
+    assert "LOADING REQUIRES" in table and "whole-model pickle" in table and "ONNX" not in table
 
 
 def _subprocess(code: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -220,3 +220,28 @@ def test_readme_repeat_resume_compare_runs(tmp_path, monkeypatch):
         problem = match_output(cmd.expected, result.output)
         assert problem is None, f"README.md: '{cmd.command}': {problem}"
     assert (tmp_path / "runs" / "sgd-vs-adam.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_readme_use_a_trained_model_runs(tmp_path, monkeypatch):
+    """The README's "Use a trained model" section: its console commands and Python, as shown."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from zoo_core.cli import cli
+
+    readme = ROOT / "README.md"
+    found = [b for b in blocks(readme) if b.section == "Use a trained model" and b.mode in ("console", "run")]
+    assert [b.mode for b in found] == ["console", "run"]
+    monkeypatch.chdir(tmp_path)
+    ran = []
+    for cmd in commands(found[0]):
+        words = shlex.split(cmd.command)
+        assert words[0] == "zoo", cmd.command
+        result = CliRunner().invoke(cli, words[1:], prog_name="zoo")
+        assert result.exit_code == 0, f"README.md: '{cmd.command}' failed:\n{result.output}"
+        problem = match_output(cmd.expected, result.output)
+        assert problem is None, f"README.md: '{cmd.command}': {problem}"
+        ran.append(words[1])
+    assert ran == ["train", "predict", "export", "export", "export", "eval"]
+    exec(compile(found[1].text, f"{readme}:{found[1].line}", "exec"), {"__name__": "readme_example"})

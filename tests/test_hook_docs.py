@@ -222,6 +222,17 @@ def test_recipe_example_runs(examples):
     run_section("Recipe loop keys", examples)
 
 
+def test_predictor_example_runs(examples):
+    run_section("Predictors", examples)
+
+
+def test_predictor_members_are_documented():
+    text = sections(PAGE)["Predictors"]
+    members = [n for n in vars(zoo_core.Predictor) if not n.startswith("_")]
+    missing = [m for m in members if f"| `{m}" not in text]
+    assert not missing, f"Predictor members missing from the table: {missing}"
+
+
 def test_non_models_refuse_model_fields():
     with pytest.raises(PluginError, match="only apply to models"):
         Registry("dataset").add("d", factory=dict, summary="s", dataset="x")

@@ -12,6 +12,7 @@ from zoo_core.errors import PluginError, ZooError
 from zoo_core.hookspecs import API_VERSION, hookimpl
 from zoo_core.optimization import Optimization
 from zoo_core.plugins import Zoo, get_zoo, set_zoo
+from zoo_core.predict import Predictor
 from zoo_core.registry import Entry, Registry
 from zoo_core.trainer import Trainer
 
@@ -25,6 +26,7 @@ __all__ = [
     "Entry",
     "Optimization",
     "PluginError",
+    "Predictor",
     "Registry",
     "Splits",
     "Trainer",
@@ -143,7 +145,8 @@ def train(model: str, **settings: Any) -> Any:
 
 
 def load_model(path: str | Path, device: str = "cpu") -> Any:
-    """Rebuild a trained model from its ``model.safetensors`` (or run folder) alone: no pickle."""
+    """Rebuild a trained model from its ``model.safetensors`` (run or hub folder, ``hf://org/name``): no pickle."""
     from zoo_core.checkpoint import load_model as _load
+    from zoo_core.hub import SCHEME, weights_of
 
-    return _load(path, device=device)
+    return _load(weights_of(path) if str(path).startswith(SCHEME) else path, device=device)

@@ -72,6 +72,7 @@ def cli(debug: bool) -> None:
     zoo list                 what the installed plugins offer
     zoo train regression     train a lesson with its recipe
     zoo runs                 what you have trained
+    zoo predict RUN INPUT... run it on your own inputs (zoo export: .pt2, ONNX, hub)
     """
     if debug:
         os.environ["ZOO_DEBUG"] = "1"
@@ -384,9 +385,15 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
 def eval_cmd(
     run: str, device: str, data_root: str | None, trust_pickle: bool, best: bool, as_json: bool
 ) -> None:
-    """Rebuild a trained model from model.safetensors and report the lesson's metrics."""
+    """Rebuild a trained model from model.safetensors and report the lesson's metrics.
+
+    RUN_OR_FILE is a run folder, a model name, a weights file, a hub folder or hf://org/name.
+    """
+    from zoo_core.hub import SCHEME, weights_of
     from zoo_core.training import evaluate_run
 
+    if run.startswith(SCHEME):
+        run = str(weights_of(run))  # downloaded (or from the cache) and checked
     result = evaluate_run(run, device=device, data_root=data_root, trust_pickle=trust_pickle, best=best)
     if as_json:
         _echo_json(result)
@@ -482,17 +489,120 @@ def compare_cmd(runs: tuple[str, ...], metric: str | None, out: str, as_json: bo
 @click.option(
     "--repeat", type=click.IntRange(1, 100), default=7, show_default=True, help="Timings per figure."
 )
+@click.option(
+    "--exports/--no-exports", default=True, show_default=True, help="Include .pt2 and ONNX (seconds each)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def compare_formats_cmd(run: str, repeat: int, as_json: bool) -> None:
-    """safetensors vs state-dict pickle vs whole-model pickle: size, speed, fidelity, safety."""
+def compare_formats_cmd(run: str, repeat: int, exports: bool, as_json: bool) -> None:
+    """safetensors vs the pickles vs the exports (.pt2, ONNX): size, speed, fidelity, safety.
+
+    Each export is made once (its SAVE ms is that one export, checked against PyTorch); loads are
+    timed --repeat times.
+    """
     from zoo_core.formats import as_table, compare_formats
 
-    rows = compare_formats(run, repeat=repeat)
+    rows = compare_formats(run, repeat=repeat, exports=exports)
     if as_json:
         _echo_json(rows)
         return
     click.echo(as_table(rows))
     click.echo(f"(median of {repeat}; loads are from the page cache)")
+
+
+# -- use a trained model: predict / export / push ----------------------------------------------------
+@cli.command("predict", context_settings={"ignore_unknown_options": True})
+@click.argument("run", metavar="RUN")
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option(
+    "--top-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input."
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Folder for files a model writes [.]."
+)
+@click.option("--device", default="cpu", show_default=True, help="Where to run the model.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def predict_cmd(
+    run: str, inputs: tuple[str, ...], top_k: int, out: str | None, device: str, as_json: bool
+) -> None:
+    """Run a trained model on your own inputs, read the way its lesson says.
+
+    RUN is a run folder, a model name (its latest run), a .safetensors file, a hub folder or
+    hf://org/name. INPUTs: numbers for the regression lessons (0.5 -0.3), x,y points for
+    classification, digit images for the MNIST models (--top-k), images for the autoencoder
+    (reconstructions go to --out); any other model reads .npy, .safetensors or .json tensors.
+    """
+    from zoo_core.devices import pick_device
+    from zoo_core.predict import predict
+
+    unknown = [a for a in inputs if a.startswith("--")]
+    if unknown:
+        raise ZooError(f"no such option: {unknown[0]} (see 'zoo predict --help')")
+    dev, _ = pick_device(device)
+    result = predict(run, inputs, top_k=top_k, out=out, device=str(dev))
+    if as_json:
+        _echo_json({"model": result.model, "source": result.source, "predictions": result.records})
+        return
+    click.echo(result.text)
+
+
+@cli.command("export")
+@click.argument("run", metavar="RUN")
+@click.option(
+    "--format", "fmt", type=click.Choice(["pt2", "onnx", "hub"]), required=True, help="What to write."
+)
+@click.option(
+    "--out", type=click.Path(), default=None, help="File (pt2, onnx) or folder (hub) [beside the weights]."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def export_cmd(run: str, fmt: str, out: str | None, as_json: bool) -> None:
+    """Export a trained model: torch.export (.pt2), ONNX, or a Hugging Face model folder (hub).
+
+    pt2 and onnx are checked on the spot: the saved program runs the model's example input and
+    must match PyTorch within 1e-5 + 1e-4 * |y|, or nothing is written. ONNX needs
+    pip install 'zoo[onnx]'.
+    """
+    if fmt == "hub":
+        from zoo_core.hub import write_folder
+
+        folder = write_folder(run, out)
+        if as_json:
+            _echo_json(
+                {"format": "hub", "path": str(folder), "files": sorted(p.name for p in folder.iterdir())}
+            )
+            return
+        click.echo(f"wrote {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
+        click.echo(f"load it: zoo eval {folder}, or zoo_core.load_model({str(folder)!r}); share it: zoo push")
+        return
+    from zoo_core.export import export
+
+    result = export(run, fmt, out)
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    batch = "dynamic batch" if result.dynamic_batch else "fixed batch"
+    part = f" ({result.part})" if result.part else ""
+    click.echo(f"exported {result.model}{part} to {result.path} ({result.bytes:,} bytes, {batch})")
+    click.echo(
+        f"verified: largest difference from PyTorch {result.max_difference:.3g} on batches of "
+        f"{' and '.join(map(str, result.batches))} (tolerance {result.tolerance})"
+    )
+    how = {
+        "pt2": f"torch.export.load({result.path!r}).module()(x)",
+        "onnx": f"s = onnxruntime.InferenceSession({result.path!r}); s.run(None, {{s.get_inputs()[0].name: x}})",
+    }
+    click.echo(f"load it: {how[fmt]}")
+
+
+@cli.command("push")
+@click.argument("run", metavar="RUN")
+@click.argument("repo_id", metavar="ORG/NAME")
+@click.option("--private", is_flag=True, help="Create the repository as private.")
+def push_cmd(run: str, repo_id: str, private: bool) -> None:
+    """Upload a run to the Hugging Face Hub as a model repo (needs pip install 'zoo[hub]' and a login)."""
+    from zoo_core.hub import push
+
+    url = push(run, repo_id, private=private)
+    click.echo(f"pushed {run} to {url}; load it: zoo eval hf://{repo_id}")
 
 
 # -- plugin authors: check / new-plugin ------------------------------------------------------------

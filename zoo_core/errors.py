@@ -11,3 +11,8 @@ class ZooError(Exception):
 
 class PluginError(ZooError):
     """A plugin broke the contract (bad registration, duplicate name, failing hook)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type): a library's error, fit for one line."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

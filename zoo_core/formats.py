@@ -36,15 +36,19 @@ def _outputs(model: Any, sample: Any) -> Any:
         return model(sample)
 
 
-def compare_formats(run: str | Path, repeat: int = 7) -> list[dict[str, Any]]:
-    """Save and reload a run's model as safetensors, state-dict pickle and whole-model pickle."""
+def compare_formats(run: str | Path, repeat: int = 7, exports: bool = False) -> list[dict[str, Any]]:
+    """Save and reload a run's model as safetensors, state-dict pickle and whole-model pickle.
+
+    ``exports`` adds what ``zoo export`` writes (``.pt2``, and ONNX when its extra is installed),
+    for models that can be exported.
+    """
     import torch
     from safetensors.torch import load_file, save_model
 
     path = find_run(run)
     model = checkpoint.load_model(path)
     cls = type(model)
-    sample = _sample_input(path)
+    sample = sample_input(path)
     reference = _outputs(model, sample) if sample is not None else None
 
     def identical(other: Any) -> bool:
@@ -102,17 +106,77 @@ def compare_formats(run: str | Path, repeat: int = 7) -> list[dict[str, Any]]:
             save_ms, _ = _median_ms(lambda save=save, file=file: save(file), repeat)
             load_ms, loaded = _median_ms(lambda load=load, file=file: load(file), repeat)
             rows.append(
-                {
-                    "format": name,
-                    "file": label,
-                    "bytes": file.stat().st_size,
-                    "save_ms": save_ms,
-                    "load_ms": load_ms,
-                    "identical": identical(rebuild(loaded, file).eval()),
-                    "requires": requires,
-                }
+                _row(name, label, file, save_ms, load_ms, identical(rebuild(loaded, file).eval()), requires)
             )
+        if exports:
+            rows += exported_rows(path, sample, repeat, Path(tmp))
     return rows
+
+
+def exported_rows(path: Path, sample: Any, repeat: int, tmp: Path) -> list[dict[str, Any]]:
+    """``.pt2`` and ONNX rows: one verified export each (slow), then ``repeat`` timed loads."""
+    import importlib.util
+
+    import torch
+
+    from zoo_core.export import export_onnx, export_pt2
+    from zoo_core.predict import load_trained, predictor_of
+
+    _, entry, model = load_trained(path)
+    predictor = predictor_of(entry)
+    example = predictor.example(model) or ((sample,) if sample is not None else None)
+    if predictor.cannot_export or example is None:
+        return []
+    module = predictor.export_module(model).eval()
+    formats = [
+        (
+            "torch.export",
+            "zoo export --format pt2",
+            export_pt2,
+            lambda f: torch.export.load(f),
+            "torch only (torch.export.load): a traced program, no model class; loads zoo's own exports",
+        )
+    ]
+    if all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime")):
+        formats.append(
+            (
+                "ONNX",
+                "zoo export --format onnx",
+                export_onnx,
+                lambda f: _onnx_session(f),
+                "onnxruntime (any language): no torch, no zoo, no model class",
+            )
+        )
+    rows = []
+    for name, label, save, load, requires in formats:
+        file = tmp / f"export.{'pt2' if name == 'torch.export' else 'onnx'}"
+        start = time.perf_counter()
+        _, _, difference = save(module, example, file, {})
+        save_ms = (time.perf_counter() - start) * 1000
+        load_ms, _ = _median_ms(lambda load=load, file=file: load(file), repeat)
+        row = _row(name, label, file, save_ms, load_ms, difference == 0.0, requires)
+        rows.append({**row, "max_difference": difference})
+    return rows
+
+
+def _row(
+    name: str, label: str, file: Path, save_ms: float, load_ms: float, identical: bool, requires: str
+) -> dict[str, Any]:
+    return {
+        "format": name,
+        "file": label,
+        "bytes": file.stat().st_size,
+        "save_ms": save_ms,
+        "load_ms": load_ms,
+        "identical": identical,
+        "requires": requires,
+    }
+
+
+def _onnx_session(file: Path) -> Any:
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
 
 
 def _load_weights_into(model: Any, file: Path) -> Any:
@@ -120,7 +184,7 @@ def _load_weights_into(model: Any, file: Path) -> Any:
     return model
 
 
-def _sample_input(path: Path) -> Any:
+def sample_input(path: Path) -> Any:
     """The first evaluation inputs of the run's dataset, when the model takes them directly."""
     import torch
 
@@ -141,6 +205,13 @@ def _sample_input(path: Path) -> Any:
         return None
 
 
+def _identical(row: dict[str, Any]) -> str:
+    """yes, or for an export that differs in the last bits, by how much (it passed its check)."""
+    if row["identical"]:
+        return "yes"
+    return f"within {row['max_difference']:.1g}" if "max_difference" in row else "NO"
+
+
 def as_table(rows: list[dict[str, Any]]) -> str:
     """``compare_formats`` rows as the text table ``zoo compare-formats`` prints."""
     from zoo_core.text import table
@@ -152,7 +223,7 @@ def as_table(rows: list[dict[str, Any]]) -> str:
                 f"{r['bytes']:,}",
                 f"{r['save_ms']:.2f}",
                 f"{r['load_ms']:.2f}",
-                "yes" if r["identical"] else "NO",
+                _identical(r),
                 r["requires"],
             ]
             for r in rows

@@ -17,7 +17,7 @@ KINDS = ("model", "dataset", "optimizer", "trainer", "scheduler")
 PLURAL = {kind: f"{kind}s" for kind in KINDS}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FACTORY_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-_MODEL_ONLY = ("dataset", "optimizer", "trainer", "scheduler", "recipe")
+_MODEL_ONLY = ("dataset", "optimizer", "trainer", "scheduler", "recipe", "predictor")
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -43,6 +43,7 @@ class Entry:
     trainer: str | None = None
     scheduler: str | None = None
     recipe: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    predictor: Callable[..., Any] | str | None = None
 
     @property
     def qualname(self) -> str:
@@ -51,20 +52,27 @@ class Entry:
 
     def load(self) -> Callable[..., Any]:
         """Resolve a ``"module:attr"`` factory on first use, so listing never imports it."""
-        if callable(self.factory):
-            return self.factory
-        module_name, _, attr = self.factory.partition(":")
+        return self._resolve(self.factory, "factory")
+
+    def load_predictor(self) -> Callable[..., Any] | None:
+        """The model's predictor class (``zoo predict``/``zoo export``), imported on first use; None if unset."""
+        return None if self.predictor is None else self._resolve(self.predictor, "predictor")
+
+    def _resolve(self, target: Callable[..., Any] | str, what: str) -> Callable[..., Any]:
+        if callable(target):
+            return target
+        module_name, _, attr = target.partition(":")
         try:
             obj: Any = importlib.import_module(module_name)
             for part in attr.split("."):
                 obj = getattr(obj, part)
         except (ImportError, AttributeError) as exc:
             raise ZooError(
-                f"{self.kind} '{self.qualname}': cannot load factory {self.factory!r} "
+                f"{self.kind} '{self.qualname}': cannot load {what} {target!r} "
                 f"({type(exc).__name__}: {exc}); reinstall plugin '{self.plugin}'"
             ) from exc
         if not callable(obj):
-            raise ZooError(f"{self.kind} '{self.qualname}': factory {self.factory!r} is not callable")
+            raise ZooError(f"{self.kind} '{self.qualname}': {what} {target!r} is not callable")
         return obj
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -85,9 +93,6 @@ class Entry:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (the factory as its import path)."""
-        factory = self.factory
-        if callable(factory):
-            factory = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', '?')}"
         data = {
             "name": self.name,
             "qualname": self.qualname,
@@ -98,7 +103,7 @@ class Entry:
             "summary": self.summary,
             "lesson": self.lesson,
             "tags": list(self.tags),
-            "factory": factory,
+            "factory": _import_path(self.factory),
             "defaults": self.defaults,
         }
         if self.kind == "model":
@@ -108,8 +113,21 @@ class Entry:
                 trainer=self.trainer,
                 scheduler=self.scheduler,
                 recipe=self.recipe,
+                predictor=None if self.predictor is None else _import_path(self.predictor),
             )
         return data
+
+
+def _lazy(target: object) -> bool:
+    """A callable, or a ``"module:attr"`` string to import on first use."""
+    return callable(target) or (isinstance(target, str) and bool(_FACTORY_PATH.match(target)))
+
+
+def _import_path(target: Callable[..., Any] | str) -> str:
+    """A factory or predictor as its ``"module:attr"`` path, for listings."""
+    if callable(target):
+        return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', '?')}"
+    return target
 
 
 def natural_key(text: str) -> list[Any]:
@@ -163,6 +181,7 @@ class Registry:
         trainer: str | None = None,
         scheduler: str | None = None,
         recipe: Mapping[str, Any] | None = None,
+        predictor: Callable[..., Any] | str | None = None,
     ) -> Entry:
         """Register ``name``; ``factory`` is a callable or a lazy ``"module:attr"`` string."""
         src = self._source
@@ -172,15 +191,18 @@ class Registry:
                 f"{who}: {self.kind} name {name!r} is invalid; use lower-case letters, digits, "
                 "'.', '_' or '-'"
             )
-        if not callable(factory) and not (isinstance(factory, str) and _FACTORY_PATH.match(factory)):
-            raise PluginError(
-                f"{who}: {self.kind} '{name}' needs a callable factory or a 'module:attr' string, "
-                f"got {factory!r}"
-            )
+        for what, target in (("factory", factory), ("predictor", predictor)):
+            if (what == "factory" or target is not None) and not _lazy(target):
+                raise PluginError(
+                    f"{who}: {self.kind} '{name}' needs a callable {what} or a 'module:attr' string, "
+                    f"got {target!r}"
+                )
         if self.kind != "model":
             given = {
                 k: v
-                for k, v in zip(_MODEL_ONLY, (dataset, optimizer, trainer, scheduler, recipe), strict=True)
+                for k, v in zip(
+                    _MODEL_ONLY, (dataset, optimizer, trainer, scheduler, recipe, predictor), strict=True
+                )
                 if v
             }
             if given:
@@ -208,6 +230,7 @@ class Registry:
             trainer=trainer,
             scheduler=scheduler,
             recipe=recipe,
+            predictor=predictor,
         )
         self._entries.setdefault(name, []).append(entry)
         return entry

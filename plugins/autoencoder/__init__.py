@@ -30,6 +30,7 @@ def register_models(registry):
         optimizer="adam",
         trainer="autoencoder",
         recipe={"lr": 0.005, "epochs": 10, "batch_size": 64},
+        predictor="zoo_plugins.autoencoder.predict:Reconstruction",
     )
 
 

@@ -52,6 +52,7 @@ def register_models(registry):
             "eval_every": 32,
             "dataset": {"n": 2000, "n_test": 200, "noise": 2.0},
         },
+        predictor="zoo_plugins.regression.predict:Comparison",
     )
 
 

@@ -43,6 +43,7 @@ def register_models(registry):
             "trainer": {"loss": "cross_entropy"},
             "dataset": {"n": 100, "center": 2.0, "std": 1.0},
         },
+        predictor="zoo_plugins.classification.predict:Points",
     )
 
 

@@ -31,4 +31,5 @@ def register_models(registry):
         optimizer="adam",
         trainer="mnist-classifier",
         recipe={"lr": 0.001, "epochs": 1, "batch_size": 50},
+        predictor="zoo_plugins.mnist.predict:Digits",
     )

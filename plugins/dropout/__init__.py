@@ -36,6 +36,7 @@ def register_models(registry):
         optimizer="adam",
         trainer="dropout-compare",
         recipe={"lr": 0.01, "steps": 500, "batch_size": None, "dataset": {"n": 20, "noise": 0.3}},
+        predictor="zoo_plugins.regression.predict:Comparison",
     )
 
 

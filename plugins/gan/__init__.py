@@ -35,6 +35,7 @@ def register_models(registry):
         optimizer="adam",
         trainer="gan",
         recipe={"lr": 1e-4, "steps": 10_000, "batch_size": 64, "shuffle": False},
+        predictor="zoo_plugins.gan.predict:Generator",
     )
 
 

@@ -91,6 +91,7 @@ def register_models(registry):
         optimizer="sgd",  # unused by the race itself: each net uses the optimizer it is named after
         trainer="optimizer-race",
         recipe={"lr": 0.01, "epochs": 12, "batch_size": 32, "dataset": {"n": 1000, "noise": 0.1}},
+        predictor="zoo_plugins.regression.predict:Comparison",
     )
 
 

@@ -50,6 +50,7 @@ def register_models(registry):
         optimizer="sgd",
         trainer="regression",
         recipe=REGRESSION_RECIPE,
+        predictor="zoo_plugins.regression.predict:Numbers",
     )
     registry.add(
         "classification-seq",
@@ -62,6 +63,7 @@ def register_models(registry):
         optimizer="sgd",
         trainer="classification",
         recipe=CLASSIFICATION_RECIPE,
+        predictor="zoo_plugins.classification.predict:Points",
     )
     registry.add(
         "mlp",
@@ -74,4 +76,5 @@ def register_models(registry):
         optimizer="sgd",
         trainer="regression",
         recipe=REGRESSION_RECIPE,
+        predictor="zoo_plugins.regression.predict:Numbers",
     )

@@ -42,6 +42,7 @@ def register_models(registry):
             "trainer": {"loss": "mse"},
             "dataset": {"n": 100, "noise": 0.2},
         },
+        predictor="zoo_plugins.regression.predict:Numbers",
     )
 
 

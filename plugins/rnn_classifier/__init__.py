@@ -28,4 +28,5 @@ def register_models(registry):
         optimizer="adam",
         trainer="mnist-classifier",
         recipe={"lr": 0.01, "epochs": 1, "batch_size": 64},
+        predictor="zoo_plugins.mnist.predict:Digits",
     )

@@ -35,6 +35,7 @@ def register_models(registry):
         optimizer="adam",
         trainer="rnn-regressor",
         recipe={"lr": 0.02, "epochs": 1, "batch_size": 1, "shuffle": False},
+        predictor="zoo_plugins.rnn_regressor.predict:OneSequence",
     )
 
 

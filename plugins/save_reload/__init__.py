@@ -39,6 +39,7 @@ def register_models(registry):
         optimizer="sgd",
         trainer="save-reload",
         recipe={"lr": 0.5, "steps": 100, "batch_size": None, "dataset": {"n": 100, "noise": 0.2}},
+        predictor="zoo_plugins.regression.predict:Numbers",
     )
 
 

@@ -348,3 +348,38 @@ def test_python_m_zoo_core_is_the_cli():
     )
     assert result.returncode == 0 and result.stdout.startswith("zoo, version")
     assert result.stderr == ""
+
+
+@pytest.mark.numerics
+def test_a_manual_trainer_trains_data_parallel_with_averaged_gradients(tmp_path, monkeypatch):
+    """The GAN steps its two optimizers itself: each averages its player's gradients over the workers."""
+    monkeypatch.setenv(distributed.DEBUG_WEIGHTS_ENV, str(tmp_path / "ranks"))
+    result = zoo(
+        "train",
+        "gan",
+        "--steps",
+        "30",
+        "--batch-size",
+        "32",
+        "--nproc",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "-q",
+    )
+    assert result.exit_code == 0, result.output
+    rank0, rank1 = (weights(tmp_path / "ranks" / f"rank{r}.safetensors") for r in (0, 1))
+    assert rank0.keys() == rank1.keys() and max_diff(rank0, rank1) == 0.0  # one job: the same steps
+    start = weights_of_untrained_gan()
+    assert max_diff(rank0, start) > 0  # and they moved
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["step"] == 30 and 0 < summary["metrics"]["d_real"] < 1
+
+
+def weights_of_untrained_gan():
+    import torch
+
+    import zoo_core
+
+    torch.manual_seed(0)
+    return {k: v.detach().clone() for k, v in zoo_core.create_model("gan").state_dict().items()}

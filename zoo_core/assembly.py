@@ -222,6 +222,7 @@ def assemble(
         accumulate=loop["accumulate"],
         grad_clip=loop["grad_clip"],
         graphed=device.type == "cuda" and loop["cuda_graphs"] and not loop["compile"] and graphable is None,
+        average=dist.average_gradients if dist.active and style == "manual" else None,
     )
     if trainer is not parts.trainer:
         trainer.opt = opt  # the data-parallel wrapper syncs gradients on a window's last micro-batch only

@@ -191,6 +191,16 @@ class Context:
         out.update(zip(keys, (total / self.world).tolist(), strict=True))
         return out
 
+    def average_gradients(self, params: list[Any]) -> None:
+        """Every worker's gradients of ``params`` replaced by their mean (a manual trainer's step)."""
+        import torch.distributed as tdist
+
+        grads = [p.grad for p in params if p.grad is not None]
+        with _peers():
+            for grad in grads:
+                tdist.all_reduce(grad, op=tdist.ReduceOp.SUM)
+                grad.div_(self.world)
+
     def metrics_log(self, path: Path) -> MetricsLog:
         """The run's metrics log; on workers other than 0 it keeps rows but never writes."""
         return MetricsLog(path) if self.is_main else _UnwrittenLog(path)
@@ -369,6 +379,9 @@ class DataParallel:
       gets the wrapper, so ``loss.backward()`` averages the gradients over the workers. A step
       that never calls the wrapper (it calls parts of the model, ``model.generator(z)``) would
       leave the gradients unaveraged: it stops the run with an error instead.
+    - A manual trainer (``manual = True``) is not wrapped: it steps through the run's
+      ``Optimization``, whose ``step(name)`` averages that optimizer's gradients over the workers
+      first, however the step calls the model's parts.
     - ``evaluate`` first copies worker 0's buffers (BatchNorm statistics) to every worker, then
       averages the metrics over the workers; ``figures`` are drawn by worker 0 only.
     Everything else (``state_dict``, the entry's own attributes) is the entry's.
@@ -391,6 +404,8 @@ class DataParallel:
 
     def configure_optimizers(self, model: torch.nn.Module, make_optimizer: Any) -> dict[str, Any]:
         optimizers = self.trainer.configure_optimizers(model, make_optimizer)
+        if getattr(self.trainer, "manual", False):
+            return optimizers  # it steps through the Optimization, which averages the gradients
         if any(p.requires_grad for p in model.parameters()):
             cuda = self.ctx.device.type == "cuda"
             self.ddp = _ddp_class()(model, device_ids=[self.ctx.device.index] if cuda else None)
@@ -401,6 +416,8 @@ class DataParallel:
         self.forwards += 1
 
     def step(self, model: torch.nn.Module, batch: Any, optimizers: Any) -> dict[str, Any]:
+        if getattr(self.trainer, "manual", False):
+            return self.trainer.step(model, batch, optimizers)
         return self._through_ddp(self.trainer.step, model, batch, optimizers)
 
     def _through_ddp(self, method: Any, model: torch.nn.Module, *args: Any) -> dict[str, Any]:

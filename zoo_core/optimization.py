@@ -70,6 +70,7 @@ class Optimization(Mapping):
         accumulate: int = 1,
         grad_clip: float | None = None,
         graphed: bool = False,
+        average: Any = None,
     ) -> None:
         import torch
 
@@ -83,6 +84,7 @@ class Optimization(Mapping):
         # a CUDA graph bakes in what autocast cached while recording: no cache then
         self._cache = not graphed
         self.scaler = torch.amp.GradScaler(device.type) if precision == "16-mixed" else None
+        self.average = average  # a data-parallel job's all-reduce of a list of parameters' gradients
         self.micro = 0  # micro-batches seen in the current accumulation window (0-based)
         self._stepped: list[str] = []
 
@@ -118,6 +120,8 @@ class Optimization(Mapping):
 
         for key in [name] if name is not None else list(self.optimizers):
             optimizer = self.optimizers[key]
+            if self.average is not None:
+                self.average([p for group in optimizer.param_groups for p in group["params"]])
             if self.scaler is not None:
                 self.scaler.unscale_(optimizer)
             if self.grad_clip is not None:

@@ -143,10 +143,9 @@ class GANTrainer(Trainer):
     """
 
     capturable = True
-    manual = True  # two optimizers, stepped in turn through the loop's helpers
-    # The step calls model.generator and model.discriminator directly, which a data-parallel
-    # wrapper would not see: their gradients would not be averaged across workers.
-    data_parallel = False
+    # Two optimizers, stepped in turn through the loop's helpers; in a data-parallel job those
+    # average each player's gradients over the workers before it steps.
+    manual = True
     #: the submodules the step calls directly: ``--compile`` compiles each of them
     modules = ("generator", "discriminator")
 

@@ -30,7 +30,7 @@ Changed from the tutorial's code:
 - Exploration, minibatches and the starting states come from the run's seed, so runs repeat.
 - ``epsilon`` is the chance of a random action (0.1); the tutorial's ``EPSILON = 0.9`` is the chance
   of the greedy one.
-- An episode stops after ``max_episode_steps`` (10,000) so one step of the loop, and Ctrl-C, stay
+- An episode stops after ``max_episode_steps`` (1,000) so one step of the loop, and Ctrl-C, stay
   bounded once the pole is balanced; the tutorial's episodes never end then.
 - ``--set mask_terminal=true`` drops the bootstrap term at the pole's fall (off by default: the
   tutorial bootstraps through it).
@@ -86,7 +86,7 @@ def register_trainers(registry):
             "target_every": 100,
             "shaped_reward": True,
             "mask_terminal": False,
-            "max_episode_steps": 10_000,
+            "max_episode_steps": 1000,
             "eval_max_steps": 500,
         },
     )

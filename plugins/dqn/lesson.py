@@ -158,7 +158,7 @@ class DQNTrainer(Trainer):
         target_every: int = 100,
         shaped_reward: bool = True,
         mask_terminal: bool = False,
-        max_episode_steps: int = 10_000,
+        max_episode_steps: int = 1000,
         eval_max_steps: int = 500,
     ) -> None:
         self.memory_size = memory_size

@@ -32,7 +32,7 @@ from zoo_core.registry import Registry
 PAGE = ROOT / "docs" / "plugin-hooks.md"
 HOOKS = sorted(name for name, obj in vars(hookspecs).items() if hasattr(obj, f"{hookspecs.PROJECT}_spec"))
 # Sections whose examples use another section's plugin.
-SECTION_PLUGINS = {"Recipe loop keys": ["zoo_line"]}
+SECTION_PLUGINS = {"Recipe loop keys": ["zoo_line"], "Environments: training by acting": ["dqn"]}
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -215,6 +215,10 @@ def test_hook_register_commands_cannot_replace_core_commands(make_zoo):
 
 def test_recipe_example_runs(examples):
     run_section("Recipe loop keys", examples)
+
+
+def test_environment_example_runs(examples):
+    run_section("Environments: training by acting", examples)
 
 
 def test_non_models_refuse_model_fields():

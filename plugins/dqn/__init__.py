@@ -90,3 +90,10 @@ def register_trainers(registry):
             "eval_max_steps": 500,
         },
     )
+
+
+@hookimpl
+def register_commands(cli):
+    from zoo_plugins.dqn.commands import play
+
+    cli.add_command(play)

@@ -9,6 +9,7 @@ only when an environment is made.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,29 @@ def play(model: QNet, seed: int, max_steps: int, env: Any = None) -> list[Any]:
         if terminated:
             break
     return seen
+
+
+def draw_frames(seen: list[Any], env: Any, frames: int, path: Path, title: str = "") -> Path:
+    """Evenly spaced frames of an episode, the whole track in each (drawn from the observations)."""
+    from zoo_core.figures import pyplot, save_figure
+
+    picks = sorted({round(i * (len(seen) - 1) / max(frames - 1, 1)) for i in range(frames)})
+    plt = pyplot()
+    fig, axes = plt.subplots(len(picks), 1, figsize=(6, 0.95 * len(picks) + 0.4), squeeze=False)
+    pole, edge = 2 * env.length, env.x_threshold  # env.length is half the pole
+    for ax, i in zip(axes[:, 0], picks, strict=True):
+        x, theta = float(seen[i][0]), float(seen[i][2])
+        ax.plot([-edge, edge], [0, 0], c="0.6", lw=1)
+        ax.plot([-edge, -edge, None, edge, edge], [-0.2, 0.2, None, -0.2, 0.2], c="tab:red", lw=1)
+        ax.add_patch(plt.Rectangle((x - 0.25, -0.12), 0.5, 0.24, color="0.3"))
+        ax.plot([x, x + pole * math.sin(theta)], [0, pole * math.cos(theta)], c="tab:orange", lw=3)
+        ax.set_xlim(-edge - 0.4, edge + 0.4)
+        ax.set_ylim(-0.3, 1.2)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.text(-edge - 0.35, 0.9, f"move {i}", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)
 
 
 # -- the replay memory ---------------------------------------------------------------------------

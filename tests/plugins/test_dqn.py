@@ -191,3 +191,24 @@ def test_without_gymnasium_training_says_how_to_install(tmp_path, monkeypatch):
     lines = out.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("zoo: error: ") and "pip install 'zoo[rl]'" in lines[0]
     assert not (tmp_path / "run").exists()  # nothing started, nothing left behind
+
+
+def test_zoo_play_draws_a_greedy_episode(run, tmp_path):
+    out = tmp_path / "strip.png"
+    args = [
+        "play",
+        str(run.run_dir),
+        "--seed",
+        "10003",
+        "--max-steps",
+        "200",
+        "--frames",
+        "5",
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    moves = len(play(run.model, 10003, 200)) - 1
+    assert f"played {moves} moves from seed 10003" in result.output
+    assert out.read_bytes().startswith(PNG)

@@ -14,12 +14,13 @@ How reinforcement learning fits a loop built for datasets (nothing in zoo's core
 the data of RL are made by acting, so the dataset entry ``cartpole`` holds what a dataset can hold:
 how many episodes there are and the seed each starts from (drawn from the run's seed), plus the
 seeds of the evaluation episodes. One loop step is one whole episode (batch size 1, in order), so
-``--steps N`` plays N episodes and metrics.csv has one row per episode. The trainer ``dqn`` owns
-the rest: the environment, acting, the replay memory, learning and the target network. An episode
-starts with ``env.reset(seed)`` and draws its exploration and minibatches from a generator seeded
-with the same number, so between steps neither the environment nor any random stream holds state:
-resuming needs only the replay memory, the counters and the target network, which the trainer's
-``state_dict`` gives as tensors (saved with safetensors like everything else).
+``--steps N`` plays N episodes (``--set episodes=N`` makes more than 400 distinct ones) and
+metrics.csv has one row per episode. The trainer ``dqn`` owns the rest: the environment, acting,
+the replay memory, learning and the target network. An episode starts with ``env.reset(seed)`` and
+draws its exploration and minibatches from a generator seeded with the same number, so between
+steps neither the environment nor any random stream holds state: resuming needs only the replay
+memory, the counters and the target network, which the trainer's ``state_dict`` gives as tensors
+(saved with safetensors like everything else).
 
 gymnasium is optional (``pip install 'zoo[rl]'``): it is imported only when an episode is played,
 so ``zoo list`` shows the lesson without it and ``zoo train dqn`` says how to install it.

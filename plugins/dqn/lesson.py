@@ -315,5 +315,11 @@ class DQNTrainer(Trainer):
         bottom.set_ylabel("episode length (steps)")
         bottom.set_xlabel("episode")
         bottom.set_yscale("log")
+        stored = torch.tensor(self.lengths).cumsum(0)
+        if int(stored[-1]) > self.memory_size:  # the episode in which the memory filled up
+            start = int((stored > self.memory_size).nonzero()[0]) + 1
+            for ax in (top, bottom):
+                ax.axvline(start, c="0.5", ls="--", lw=0.8)
+            top.annotate(" learning starts", (start, 0.95), xycoords=("data", "axes fraction"), fontsize=8)
         fig.tight_layout()
         return [save_figure(fig, Path(run_dir) / "episodes.png")]

@@ -37,6 +37,7 @@ ROWS: list[tuple[str, str, dict[str, Any], str, str, tuple[str, float] | None]] 
     ("402 RNN classifier", "rnn-classifier", {"epochs": 8}, "accuracy", "-", (">=", 0.95)),
     ("403 RNN regressor", "rnn-regressor", {}, "mse", "-", None),
     ("404 autoencoder", "autoencoder", {}, "eval_loss", "~0.035 (60k)", None),
+    ("405 DQN", "dqn", {}, "eval_reward", "rewards in the hundreds", (">=", 195)),
     ("406 GAN", "gan", {}, "d_real", "~0.5", None),
     ("406 GAN", "gan", {}, "d_score", "-1.386", None),
     ("406 GAN", "gan", {}, "in_bounds", "~0.93", None),

@@ -32,7 +32,7 @@ from zoo_core.registry import Registry
 PAGE = ROOT / "docs" / "plugin-hooks.md"
 HOOKS = sorted(name for name, obj in vars(hookspecs).items() if hasattr(obj, f"{hookspecs.PROJECT}_spec"))
 # Sections whose examples use another section's plugin.
-SECTION_PLUGINS = {"Recipe loop keys": ["zoo_line"]}
+SECTION_PLUGINS = {"Recipe loop keys": ["zoo_line"], "Environments: training by acting": ["dqn"]}
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -231,6 +231,10 @@ def test_predictor_members_are_documented():
     members = [n for n in vars(zoo_core.Predictor) if not n.startswith("_")]
     missing = [m for m in members if f"| `{m}" not in text]
     assert not missing, f"Predictor members missing from the table: {missing}"
+
+
+def test_environment_example_runs(examples):
+    run_section("Environments: training by acting", examples)
 
 
 def test_non_models_refuse_model_fields():

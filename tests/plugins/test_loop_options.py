@@ -15,7 +15,12 @@ MNIST_MODELS = {"cnn", "rnn-classifier", "autoencoder"}
 
 @pytest.mark.parametrize("name", [e.name for e in zoo_core.list_models()])
 def test_every_lesson_trains_with_bf16_clipping_accumulation_and_cosine(name, mnist_root, tmp_path):
-    batch = {"rnn-regressor": 1, "batchnorm": 64}.get(name, 20)
+    batch = {"rnn-regressor": 1, "batchnorm": 64, "dqn": 1}.get(name, 20)
+    options, sets = dict(OPTIONS), ["log_every=1"]
+    if name == "dqn":  # it learns at every move of an episode (one step): no accumulation; a small memory
+        pytest.importorskip("gymnasium")
+        options["accumulate"] = 1
+        sets.append("memory_size=20")
     result = train_model(
         name,
         device="cpu",
@@ -23,8 +28,8 @@ def test_every_lesson_trains_with_bf16_clipping_accumulation_and_cosine(name, mn
         batch_size=batch,
         data_root=str(mnist_root) if name in MNIST_MODELS else None,
         out=tmp_path / "run",
-        sets=["log_every=1"],
-        **OPTIONS,
+        sets=sets,
+        **options,
     )
     assert result.step == 4 and len(result.history) == 4
     rows = result.history
@@ -35,7 +40,14 @@ def test_every_lesson_trains_with_bf16_clipping_accumulation_and_cosine(name, mn
         if k == "loss" or k.endswith("_loss") or k.startswith("loss_")
     ]
     assert losses and all(math.isfinite(v) for v in losses)
-    assert rows[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # the cosine reached its end
+    if name != "dqn":
+        assert rows[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # the cosine reached its end
+    else:  # the schedule moves on the episodes in which it learnt (not before its memory filled)
+        assert rows[-1]["lr"] < rows[0]["lr"]
     saved = result.config.loop
-    assert (saved["precision"], saved["grad_clip"], saved["accumulate"]) == ("bf16-mixed", 1.0, 2)
+    assert (saved["precision"], saved["grad_clip"], saved["accumulate"]) == (
+        "bf16-mixed",
+        1.0,
+        options["accumulate"],
+    )
     assert result.config.scheduler == "schedulers:cosine"

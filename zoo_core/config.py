@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -66,12 +67,111 @@ class RunConfig:
         return attrs.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
-        fields = {f.name for f in attrs.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in fields})
+    def from_dict(cls, data: Any, source: str = "the saved config") -> RunConfig:
+        """A config read back from a file: untrusted, so every field is checked before use."""
+        if not isinstance(data, Mapping):
+            raise _bad(source, f"expected a mapping of settings, got {type(data).__name__}")
+        values: dict[str, Any] = {}
+        for name in ("model", "dataset", "optimizer", "trainer"):
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise _bad(source, f"'{name}' must name a registry entry, not {data.get(name)!r}")
+            values[name] = data[name]
+        for name in SECTIONS:
+            params = data.get(f"{name}_params", {})
+            if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+                raise _bad(source, f"'{name}_params' must be a mapping of settings")
+            values[f"{name}_params"] = dict(params)
+        loop = data.get("loop", {})
+        if not isinstance(loop, Mapping):
+            raise _bad(source, "'loop' must be a mapping of settings")
+        values["loop"] = {**LOOP_DEFAULTS, **loop}
+        for name in ("device", "data_root"):
+            if (
+                name in data
+                and not isinstance(data[name], str)
+                and not (name == "data_root" and data[name] is None)
+            ):
+                raise _bad(source, f"'{name}' must be a string, not {data[name]!r}")
+            if name in data:
+                values[name] = data[name]
+        config = cls(**values)
+        check_loop(config.loop, source)
+        registries = get_zoo().registries
+        for name in SECTIONS:
+            entry = registries[name].get(getattr(config, name))
+            check_params(entry, config.section(name), source)
+        return config
 
     def section(self, name: str) -> dict[str, Any]:
         return self.loop if name == "loop" else getattr(self, f"{name}_params")
+
+
+def _bad(source: str, what: str) -> ZooError:
+    return ZooError(f"{source}: {what}; the file is damaged or was edited: restore it or train again")
+
+
+def _kind_of(like: Any) -> str:
+    if isinstance(like, bool):
+        return "true or false"
+    return {int: "a whole number", float: "a finite number", str: "a string"}.get(
+        type(like), type(like).__name__
+    )
+
+
+def _fits(value: Any, like: Any) -> bool:
+    """Whether ``value`` has the type of the setting's default ``like`` (a finite number for floats)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if like is None:
+        return not isinstance(value, Mapping)
+    if isinstance(like, bool):
+        return isinstance(value, bool)
+    if isinstance(like, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(like, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(like, (list, tuple)):
+        return isinstance(value, (list, tuple)) and all(not like or _fits(v, like[0]) for v in value)
+    return isinstance(value, type(like))
+
+
+def check_params(entry: Entry, params: Mapping[str, Any], source: str) -> None:
+    """Settings read from a file: known to ``entry`` and typed like its defaults."""
+    for key, value in params.items():
+        if key not in entry.defaults:
+            valid = ", ".join(sorted(entry.defaults)) or "none"
+            raise _bad(source, f"{entry.kind} '{entry.name}' has no setting {key!r} (valid: {valid})")
+        if not _fits(value, entry.defaults[key]):
+            raise _bad(
+                source, f"{entry.kind} setting {key!r} must be {_kind_of(entry.defaults[key])}, not {value!r}"
+            )
+
+
+SEED_MAX = 2**32 - 1
+
+
+def check_loop(loop: Mapping[str, Any], source: str = "") -> None:
+    """The loop's settings, from flags, ``--set`` or a file: types and ranges, one message each."""
+    where = f"{source}: " if source else ""
+    for key, value in loop.items():
+        if key not in LOOP_DEFAULTS:
+            raise ZooError(f"{where}unknown loop setting {key!r}; valid: {', '.join(LOOP_DEFAULTS)}")
+        like = {int: 0, float: 0.0, bool: False}[_LOOP_TYPES[key]]
+        if not (value is None and key in ("epochs", "steps", "batch_size")) and not _fits(value, like):
+            raise ZooError(f"{where}{key} must be {_kind_of(like)}, got {value!r}")
+    for key in ("epochs", "steps", "batch_size"):
+        value = loop.get(key)
+        if value is not None and value <= 0:
+            raise ZooError(f"{where}{key} must be a positive whole number, got {value!r}")
+    if loop.get("epochs") is None and loop.get("steps") is None:
+        raise ZooError(f"{where}give the run a length: epochs or steps")
+    for key in ("workers", "eval_every", "log_every", "checkpoint_every"):
+        if loop[key] < 0:
+            raise ZooError(f"{where}{key} must be 0 or more, got {loop[key]!r}")
+    if not loop["lr"] > 0:
+        raise ZooError(f"{where}lr must be a positive finite number, got {loop['lr']!r}")
+    if not 0 <= loop["seed"] <= SEED_MAX:
+        raise ZooError(f"{where}seed must be a whole number from 0 to {SEED_MAX}, got {loop['seed']!r}")
 
 
 def parse_value(text: str, like: Any, what: str) -> Any:
@@ -87,7 +187,10 @@ def parse_value(text: str, like: Any, what: str) -> Any:
         if isinstance(like, int):
             return int(text)
         if isinstance(like, float):
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
         if isinstance(like, (list, tuple)):
             inner = like[0] if like else ""
             items = [parse_value(p.strip(), inner, what) for p in text.split(",") if p.strip()]
@@ -101,7 +204,9 @@ def parse_value(text: str, like: Any, what: str) -> Any:
                 return text
     except (ValueError, ZooError):
         pass
-    kind = {bool: "true or false", int: "an integer", float: "a number"}.get(type(like), type(like).__name__)
+    kind = {bool: "true or false", int: "an integer", float: "a finite number"}.get(
+        type(like), type(like).__name__
+    )
     raise ZooError(f"--set {what}={text}: expected {kind}")
 
 
@@ -215,25 +320,22 @@ def resolve(
         target = holders[0] if holders else ""
         if target == "loop" and bare in LOOP_DEFAULTS:
             loop_values[bare] = _typed_loop_value(bare, text)
+            if bare in ("epochs", "steps"):
+                explicit[bare] = loop_values[bare]
         elif target in SECTIONS and bare in params[target]:
             params[target][bare] = parse_value(text, params[target][bare], key)
         else:
             valid = sorted({k for s in SECTIONS for k in params[s]} | set(LOOP_DEFAULTS))
             raise ZooError(f"--set {key}: unknown setting; valid keys: {', '.join(valid)}")
 
+    if explicit.get("epochs") is not None and explicit.get("steps") is not None:
+        raise ZooError("give either --epochs or --steps (or --set epochs=N, --set steps=N), not both")
+    for key in ("epochs", "steps"):  # the length given last replaces the recipe's other one
+        if explicit.get(key) is not None:
+            loop_values["steps" if key == "epochs" else "epochs"] = None
     if loop_values.get("epochs") is None and loop_values.get("steps") is None:
         loop_values["epochs"] = 1
-    if explicit.get("epochs") is not None and explicit.get("steps") is not None:
-        raise ZooError("give either --epochs or --steps, not both")
-    for key in ("epochs", "steps", "batch_size"):
-        value = loop_values.get(key)
-        if value is not None and (not isinstance(value, int) or value <= 0):
-            raise ZooError(f"{key} must be a positive whole number, got {value!r}")
-    for key in ("workers", "eval_every", "log_every", "checkpoint_every"):
-        if loop_values[key] < 0:
-            raise ZooError(f"{key} must be 0 or more, got {loop_values[key]!r}")
-    if loop_values["lr"] <= 0:
-        raise ZooError(f"lr must be positive, got {loop_values['lr']!r}")
+    check_loop(loop_values)
     return RunConfig(
         model=model.qualname,
         dataset=entries["dataset"].qualname,

@@ -30,27 +30,50 @@ def _folder(model: str) -> str:
     return model.rpartition(":")[2].replace("/", "_")
 
 
+def _has_files(path: Path) -> bool:
+    """Whether ``path`` holds anything besides a run-folder lock."""
+    from zoo_core.lock import NAMES
+
+    return any(p.name not in NAMES for p in path.iterdir())
+
+
+def _not_new(path: Path) -> ZooError:
+    return ZooError(
+        f"--out {path}: already exists and is not empty; runs are never overwritten, pick a new folder"
+    )
+
+
 def new_run_dir(model: str, out: str | Path | None = None) -> Path:
-    """A fresh, writable run folder; an existing non-empty ``out`` is refused, never overwritten."""
+    """A fresh run folder, locked for this process; an existing non-empty ``out`` is refused."""
+    from zoo_core import lock
+
     if out is not None:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise ZooError(
-                f"--out {path}: already exists and is not empty; runs are never overwritten, pick a new folder"
-            )
+        if path.exists() and (not path.is_dir() or _has_files(path)):
+            raise _not_new(path)
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]  # sortable, to the millisecond
         path = runs_root() / _folder(model) / f"{stamp}-{secrets.token_hex(2)}"
     try:
         path.mkdir(parents=True, exist_ok=out is not None)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
     except OSError as exc:
         raise ZooError(
             f"cannot write the run folder {path} ({exc.strerror or exc}); choose another with --out"
         ) from exc
+    lock.claim(path)  # before anything is written; then look again: a run may have finished there
+    if _has_files(path):
+        lock.release(path)
+        raise _not_new(path)
     return path
+
+
+def reopen_run(run_dir: Path) -> Path:
+    """Take an existing run folder for ``--resume``: lock it, then finish or undo a cut checkpoint."""
+    from zoo_core import checkpoint, lock
+
+    lock.claim(run_dir)
+    checkpoint.recover(run_dir)
+    return run_dir
 
 
 class MetricsLog:

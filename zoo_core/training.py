@@ -18,12 +18,12 @@ from typing import Any
 
 import attrs
 
-from zoo_core import checkpoint, distributed
+from zoo_core import checkpoint, distributed, lock
 from zoo_core.config import RunConfig, build_dataset, resolve
 from zoo_core.data import Batches, batch_indices, tensors_of, to_device
 from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
-from zoo_core.runs import CONFIG, METRICS, SUMMARY, find_run, new_run_dir, read_json
+from zoo_core.runs import CONFIG, METRICS, SUMMARY, find_run, new_run_dir, read_json, reopen_run
 
 SAVE_FORMATS = ("safetensors", "pickle", "both")
 
@@ -196,11 +196,11 @@ def train_model(
     if resume is not None:
         run_dir = find_run(resume)
         saved = read_json(run_dir / CONFIG)
-        if not saved or not (run_dir / checkpoint.STATE).exists():
+        if not isinstance(saved, dict) or "config" not in saved:
             raise ZooError(
                 f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from"
             )
-        config = RunConfig.from_dict(saved["config"])
+        config = RunConfig.from_dict(saved["config"], str(run_dir / CONFIG))  # [integrity] validated
         if model is not None:
             wanted = get_zoo().registries["model"].get(model).qualname
             if wanted != config.model:
@@ -208,7 +208,17 @@ def train_model(
         if device is not None:
             config.device = device
         save_format = saved.get("save_format", save_format)
-        return fit(config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step)
+        if save_format not in SAVE_FORMATS:  # [integrity]
+            raise ZooError(f"{run_dir / CONFIG}: save_format {save_format!r} is not one of {SAVE_FORMATS}")
+        distributed.on_main(reopen_run, run_dir, device=config.device)  # [integrity] lock + recover
+        try:
+            if not (run_dir / checkpoint.STATE).exists():
+                raise ZooError(
+                    f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from"
+                )
+            return fit(config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step)
+        finally:
+            lock.release(run_dir)  # [integrity]
     if model is None:
         raise ZooError("name a model to train (see 'zoo list models')")
     loop = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}
@@ -229,12 +239,18 @@ def train_model(
     except BaseException:
         _discard_if_unstarted(run_dir, created)
         raise
+    finally:
+        lock.release(run_dir)  # [integrity]
 
 
 def _discard_if_unstarted(run_dir: Path, created: bool) -> None:
     """A run that failed while being set up (nothing written yet) leaves no empty folder behind."""
-    if created and run_dir.is_dir() and not any(run_dir.iterdir()):
-        run_dir.rmdir()
+    if run_dir.is_dir() and not any(p.name not in lock.NAMES for p in run_dir.iterdir()):
+        lock.release(run_dir)  # [integrity] the lock files go too: the folder is as it was
+        for name in lock.NAMES:
+            (run_dir / name).unlink(missing_ok=True)
+        if created:
+            run_dir.rmdir()
 
 
 def fit(
@@ -301,12 +317,13 @@ def fit(
     log = dist.metrics_log(run_dir / METRICS)  # only worker 0 writes the run folder
     step = 0
     if resume:
-        checkpoint.load_weights(model, run_dir, device=device)
-        state = checkpoint.load_state(run_dir / checkpoint.STATE)
-        for name, opt in optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        step_logic.load_state_dict(to_device(state.get("trainer", {}), device))
-        set_rng_state(state["rng"])
+        # [integrity] one checked commit: weights and state from the same save, state validated
+        state = checkpoint.load_checkpoint(run_dir, model, optimizers, device=device)
+        with checkpoint.restoring(run_dir / checkpoint.STATE):  # [integrity] a misfit is one line
+            for name, opt in optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
+            step_logic.load_state_dict(to_device(state.get("trainer", {}), device))
+            set_rng_state(state["rng"])
         step = int(state["step"])
         log.rows = list(state.get("history", []))
     if dist.is_main:
@@ -338,11 +355,6 @@ def fit(
             "zoo.step": step,
         }
         was_training = model.training
-        if save_format in ("safetensors", "both"):
-            files.append(checkpoint.save_weights(model, run_dir / checkpoint.WEIGHTS, meta).name)
-        if save_format in ("pickle", "both"):
-            files.append(checkpoint.save_pickle(model, run_dir / checkpoint.PICKLE).name)
-        model.train(was_training)
         state = {
             "step": step,
             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
@@ -350,7 +362,11 @@ def fit(
             "rng": rng_state(),
             "history": log.rows,
         }
-        files.append(checkpoint.save_state(run_dir / checkpoint.STATE, state).name)
+        # [integrity] weights (+ pickle) and state as one commit
+        files += checkpoint.save_checkpoint(
+            run_dir, model, metadata=meta, state=state, save_format=save_format
+        )
+        model.train(was_training)
         log.flush()
         return files
 

@@ -7,13 +7,15 @@ import json
 import os
 import shutil
 import stat
+import time
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
+import zoo_core
 from zoo_core import ZooError, checkpoint, lock
-from zoo_core.training import train_model
+from zoo_core.training import evaluate_run, train_model
 
 
 def _weights(run_dir):
@@ -146,3 +148,72 @@ def test_a_dead_holders_lock_is_not_in_the_way(toy_zoo, tmp_path):
     (run / lock.OWNER).write_text(json.dumps({"pid": 1, "host": "gone", "since": "long ago"}))
     train_model("toy", out=run, device="cpu")
     assert not (run / lock.OWNER).exists()  # released at the end
+
+
+# -- 3. untrusted metadata never decides allocation or paths ------------------------------------------
+def _rewrite_metadata(path, change):
+    """The same tensors, with the zoo.config of the metadata changed as an attacker would."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    config = json.loads(meta["zoo.config"])
+    change(config)
+    meta["zoo.config"] = json.dumps(config)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def test_metadata_asking_for_a_huge_net_is_refused_before_allocating(toy_zoo, tmp_path):
+    train_model("toy", out=tmp_path / "run", device="cpu")
+    path = tmp_path / "run" / "model.safetensors"
+    _rewrite_metadata(path, lambda c: c["model_params"].update(hidden=10**11))  # 800 GB of weights
+    assert path.stat().st_size < 4000
+    started = time.perf_counter()
+    with pytest.raises(ZooError, match=r"weights do not fit the model; shape mismatch"):
+        evaluate_run(path, device="cpu")
+    assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c["model_params"].update(hidden="8"), "must be a whole number, not '8'"),
+        (lambda c: c["model_params"].update(depth=3), "has no setting 'depth'"),
+        (lambda c: c["loop"].update(seed=1e30), "seed must be a whole number"),
+        (lambda c: c["loop"].update(lr=float("nan")), "lr must be a finite number"),
+        (lambda c: c.pop("model"), "'model' must name a registry entry"),
+        (lambda c: c.update(dataset_params=[1]), "'dataset_params' must be a mapping"),
+    ],
+)
+def test_metadata_is_validated_like_user_input(toy_zoo, tmp_path, change, message):
+    train_model("toy", out=tmp_path / "run", device="cpu")
+    path = tmp_path / "run" / "model.safetensors"
+    _rewrite_metadata(path, change)
+    with pytest.raises(ZooError, match=message):
+        evaluate_run(path, device="cpu")
+
+
+def test_a_path_inside_a_file_is_never_used(make_zoo, tmp_path):
+    from tests.conftest import Toy, toy_line
+
+    seen = []
+
+    class Rooted:
+        @zoo_core.hookimpl
+        def register_datasets(registry):
+            def rooted(n: int = 64, data_root=None):
+                seen.append(data_root)
+                return toy_line(n)
+
+            registry.add("rooted", factory=rooted, defaults={"n": 64})
+
+    make_zoo(Toy, Rooted)
+    train_model("toy", dataset="rooted", out=tmp_path / "run", device="cpu", data_root=str(tmp_path))
+    path = tmp_path / "run" / "model.safetensors"
+    _rewrite_metadata(path, lambda c: c.update(data_root="/etc/evil"))
+    seen.clear()
+    evaluate_run(path, device="cpu")
+    assert seen == [None]  # the default root, not the file's
+    evaluate_run(path, device="cpu", data_root=str(tmp_path))
+    assert seen[-1] == str(tmp_path)

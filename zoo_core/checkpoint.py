@@ -119,47 +119,97 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return out
 
 
+def saved_metrics(meta: Mapping[str, Any], path: str | Path) -> dict[str, float]:
+    """The metrics a weights file says it reached: names to numbers, anything else refused."""
+    metrics = meta.get("zoo.metrics", {})
+    if not isinstance(metrics, dict) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+        for k, v in metrics.items()
+    ):
+        raise ZooError(
+            f"{path}: metadata zoo.metrics must map names to numbers; the file is damaged or was edited"
+        )
+    return metrics
+
+
 def load_weights(model: torch.nn.Module, path: str | Path, device: str | torch.device = "cpu") -> None:
     """Load weights into ``model``, listing every missing, unexpected or mis-shaped tensor."""
     from safetensors.torch import load_model as st_load_model
 
     path = _weights_file(path)
     _, shapes = read_header(path)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    wrong = [
-        f"{k} {shapes[k]} vs {expected[k]}" for k in shapes if k in expected and shapes[k] != expected[k]
-    ]
-    if wrong:
-        raise ZooError(
-            f"{path}: weights do not fit the model; shape mismatch (file vs model): {'; '.join(wrong)}"
-        )
+    check_fits(model, shapes, path)
     try:
         missing, unexpected = st_load_model(model, str(path), strict=False, device=str(device))
     except Exception as exc:
         raise ZooError(f"{path}: cannot load weights ({exc})") from exc
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing: {', '.join(sorted(missing))}")
-        if unexpected:
-            parts.append(f"unexpected: {', '.join(sorted(unexpected))}")
+    if missing or unexpected:  # not reached after check_fits; kept as safetensors' own word
+        raise ZooError(
+            f"{path}: weights do not fit the model; missing: {sorted(missing)}; unexpected: {sorted(unexpected)}"
+        )
+
+
+def check_fits(model: torch.nn.Module, shapes: Mapping[str, tuple[int, ...]], path: str | Path) -> None:
+    """Every tensor name and shape of a file's header against a model (which may be on ``meta``)."""
+    tensors = model.state_dict(keep_vars=True)
+    expected = {k: tuple(v.shape) for k, v in tensors.items()}
+    wrong = [
+        f"{k} {shapes[k]} vs {expected[k]}" for k in shapes if k in expected and shapes[k] != expected[k]
+    ]
+    names_of: dict[int, list[str]] = {}  # tied weights are one tensor: the file holds one of its names
+    for key, value in tensors.items():
+        names_of.setdefault(id(value), []).append(key)
+    missing = sorted(ns[0] for ns in names_of.values() if not any(n in shapes for n in ns))
+    unexpected = sorted(set(shapes) - set(expected))
+    parts = []
+    if wrong:
+        parts.append(f"shape mismatch (file vs model): {'; '.join(wrong)}")
+    if missing:
+        parts.append(f"missing: {', '.join(missing)}")
+    if unexpected:
+        parts.append(f"unexpected: {', '.join(unexpected)}")
+    if parts:
         raise ZooError(f"{path}: weights do not fit the model; {'; '.join(parts)}")
 
 
 def load_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
-    """Rebuild a model from its weights file alone: the entry and settings come from its metadata."""
-    from zoo_core.plugins import get_zoo
+    """Rebuild a model from its weights file alone: the entry and settings come from its metadata.
 
-    meta = read_metadata(path)
-    name = meta.get("zoo.model")
-    config = meta.get("zoo.config")
-    if not name or not isinstance(config, dict):
+    The metadata is untrusted: the settings are checked like user input, and the model is first
+    built on the ``meta`` device (no memory) and compared with the file's header, so a file cannot
+    make zoo allocate a model its own tensors do not describe.
+    """
+    import torch
+
+    from zoo_core.config import RunConfig
+
+    path = _weights_file(path)
+    meta, shapes = read_header(path)
+    decoded = read_metadata(path)
+    if "zoo.model" not in meta or "zoo.config" not in meta:
         raise ZooError(
-            f"{_weights_file(path)}: has no zoo metadata (zoo.model, zoo.config); it was not saved "
+            f"{path}: has no zoo metadata (zoo.model, zoo.config); it was not saved "
             "by zoo, so load it with safetensors and your own model class"
         )
-    entry = get_zoo().registries["model"].get(name)
-    model = entry.create(**config.get("model_params", {}))
+    config = RunConfig.from_dict(decoded["zoo.config"], f"{path} (metadata zoo.config)")
+    if decoded["zoo.model"] != config.model:
+        raise ZooError(
+            f"{path}: metadata names model {decoded['zoo.model']!r} but its config {config.model!r}"
+        )
+    from zoo_core.plugins import get_zoo
+
+    entry = get_zoo().registries["model"].get(config.model)
+    try:
+        with torch.device("meta"):
+            shell = entry.create(**config.model_params)
+    except ZooError:
+        raise
+    except Exception:  # a factory that cannot build on meta is checked after building it for real
+        shell = None
+    if shell is not None:
+        check_fits(shell, shapes, path)
+        del shell
+    model = entry.create(**config.model_params)
     load_weights(model, path, device=device)
     return model.to(device).eval()
 

@@ -129,12 +129,12 @@ def _sample_input(path: Path) -> Any:
 
     meta = checkpoint.read_metadata(path)
     try:
-        config = RunConfig.from_dict(meta["zoo.config"])
+        config = RunConfig.from_dict(meta["zoo.config"], f"{path} (metadata zoo.config)")
         data = build_dataset(
             get_zoo().registries["dataset"].get(config.dataset),
             config.dataset_params,
             seed=config.loop["seed"],
-            data_root=config.data_root,
+            data_root=None,  # a path read from a file is never used: the default data root
         )
         first = data.evaluation[0:8] if hasattr(data.evaluation, "tensors") else None
         sample = first[0] if first else None

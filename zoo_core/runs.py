@@ -121,11 +121,12 @@ def find_run(arg: str | Path) -> Path:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """A JSON file, or an empty dict when it is missing or unreadable."""
+    """A JSON object from a file, or an empty dict when it is missing, unreadable or not an object."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def list_runs(model: str | None = None) -> list[dict[str, Any]]:

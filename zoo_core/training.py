@@ -510,20 +510,22 @@ def evaluate_run(
         saved = read_json(run_dir / CONFIG).get("config")
         if not saved:
             raise ZooError(f"{source}: no config.json beside it, so the lesson's data are unknown")
-        config, saved_metrics = RunConfig.from_dict(saved), {}
+        config, saved_metrics = RunConfig.from_dict(saved, str(run_dir / CONFIG)), {}  # [integrity]
     else:
         source = path / checkpoint.WEIGHTS if path.is_dir() else path
         meta = checkpoint.read_metadata(source)
         if not isinstance(meta.get("zoo.config"), dict):
             raise ZooError(f"{source}: has no zoo metadata; only files saved by zoo can be evaluated")
-        config, saved_metrics = RunConfig.from_dict(meta["zoo.config"]), meta.get("zoo.metrics", {})
+        # [integrity] metadata is untrusted: validated like user input
+        config = RunConfig.from_dict(meta["zoo.config"], f"{source} (metadata zoo.config)")
+        saved_metrics = checkpoint.saved_metrics(meta, source)
         model = checkpoint.load_model(source, device=str(dev))
     registries = get_zoo().registries
     data = build_dataset(
         registries["dataset"].get(config.dataset),
         config.dataset_params,
         seed=config.loop["seed"],
-        data_root=data_root or config.data_root,
+        data_root=data_root,  # [integrity] a path read from a file is never used
     )
     step_logic = registries["trainer"].get(config.trainer).create(**config.trainer_params)
     metrics = step_logic.evaluate(model.to(dev).eval(), data, dev)

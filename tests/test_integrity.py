@@ -217,3 +217,93 @@ def test_a_path_inside_a_file_is_never_used(make_zoo, tmp_path):
     assert seen == [None]  # the default root, not the file's
     evaluate_run(path, device="cpu", data_root=str(tmp_path))
     assert seen[-1] == str(tmp_path)
+
+
+# -- 4. numbers that cannot train ---------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"lr": float("nan")}, "lr must be a finite number"),
+        ({"lr": float("inf")}, "lr must be a finite number"),
+        ({"sets": ["lr=nan"]}, "--set lr=nan: expected a finite number"),
+        ({"sets": ["loop.lr=-inf"]}, "expected a finite number"),
+        ({"sets": ["epochs=1", "steps=5"]}, "give either --epochs or --steps"),
+        ({"epochs": 1, "sets": ["steps=5"]}, "give either --epochs or --steps"),
+        ({"seed": 10**30}, "seed must be a whole number from 0 to 4294967295"),
+        ({"sets": ["seed=-1"]}, "seed must be a whole number"),
+        ({"sets": ["hidden=0"]}, r"model 'toy:toy' built with hidden=0.*has an empty weight 0.weight"),
+        ({"sets": ["hidden=-5"]}, r"model 'toy:toy' could not be built with hidden=-5.*: .*negative"),
+        ({"sets": ["optimizer.momentum=-1"]}, r"optimizer 'toy:sgd' could not be built with .*momentum=-1.0"),
+    ],
+)
+def test_numbers_that_cannot_train_are_one_line_and_leave_nothing(toy_zoo, tmp_path, kwargs, message):
+    with pytest.raises(ZooError, match=message) as err:
+        train_model("toy", out=tmp_path / "run", device="cpu", **kwargs)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_one_length_given_by_set_replaces_the_recipes_other_one(toy_zoo, tmp_path):
+    result = train_model("toy", out=tmp_path / "run", device="cpu", sets=["epochs=2"])
+    assert result.config.loop["steps"] is None and result.step == 8  # 64 samples, batches of 16
+
+
+class Diverges:
+    """A trainer whose loss becomes NaN (and its weights with it) from step ``at`` on."""
+
+    @zoo_core.hookimpl
+    def register_trainers(registry):
+        from tests.conftest import ToyStep
+
+        class Poisoned(ToyStep):
+            def __init__(self, at: int = 12) -> None:
+                super().__init__()
+                self.at, self.count = at, 0
+
+            def step(self, model, batch, optimizers):
+                losses = super().step(model, batch, optimizers)
+                self.count += 1
+                if self.count >= self.at:
+                    with torch.no_grad():
+                        model[0].weight.fill_(float("nan"))
+                    return {"loss": torch.tensor(float("nan"))}
+                return losses
+
+        registry.add("poisoned", factory=Poisoned, defaults={"at": 12})
+
+
+def test_a_loss_that_turns_nan_stops_the_run_and_keeps_the_last_good_checkpoint(make_zoo, tmp_path):
+    from tests.conftest import Toy
+
+    make_zoo(Toy, Diverges)
+    run = tmp_path / "run"
+    sets = ["checkpoint_every=5", "log_every=3"]  # NaN at 12, logged at 12; checkpoints at 5 and 10
+    with pytest.raises(
+        ZooError, match=r"training diverged: loss=nan at step 12; the last good checkpoint in .* is kept"
+    ):
+        train_model("toy", trainer="poisoned", out=run, device="cpu", sets=sets)
+    assert checkpoint.read_metadata(run)["zoo.step"] == 10
+    assert all(torch.isfinite(t).all() for t in _weights(run).values())
+    assert json.loads((run / "summary.json").read_text())["status"] == "failed"
+    # a checkpoint between two logged rows is not saved with NaN weights either
+    with pytest.raises(ZooError, match=r"non-finite weights in 0.weight at step 12"):
+        train_model(
+            "toy",
+            trainer="poisoned",
+            out=tmp_path / "b",
+            device="cpu",
+            sets=["checkpoint_every=4", "log_every=5"],
+        )
+    assert checkpoint.read_metadata(tmp_path / "b")["zoo.step"] == 8
+
+
+def test_stop_on_nan_false_only_warns(make_zoo, tmp_path, capsys):
+    from tests.conftest import Toy
+
+    make_zoo(Toy, Diverges)
+    result = train_model(
+        "toy", trainer="poisoned", out=tmp_path / "run", device="cpu", sets=["stop_on_nan=false"], quiet=False
+    )
+    assert result.step == 30
+    assert "warning: loss=nan at step" in capsys.readouterr().out

@@ -414,10 +414,26 @@ def save_checkpoint(
     metadata: Mapping[str, Any],
     state: Mapping[str, Any],
     save_format: str = "safetensors",
+    finite: bool = False,
 ) -> list[str]:
-    """Weights (and the pickle on request) and the training state as one commit, tagged alike."""
+    """Weights (and the pickle on request) and the training state as one commit, tagged alike.
+
+    With ``finite``, weights holding NaN or infinity are refused, so the last good checkpoint stays.
+    """
     from safetensors.torch import save_file, save_model
 
+    if finite:
+        import torch
+
+        bad = [
+            k for k, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()
+        ]
+        if bad:
+            from zoo_core.runs import diverged
+
+            raise diverged(
+                f"non-finite weights in {', '.join(bad[:3])}", metadata.get("zoo.step", "?"), Path(run_dir)
+            )
     commit_id = secrets.token_hex(8)
     writers: dict[str, Callable[[Path], None]] = {}
     if save_format in ("safetensors", "both"):

@@ -30,6 +30,7 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "log_every": 0,  # steps between metric rows; 0: about 200 rows per run
     "checkpoint_every": 0,  # steps between resumable checkpoints; 0: at the end (and on Ctrl-C)
     "cuda_graphs": True,  # on CUDA, capture a capturable trainer's step as a graph and replay it
+    "stop_on_nan": True,  # a NaN or infinite loss stops the run (False: a warning only)
 }
 _LOOP_TYPES: dict[str, type] = {
     "lr": float,
@@ -44,6 +45,7 @@ _LOOP_TYPES: dict[str, type] = {
     "log_every": int,
     "checkpoint_every": int,
     "cuda_graphs": bool,
+    "stop_on_nan": bool,
 }
 
 
@@ -228,22 +230,22 @@ def split_assignments(pairs: Iterable[str]) -> list[tuple[str, str]]:
     return out
 
 
-def call_with_context(fn: Callable[..., Any], params: Mapping[str, Any], **context: Any) -> Any:
-    """Call ``fn(**params)``, adding each context keyword (seed, data_root) that ``fn`` accepts."""
+def context_for(fn: Callable[..., Any], **context: Any) -> dict[str, Any]:
+    """The context keywords (seed, data_root) that ``fn`` accepts."""
     try:
         sig = inspect.signature(fn)
         takes_all = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-        extra = {k: v for k, v in context.items() if takes_all or k in sig.parameters}
+        return {k: v for k, v in context.items() if takes_all or k in sig.parameters}
     except (TypeError, ValueError):
-        extra = {}
-    return fn(**params, **extra)
+        return {}
 
 
 def build_dataset(entry: Entry, overrides: Mapping[str, Any], *, seed: int, data_root: str | None) -> Any:
     """Build a dataset entry's ``Splits`` (a bare dataset is taken as the training split)."""
     from zoo_core.data import Splits
 
-    result = call_with_context(entry.load(), entry.params(overrides), seed=seed, data_root=data_root)
+    extra = context_for(entry.load(), seed=seed, data_root=data_root)
+    result = entry.call(**entry.params(overrides), **extra)
     return result if isinstance(result, Splits) else Splits(train=result)
 
 

@@ -9,5 +9,9 @@ class ZooError(Exception):
     exit_code = 2
 
 
+class RunFailed(ZooError):
+    """Training began and cannot go on (a diverged loss, a full disk): the run folder is marked failed."""
+
+
 class PluginError(ZooError):
     """A plugin broke the contract (bad registration, duplicate name, failing hook)."""

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
+import math
 import os
 import secrets
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from zoo_core.checkpoint import WEIGHTS, write_text
-from zoo_core.errors import ZooError
+from zoo_core.errors import RunFailed, ZooError
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -152,3 +156,78 @@ def list_runs(model: str | None = None) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def check_losses(row: dict[str, Any], *, stop: bool, run_dir: Path, say: Callable[[str], None]) -> None:
+    """A logged loss that is NaN or infinite stops the run (or, when asked, only warns)."""
+    bad = {
+        k: v
+        for k, v in row.items()
+        if k not in ("step", "epoch") and isinstance(v, float) and not math.isfinite(v)
+    }
+    if not bad:
+        return
+    what = ", ".join(f"{k}={v}" for k, v in bad.items())
+    if not stop:
+        say(f"warning: {what} at step {row['step']}; training goes on (stop_on_nan=false)")
+        return
+    raise diverged(what, row["step"], run_dir)
+
+
+def diverged(what: str, step: int, run_dir: Path) -> RunFailed:
+    """The one message for a run whose numbers left the finite range."""
+    return RunFailed(
+        f"training diverged: {what} at step {step}; {_last_checkpoint(run_dir)}; "
+        "lower --lr, or --set stop_on_nan=false to only warn"
+    )
+
+
+def _last_checkpoint(run_dir: Path) -> str:
+    from zoo_core.checkpoint import STATE
+
+    if (run_dir / STATE).exists():
+        return f"the last good checkpoint in {run_dir} is kept"
+    return f"no checkpoint was saved in {run_dir} before it (--set checkpoint_every=N saves some)"
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return True
+    text = str(exc)  # safetensors reports the OS error in its message
+    return any(os.strerror(code) in text for code in _DISK_FULL)
+
+
+def mark_failed(run_dir: Path, reason: str) -> None:
+    """Say in ``summary.json`` that the run failed and why (best effort: the disk may be full)."""
+    with contextlib.suppress(OSError):
+        write_text(run_dir / SUMMARY, json.dumps({"status": "failed", "error": reason}, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def failing(run_dir: Path, model: str) -> Iterator[None]:
+    """Around training: a failed run is marked so, and a full disk is one line naming the file."""
+    from zoo_core import lock
+
+    try:
+        yield
+    except RunFailed as exc:
+        if lock.held(run_dir):
+            mark_failed(run_dir, str(exc))
+        raise
+    except Exception as exc:
+        if not _disk_full(exc):
+            raise
+        where = getattr(exc, "filename", None) or f"a file in {run_dir}"
+        detail = (
+            exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
+        )
+        failed = RunFailed(
+            f"cannot write {where}: {detail}; {_last_checkpoint(run_dir)}; free some space, then "
+            f"resume with: zoo train {model} --resume {run_dir}"
+        )
+        if lock.held(run_dir):
+            mark_failed(run_dir, str(failed))
+        raise failed from exc

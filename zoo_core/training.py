@@ -23,7 +23,17 @@ from zoo_core.config import RunConfig, build_dataset, resolve
 from zoo_core.data import Batches, batch_indices, tensors_of, to_device
 from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
-from zoo_core.runs import CONFIG, METRICS, SUMMARY, find_run, new_run_dir, read_json, reopen_run
+from zoo_core.runs import (
+    CONFIG,
+    METRICS,
+    SUMMARY,
+    check_losses,
+    failing,
+    find_run,
+    new_run_dir,
+    read_json,
+    reopen_run,
+)
 
 SAVE_FORMATS = ("safetensors", "pickle", "both")
 
@@ -216,7 +226,10 @@ def train_model(
                 raise ZooError(
                     f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from"
                 )
-            return fit(config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step)
+            with failing(run_dir, config.model):  # [integrity] failed runs marked; a full disk is one line
+                return fit(
+                    config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step
+                )
         finally:
             lock.release(run_dir)  # [integrity]
     if model is None:
@@ -235,7 +248,8 @@ def train_model(
     created = out is None or not Path(out).exists()
     run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
     try:
-        return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
+        with failing(run_dir, config.model):  # [integrity] failed runs marked; a full disk is one line
+            return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
     except BaseException:
         _discard_if_unstarted(run_dir, created)
         raise
@@ -291,7 +305,8 @@ def fit(
     ) -> Any:
         entry = registries["optimizer"].get(name or config.optimizer)
         settings = {**(config.optimizer_params if name is None else {}), **overrides}
-        return entry.load()(params, lr=loop["lr"] if lr is None else lr, **entry.params(settings))
+        # [integrity] entry.call: a factory's failure is one line naming the entry and settings
+        return entry.call(params, lr=loop["lr"] if lr is None else lr, **entry.params(settings))
 
     optimizers = step_logic.configure_optimizers(model, make_optimizer)
 
@@ -364,7 +379,7 @@ def fit(
         }
         # [integrity] weights (+ pickle) and state as one commit
         files += checkpoint.save_checkpoint(
-            run_dir, model, metadata=meta, state=state, save_format=save_format
+            run_dir, model, metadata=meta, state=state, save_format=save_format, finite=loop["stop_on_nan"]
         )
         model.train(was_training)
         log.flush()
@@ -412,6 +427,9 @@ def fit(
                 if step % log_every == 0 or step == total or evaluate_now:
                     row = {"step": step, "epoch": epoch + 1}
                     row.update(dist.mean({k: float(v) / count for k, v in sums.items()}))
+                    check_losses(
+                        row, stop=loop["stop_on_nan"], run_dir=run_dir, say=progress.say
+                    )  # [integrity]
                     sums, count = {}, 0
                     if evaluate_now:
                         row.update(step_logic.evaluate(model, data, device))

@@ -199,11 +199,10 @@ def load_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
     from zoo_core.plugins import get_zoo
 
     entry = get_zoo().registries["model"].get(config.model)
+    factory, params = entry.load(), entry.params(config.model_params)
     try:
         with torch.device("meta"):
-            shell = entry.create(**config.model_params)
-    except ZooError:
-        raise
+            shell = factory(**params)
     except Exception:  # a factory that cannot build on meta is checked after building it for real
         shell = None
     if shell is not None:

@@ -60,6 +60,8 @@ class ZooGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"zoo: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except EOFError as exc:  # click would turn it into a bare "Aborted!": keep what happened
+            raise RuntimeError(f"unexpected end of data ({exc or 'EOFError'})") from exc
 
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -307,3 +307,99 @@ def test_stop_on_nan_false_only_warns(make_zoo, tmp_path, capsys):
     )
     assert result.step == 30
     assert "warning: loss=nan at step" in capsys.readouterr().out
+
+
+# -- 9. hand-edited files are one line, never an internal error -------------------------------------
+def _edit_state(path, change_skeleton=None, drop_tensor=None, change_tensors=None):
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    skeleton = json.loads(meta["zoo.state"])
+    if change_skeleton:
+        change_skeleton(skeleton)
+    if drop_tensor:
+        tensors.pop(drop_tensor)
+    if change_tensors:
+        change_tensors(tensors)
+    meta["zoo.state"] = json.dumps(skeleton)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def _set(skeleton, key, value):
+    for pair in skeleton["__dict__"]:
+        if pair[0] == key:
+            pair[1] = value
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ({"drop_tensor": "t0"}, "its contents do not match its description"),
+        ({"change_skeleton": lambda s: _set(s, "step", 3.5)}, "'step' must be a whole number >= 0, not 3.5"),
+        ({"change_skeleton": lambda s: _set(s, "step", -1)}, "'step' must be a whole number"),
+        ({"change_skeleton": lambda s: _set(s, "rng", {"__dict__": []})}, "'rng' must hold"),
+        (
+            {
+                "change_skeleton": lambda s: _set(
+                    s, "rng", {"__dict__": [["python", 1], ["numpy", 2], ["torch", 3]]}
+                )
+            },
+            "cannot restore the training state",
+        ),
+        (
+            {"change_skeleton": lambda s: _set(s, "history", [{"__dict__": [["epoch", 1]]}])},
+            "no whole-number 'step'",
+        ),
+        ({"change_skeleton": lambda s: _set(s, "optimizers", [])}, "'optimizers' must map names"),
+        ({"change_skeleton": lambda s: s.clear()}, "cannot restore|not a mapping|'step'"),
+    ],
+)
+def test_a_hand_edited_state_is_one_line_and_changes_nothing(toy_zoo, tmp_path, edit, message):
+    run = tmp_path / "run"
+    train_model("toy", out=run, device="cpu", steps=10)
+    _edit_state(run / "state.safetensors", **edit)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    with pytest.raises(ZooError, match=message) as err:
+        train_model(resume=run, device="cpu")
+    assert "\n" not in str(err.value)
+    after = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_an_optimizer_state_of_the_wrong_shape_is_refused_before_training(make_zoo, tmp_path):
+    from tests.conftest import Toy
+
+    make_zoo(Toy)
+    run = tmp_path / "run"
+    train_model("toy", out=run, device="cpu", steps=10, sets=["momentum=0.9"])
+
+    def widen(tensors):  # momentum buffers are the float tensors shaped like the weights
+        key = next(k for k, t in tensors.items() if t.dim() == 2)
+        tensors[key] = torch.zeros(3, 3)
+
+    _edit_state(run / "state.safetensors", change_tensors=widen)
+    with pytest.raises(ZooError, match=r"momentum_buffer of parameter \d has shape \(3, 3\)"):
+        train_model(resume=run, device="cpu")
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c.pop("config"), "no resumable state"),
+        (lambda c: c["config"].update(loop="fast"), "'loop' must be a mapping"),
+        (lambda c: c["config"]["loop"].update(seed=1e30), "seed must be a whole number"),
+        (lambda c: c["config"]["loop"].update(steps="ten"), "steps must be a whole number"),
+        (lambda c: c.update(save_format="zip"), "save_format 'zip' is not one of"),
+        (lambda c: c["config"].update(model=7), "'model' must name a registry entry"),
+    ],
+)
+def test_a_hand_edited_config_is_one_line(toy_zoo, tmp_path, edit, message):
+    run = tmp_path / "run"
+    train_model("toy", out=run, device="cpu", steps=10)
+    config = json.loads((run / "config.json").read_text())
+    edit(config)
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ZooError, match=message):
+        train_model(resume=run, device="cpu")

@@ -10,6 +10,7 @@ kill cut short, so the weights and the state on disk always come from the same s
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -34,6 +35,24 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the quota) is full; safetensors says so only in words."""
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        return True
+    return any(os.strerror(code) in str(exc) for code in _NO_SPACE)
+
+
+def _naming(exc: BaseException, path: Path) -> BaseException:
+    """A full disk as an OSError naming the file that could not be written; others unchanged."""
+    if not disk_full(exc) or (isinstance(exc, OSError) and exc.filename):
+        return exc
+    code = exc.errno if isinstance(exc, OSError) and exc.errno in _NO_SPACE else errno.ENOSPC
+    return OSError(code, os.strerror(code), str(path))
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is fsynced and renamed over it."""
@@ -46,9 +65,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        named = _naming(exc, path)
+        if named is not exc:
+            raise named from exc
         raise
 
 
@@ -366,10 +388,13 @@ def commit(run_dir: str | Path, writers: Mapping[str, Callable[[Path], None]]) -
             with open(staged, "rb+") as fh:
                 os.fsync(fh.fileno())
         write_json(run_dir / JOURNAL, {"files": list(writers)})  # the commit point
-    except BaseException:
+    except BaseException as exc:
         for name in writers:
             with contextlib.suppress(FileNotFoundError):
                 _staged(run_dir, name).unlink()
+        named = _naming(exc, run_dir / name)
+        if named is not exc:
+            raise named from exc
         raise
     _roll_forward(run_dir, list(writers))
     return list(writers)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import io
 import json
 import math
@@ -16,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from zoo_core.checkpoint import WEIGHTS, write_text
+from zoo_core.checkpoint import WEIGHTS, disk_full, write_text
 from zoo_core.errors import RunFailed, ZooError
 
 CONFIG = "config.json"
@@ -190,16 +189,6 @@ def _last_checkpoint(run_dir: Path) -> str:
     return f"no checkpoint was saved in {run_dir} before it (--set checkpoint_every=N saves some)"
 
 
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-def _disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
-        return True
-    text = str(exc)  # safetensors reports the OS error in its message
-    return any(os.strerror(code) in text for code in _DISK_FULL)
-
-
 def mark_failed(run_dir: Path, reason: str) -> None:
     """Say in ``summary.json`` that the run failed and why (best effort: the disk may be full)."""
     with contextlib.suppress(OSError):
@@ -218,7 +207,7 @@ def failing(run_dir: Path, model: str) -> Iterator[None]:
             mark_failed(run_dir, str(exc))
         raise
     except Exception as exc:
-        if not _disk_full(exc):
+        if not disk_full(exc):
             raise
         where = getattr(exc, "filename", None) or f"a file in {run_dir}"
         detail = (

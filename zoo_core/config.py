@@ -115,14 +115,22 @@ def _bad(source: str, what: str) -> ZooError:
 def _kind_of(like: Any) -> str:
     if isinstance(like, bool):
         return "true or false"
-    return {int: "a whole number", float: "a finite number", str: "a string"}.get(
+    return {int: "a whole number", float: "a finite number (at most 3.4e38)", str: "a string"}.get(
         type(like), type(like).__name__
     )
 
 
+FLOAT_MAX = 3.4028234663852886e38  # float32's largest: beyond it torch cannot use the number
+
+
+def finite(value: float) -> bool:
+    """A float that torch can use: not NaN, not infinite, within float32's range."""
+    return math.isfinite(value) and abs(value) <= FLOAT_MAX
+
+
 def _fits(value: Any, like: Any) -> bool:
     """Whether ``value`` has the type of the setting's default ``like`` (a finite number for floats)."""
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and not finite(value):
         return False
     if like is None:
         return not isinstance(value, Mapping)
@@ -190,7 +198,7 @@ def parse_value(text: str, like: Any, what: str) -> Any:
             return int(text)
         if isinstance(like, float):
             value = float(text)
-            if not math.isfinite(value):
+            if not finite(value):
                 raise ValueError
             return value
         if isinstance(like, (list, tuple)):
@@ -206,7 +214,7 @@ def parse_value(text: str, like: Any, what: str) -> Any:
                 return text
     except (ValueError, ZooError):
         pass
-    kind = {bool: "true or false", int: "an integer", float: "a finite number"}.get(
+    kind = {bool: "true or false", int: "an integer", float: "a finite number (at most 3.4e38)"}.get(
         type(like), type(like).__name__
     )
     raise ZooError(f"--set {what}={text}: expected {kind}")

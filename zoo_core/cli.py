@@ -254,6 +254,13 @@ class TrainCommand(click.Command):
     default=None,
     help="Train data-parallel in N worker processes (torch.distributed.run); --batch-size is the global batch.",
 )
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="With several workers: how long one may stay silent before the job ends [600].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> None:
@@ -263,6 +270,7 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
 
     if options.pop("no_cuda_graphs"):
         options["sets"] = (*options["sets"], "cuda_graphs=false")
+    distributed.set_timeout(options.pop("timeout"))
     if options.pop("nproc") is not None:
         distributed.launch(click.get_current_context())  # the workers print; worker 0 the summary
         return

@@ -220,7 +220,7 @@ def test_a_path_inside_a_file_is_never_used(make_zoo, tmp_path):
 
 
 # -- 4. numbers that cannot train ---------------------------------------------------------------------
-@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -233,7 +233,8 @@ def test_a_plugin_calling_sys_exit_is_contained(tmp_path, monkeypatch, capsys):
         "exits_in_hook": "failed",
         "fine": "loaded",
     }
-    assert zoo.plugins["exits_at_import"].error == "SystemExit: 3"
+    assert zoo.plugins["exits_at_import"].error == "called sys.exit(3)"
+    assert zoo.plugins["exits_in_hook"].error == "called sys.exit()"
     err = capsys.readouterr().err
     assert "plugin 'exits_at_import'" in err and "plugin 'exits_in_hook'" in err
 

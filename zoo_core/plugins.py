@@ -217,6 +217,8 @@ class Zoo:
             self.pm.unregister(name=info.name)
         info.status = "failed"
         info.error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        if isinstance(exc, SystemExit):
+            info.error = f"called sys.exit({'' if exc.code is None else repr(exc.code)})"
         if strict():
             raise PluginError(f"plugin '{info.name}' ({self._label(info)}) failed: {info.error}") from exc
         self._report(info)

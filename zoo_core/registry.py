@@ -6,6 +6,7 @@ import difflib
 import fnmatch
 import importlib
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -81,7 +82,9 @@ class Entry:
     def create(self, **overrides: Any) -> Any:
         """Build the thing with its defaults and ``overrides``."""
         params = self.params(overrides)
-        built = self.call(**params)
+        with warnings.catch_warnings():  # a zero-width layer is refused below, in one line
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            built = self.call(**params)
         if self.kind == "model":
             _refuse_empty(self, built, params)
         return built

@@ -45,9 +45,9 @@ def disk_full(exc: BaseException) -> bool:
     return any(os.strerror(code) in str(exc) for code in _NO_SPACE)
 
 
-def _naming(exc: BaseException, path: Path) -> BaseException:
+def _naming(exc: BaseException, path: Path, *, rename: bool = False) -> BaseException:
     """A full disk as an OSError naming the file that could not be written; others unchanged."""
-    if not disk_full(exc) or (isinstance(exc, OSError) and exc.filename):
+    if not disk_full(exc) or (isinstance(exc, OSError) and exc.filename and not rename):
         return exc
     code = exc.errno if isinstance(exc, OSError) and exc.errno in _NO_SPACE else errno.ENOSPC
     return OSError(code, os.strerror(code), str(path))
@@ -380,9 +380,10 @@ def commit(run_dir: str | Path, writers: Mapping[str, Callable[[Path], None]]) -
     if unknown:
         raise ValueError(f"not checkpoint files: {unknown}")
     recover(run_dir)
+    current = STATE
     try:
-        for name, write in writers.items():
-            staged = _staged(run_dir, name)
+        for current, write in writers.items():
+            staged = _staged(run_dir, current)
             write(staged)
             os.chmod(staged, 0o666 & ~_UMASK)
             with open(staged, "rb+") as fh:
@@ -392,7 +393,7 @@ def commit(run_dir: str | Path, writers: Mapping[str, Callable[[Path], None]]) -
         for name in writers:
             with contextlib.suppress(FileNotFoundError):
                 _staged(run_dir, name).unlink()
-        named = _naming(exc, run_dir / name)
+        named = _naming(exc, run_dir / current, rename=True)  # the checkpoint's file, not a staged one
         if named is not exc:
             raise named from exc
         raise

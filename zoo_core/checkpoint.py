@@ -236,16 +236,6 @@ def load_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
 
 
 # -- the whole-model pickle (for comparison, as the tutorial teaches it) -------------------------
-def save_pickle(model: torch.nn.Module, path: str | Path) -> Path:
-    """``torch.save(model)``: the whole object pickled; loading it needs the class importable."""
-    import torch
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(model, tmp)
-    return path
-
-
 def pickle_globals(path: str | Path) -> list[str]:
     """The importable names a pickle checkpoint would make Python import and run."""
     import torch
@@ -318,20 +308,8 @@ def _unflatten(obj: Any, tensors: Mapping[str, Any]) -> Any:
     return obj
 
 
-def save_state(path: str | Path, state: Mapping[str, Any]) -> Path:
-    """Save nested dicts of tensors and plain values (optimizer state, RNG states) as safetensors."""
-    from safetensors.torch import save_file
-
-    tensors: dict[str, Any] = {}
-    meta = _state_metadata(state, tensors)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
-    return path
-
-
 def load_state(path: str | Path) -> dict[str, Any]:
-    """Read back what ``save_state`` wrote; a skeleton that does not match its tensors is one error."""
+    """Read back a training state; a skeleton that does not match its tensors is one error."""
     from safetensors.torch import load_file
 
     path = Path(path)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from tests.conftest import Toy
 from zoo_core.cli import cli
 from zoo_core.plugins import Zoo, set_zoo
+from zoo_core.runs import runs_root
 from zoo_core.training import train_model
 
 SETTINGS = settings(
@@ -177,7 +178,11 @@ def _with_header(header: dict[str, Any], body: bytes) -> bytes:
 @st.composite
 def mutations(draw: Any) -> tuple[str, str, Any]:
     """(file, kind, how): one change a user, a crash or an attacker could make to a run folder."""
-    name = draw(st.sampled_from(["config.json", "metrics.csv", "model.safetensors", "state.safetensors"]))
+    name = draw(
+        st.sampled_from(
+            ["config.json", "summary.json", "metrics.csv", "model.safetensors", "state.safetensors"]
+        )
+    )
     kind = draw(st.sampled_from(["value", "truncate", "byte"]))
     return name, kind, draw(st.randoms(use_true_random=False))
 
@@ -192,7 +197,7 @@ def _apply(run: Path, name: str, kind: str, rnd: Any) -> None:
         i = rnd.randrange(len(raw))
         path.write_bytes(raw[:i] + bytes([rnd.randrange(256)]) + raw[i + 1 :])
         return
-    if name == "config.json":
+    if name.endswith(".json"):
         path.write_text(json.dumps(_mutate_json(json.loads(raw), rnd), allow_nan=True))
         return
     header, body = _header(raw)
@@ -210,22 +215,23 @@ def _apply(run: Path, name: str, kind: str, rnd: Any) -> None:
 
 
 @SETTINGS
-@given(change=mutations(), command=st.sampled_from(["eval", "resume"]))
-def test_mutated_run_folders_are_used_or_refused_in_one_line(template, tmp_path_factory, change, command):
-    run = tmp_path_factory.mktemp("mutated") / "run"
+@given(change=mutations(), command=st.sampled_from(["eval", "resume", "runs"]))
+def test_mutated_run_folders_are_used_or_refused_in_one_line(template, change, command):
+    run = runs_root() / "toy" / "mutated"  # where 'zoo runs' looks
+    shutil.rmtree(run, ignore_errors=True)
     shutil.copytree(template, run)
     name, kind, rnd = change
     _apply(run, name, kind, rnd)
     before = _snapshot(run)
-    args = (
-        ["eval", run, "--device", "cpu"]
-        if command == "eval"
-        else ["train", "--resume", run, "-q", "--device", "cpu"]
-    )
+    args = {
+        "eval": ["eval", run, "--device", "cpu"],
+        "resume": ["train", "--resume", run, "-q", "--device", "cpu"],
+        "runs": ["runs"],
+    }[command]
     result = _invoke(args)
     _assert_clean(result, args)
     after = _snapshot(run)
-    if command == "eval" or result.exit_code == 2:
-        owned = {"summary.json"} if command == "resume" else set()
+    if command != "resume" or result.exit_code == 2:
+        owned = {"summary.json"} if command == "resume" else set()  # a failed resume marks its run
         changed = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)} - owned
         assert not changed, f"{args}: changed {changed}"

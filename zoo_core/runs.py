@@ -139,22 +139,33 @@ def list_runs(model: str | None = None) -> list[dict[str, Any]]:
     out = []
     for config_path in sorted(root.glob(pattern), key=lambda p: p.parent.name):
         run = config_path.parent
-        config = read_json(config_path).get("config", {})
+        config = _typed(read_json(config_path), "config", dict, {})
         if model and ":" in model and config.get("model") != model:
             continue  # another plugin's model of the same name
-        summary = read_json(run / SUMMARY)
+        summary = read_json(run / SUMMARY)  # files anyone may edit: only values of the right type
+        metrics = _typed(summary, "metrics", dict, {})
         out.append(
             {
                 "run": str(run),
-                "model": config.get("model", run.parent.name),
-                "status": summary.get("status", "incomplete"),
-                "step": summary.get("step"),
-                "seconds": summary.get("seconds"),
-                "device": summary.get("device"),
-                "metrics": summary.get("metrics", {}),
+                "model": _typed(config, "model", str, run.parent.name),
+                "status": _typed(summary, "status", str, "incomplete"),
+                "step": _typed(summary, "step", int, None),
+                "seconds": _typed(summary, "seconds", (int, float), None),
+                "device": _typed(summary, "device", str, None),
+                "metrics": {
+                    k: v
+                    for k, v in metrics.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                },
             }
         )
     return out
+
+
+def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    """``data[key]`` when it has the expected type (never a bool for numbers), else ``default``."""
+    value = data.get(key, default)
+    return value if isinstance(value, kind) and not isinstance(value, bool) else default
 
 
 def check_losses(row: dict[str, Any], *, stop: bool, run_dir: Path, say: Callable[[str], None]) -> None:

@@ -3,7 +3,7 @@
 Never a traceback, never "internal error", never a changed file the command did not own. Inputs:
 ``zoo train`` options and ``--set`` values, and run folders whose config.json, metrics.csv and both
 safetensors files (bytes, or one value inside their JSON or metadata) were changed, then given to
-``zoo eval`` and ``zoo train --resume``. Bounded: a few dozen examples each, about a minute in all.
+``zoo eval``, ``zoo train --resume``, ``zoo runs`` and ``zoo compare-formats``. Bounded: a few dozen examples each, about a minute in all.
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def _apply(run: Path, name: str, kind: str, rnd: Any) -> None:
 
 
 @SETTINGS
-@given(change=mutations(), command=st.sampled_from(["eval", "resume", "runs"]))
+@given(change=mutations(), command=st.sampled_from(["eval", "resume", "runs", "compare"]))
 def test_mutated_run_folders_are_used_or_refused_in_one_line(template, change, command):
     run = runs_root() / "toy" / "mutated"  # where 'zoo runs' looks
     shutil.rmtree(run, ignore_errors=True)
@@ -227,6 +227,7 @@ def test_mutated_run_folders_are_used_or_refused_in_one_line(template, change, c
         "eval": ["eval", run, "--device", "cpu"],
         "resume": ["train", "--resume", run, "-q", "--device", "cpu"],
         "runs": ["runs"],
+        "compare": ["compare-formats", run, "--repeat", "1"],
     }[command]
     result = _invoke(args)
     _assert_clean(result, args)

@@ -1,9 +1,10 @@
 """Property: whatever a user types or a file holds, zoo succeeds or says one line with exit code 2.
 
 Never a traceback, never "internal error", never a changed file the command did not own. Inputs:
-``zoo train`` options and ``--set`` values, and run folders whose config.json, metrics.csv and both
-safetensors files (bytes, or one value inside their JSON or metadata) were changed, then given to
-``zoo eval``, ``zoo train --resume``, ``zoo runs`` and ``zoo compare-formats``. Bounded: a few dozen examples each, about a minute in all.
+``zoo train`` options and ``--set`` values, and run folders whose config.json, summary.json,
+metrics.csv or either safetensors file (bytes, or one value inside their JSON or metadata) was
+changed, then given to ``zoo eval``, ``zoo train --resume``, ``zoo runs`` and
+``zoo compare-formats``. Bounded: a few dozen examples each, well under a minute in all.
 """
 
 from __future__ import annotations

@@ -84,9 +84,16 @@ def register_trainers(registry):
         summary="lesson 301's trainer; worker 1 exits at step $ZOO_TEST_DIE_AT",
         defaults={"loss": "mse", "eval_batch_size": 1000},
     )
+    registry.add(
+        "hangs",
+        factory="zoo_dist_probe.steps:HangsOnWorker1",
+        summary="lesson 301's trainer; worker 1 stops answering at step $ZOO_TEST_DIE_AT",
+        defaults={"loss": "mse", "eval_batch_size": 1000},
+    )
 """
 PROBE_STEPS = """
 import os
+import time
 
 from zoo_plugins.regression.lesson import RegressionTrainer
 
@@ -98,6 +105,16 @@ class DiesOnWorker1(RegressionTrainer):
         self.steps += 1
         if os.environ.get("RANK") == "1" and str(self.steps) == os.environ.get("ZOO_TEST_DIE_AT"):
             os._exit(13)
+        return super().step(model, batch, optimizers)
+
+
+class HangsOnWorker1(RegressionTrainer):
+    steps = 0
+
+    def step(self, model, batch, optimizers):
+        self.steps += 1
+        if os.environ.get("RANK") == "1" and str(self.steps) == os.environ.get("ZOO_TEST_DIE_AT"):
+            time.sleep(600)  # alive but silent, as a stopped or deadlocked worker is
         return super().step(model, batch, optimizers)
 """
 
@@ -222,6 +239,26 @@ def test_a_dead_worker_stops_the_run_and_it_resumes(two_workers, probe_site, tmp
         max_diff(weights(run / checkpoint.WEIGHTS), weights(two_workers["run"] / checkpoint.WEIGHTS)) == 0.0
     )
     assert json.loads((run / "summary.json").read_text())["step"] == STEPS
+
+
+def test_a_silent_worker_ends_the_job_after_the_timeout(probe_site, tmp_path, monkeypatch, capfd):
+    monkeypatch.syspath_prepend(str(probe_site))
+    monkeypatch.setenv("PYTHONPATH", str(probe_site))
+    previous = set_zoo(None)
+    try:
+        run = tmp_path / "run"
+        monkeypatch.setenv("ZOO_TEST_DIE_AT", "8")
+        args = ["--trainer", "hangs", "--set", "checkpoint_every=5", "--nproc", "2", "--timeout", "5", "-q"]
+        result = zoo("train", "regression", "--steps", str(STEPS), *args, "--out", str(run))
+    finally:
+        set_zoo(previous)
+        distributed.set_timeout(None)
+    assert result.exit_code == distributed.TIMED_OUT, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("zoo: error: worker 1 stopped answering: no reply within the 5 s --timeout")
+    assert f"the last checkpoint (step 5) in {run} is intact" in line and f"--resume {run} --nproc 2" in line
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "zoo: internal error" not in err
 
 
 # -- refused before any worker starts --------------------------------------------------------

@@ -209,3 +209,72 @@ def test_every_core_command_is_reserved():
     from zoo_core.cli import cli
 
     assert set(cli.commands) <= plugins_mod.CORE_COMMANDS
+
+
+def test_a_plugin_calling_sys_exit_is_contained(tmp_path, monkeypatch, capsys):
+    (tmp_path / "zp_exits_at_import.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "zp_exits_in_hook.py").write_text(
+        "import sys\nfrom zoo_core import hookimpl\n\n@hookimpl\ndef register_models(registry):\n    sys.exit()\n"
+    )
+    (tmp_path / "zp_fine.py").write_text(textwrap.dedent(GOOD))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    eps = [
+        metadata.EntryPoint(name=m.removeprefix("zp_"), value=m, group="zoo")
+        for m in ("zp_exits_at_import", "zp_exits_in_hook", "zp_fine")
+    ]
+    monkeypatch.setattr(plugins_mod.metadata, "entry_points", lambda group: eps if group == "zoo" else [])
+    try:
+        zoo = Zoo.discover()
+    finally:
+        for m in ("zp_exits_at_import", "zp_exits_in_hook", "zp_fine"):
+            sys.modules.pop(m, None)
+    assert {n: i.status for n, i in zoo.plugins.items()} == {
+        "exits_at_import": "failed",
+        "exits_in_hook": "failed",
+        "fine": "loaded",
+    }
+    assert zoo.plugins["exits_at_import"].error == "called sys.exit(3)"
+    assert zoo.plugins["exits_in_hook"].error == "called sys.exit()"
+    err = capsys.readouterr().err
+    assert "plugin 'exits_at_import'" in err and "plugin 'exits_in_hook'" in err
+
+
+def _distribution(site, dist, module, names):
+    """A minimal installed distribution: a module and a dist-info with ``zoo`` entry points."""
+    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[zoo]\n" + "".join(f"{n} = {module}\n" for n in names))
+    (site / f"{module}.py").write_text(
+        "from zoo_core import hookimpl\n\n@hookimpl\ndef register_models(registry):\n"
+        f"    registry.add('net', factory='builtins:dict', summary='from {dist}')\n"
+    )
+
+
+def test_two_distributions_with_one_plugin_name_are_both_reported_and_reachable(
+    tmp_path, monkeypatch, capsys
+):
+    site = tmp_path / "site"
+    _distribution(site, "acme-zoo", "zp_acme", ["shapes"])
+    _distribution(site, "other-zoo", "zp_other", ["shapes"])
+    monkeypatch.syspath_prepend(str(site))
+    eps = [ep for d in metadata.distributions(path=[str(site)]) for ep in d.entry_points if ep.group == "zoo"]
+    monkeypatch.setattr(plugins_mod.metadata, "entry_points", lambda group: eps if group == "zoo" else [])
+    for var in ("ZOO_LOAD_PLUGINS", "ZOO_BLOCK_PLUGINS", "ZOO_STRICT_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        zoo = Zoo.discover()
+    finally:
+        for m in ("zp_acme", "zp_other"):
+            sys.modules.pop(m, None)
+    assert sorted(zoo.plugins) == ["other-zoo/shapes", "shapes"]
+    assert zoo.plugins["shapes"].distribution == "acme-zoo"
+    assert all(info.status == "loaded" for info in zoo.plugins.values())
+    models = zoo.registries["model"]
+    assert models.get("shapes:net").summary == "from acme-zoo"
+    assert models.get("other-zoo/shapes:net").summary == "from other-zoo"
+    err = capsys.readouterr().err
+    assert (
+        "plugin name 'shapes' is taken by acme-zoo; the one from other-zoo is loaded as 'other-zoo/shapes'"
+        in err
+    )

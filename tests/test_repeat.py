@@ -71,7 +71,10 @@ def test_print_config_is_a_toml_template_that_flags_override(tmp_path):
     ("text", "message"),
     [
         ('model = "regression"\nspeed = 3\n', "unknown key 'speed'"),
-        ('model = "regression"\n[loop]\nlr = "fast"\n', "'loop.lr' must be a number, not 'fast'"),
+        (
+            'model = "regression"\n[loop]\nlr = "fast"\n',
+            "'loop.lr' must be a finite number (at most 3.4e38), not 'fast'",
+        ),
         ('model = "regression"\n[loop]\nsteps = -4\n', "steps must be a positive whole number"),
         ('model = "regression"\n[loop]\ntempo = 1\n', "unknown key 'loop.tempo'"),
         (

@@ -129,7 +129,7 @@ def create_dataset(name: str, *, seed: int = 0, data_root: str | None = None, **
 def create_optimizer(name: str, params: Any, lr: float, **overrides: Any) -> Any:
     """Build a torch optimizer over ``params`` from the optimizer registry."""
     entry = get_optimizer(name)
-    return entry.load()(params, lr=lr, **entry.params(overrides))
+    return entry.call(params, lr=lr, **entry.params(overrides))
 
 
 def create_trainer(name: str, **overrides: Any) -> Trainer:

@@ -44,7 +44,7 @@ def build_model(entry: Entry, params: Mapping[str, Any], device: Any) -> Any:
     """A model entry built with ``params`` on ``device``; a factory's mistake is one clear line."""
     import torch
 
-    model = _built(entry, params, "model")
+    model = entry.create(**params)
     if not isinstance(model, torch.nn.Module):
         raise ZooError(
             f"model '{entry.qualname}': the factory returned {type(model).__name__}, not a torch.nn.Module"
@@ -71,21 +71,8 @@ def build_parts(
             seed=seed,
             data_root=config.data_root,
         )
-    trainer = _built(registries["trainer"].get(config.trainer), config.trainer_params, "trainer")
+    trainer = registries["trainer"].get(config.trainer).create(**config.trainer_params)
     return Parts(config=config, model_entry=model_entry, model=model, data=data, trainer=trainer)
-
-
-def _built(entry: Entry, params: Mapping[str, Any], what: str) -> Any:
-    """``entry.create(**params)``; a ZooError passes, anything else names the entry and settings."""
-    try:
-        return entry.create(**params)
-    except ZooError:
-        raise
-    except Exception as exc:
-        shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "its defaults"
-        raise ZooError(
-            f"{what} '{entry.qualname}' could not be built with {shown}: {type(exc).__name__}: {exc}"
-        ) from exc
 
 
 @attrs.define
@@ -204,7 +191,7 @@ def assemble(
     ) -> Any:
         entry = registries["optimizer"].get(name or config.optimizer)
         settings = {**(config.optimizer_params if name is None else {}), **overrides}
-        return entry.load()(params, lr=loop["lr"] if lr is None else lr, **entry.params(settings))
+        return entry.call(params, lr=loop["lr"] if lr is None else lr, **entry.params(settings))
 
     optimizers = trainer.configure_optimizers(parts.model, make_optimizer)
     schedulers = {

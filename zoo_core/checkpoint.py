@@ -1,16 +1,22 @@
 """Saving and loading: safetensors by default, the whole-model pickle only beside it, on request.
 
 Every file is written atomically (temporary file, flush, fsync, rename), so a kill at any moment
-leaves the previous good file in place.
+leaves the previous good file in place. A checkpoint (weights, state, pickle) is one commit: its
+files are staged under ``.NAME.next``, a journal naming them is renamed into place (the commit
+point), then the files are moved over the old ones; :func:`recover` finishes or undoes a commit a
+kill cut short, so the weights and the state on disk always come from the same step.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
+import secrets
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +29,28 @@ WEIGHTS = "model.safetensors"
 PICKLE = "model.pt"
 STATE = "state.safetensors"
 FORMAT_VERSION = "1"
+JOURNAL = ".checkpoint.commit"  # present: the staged .NAME.next files are whole and go into place
+CHECKPOINT_FILES = (WEIGHTS, PICKLE, STATE)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the quota) is full; safetensors says so only in words."""
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        return True
+    return any(os.strerror(code) in str(exc) for code in _NO_SPACE)
+
+
+def _naming(exc: BaseException, path: Path, *, rename: bool = False) -> BaseException:
+    """A full disk as an OSError naming the file that could not be written; others unchanged."""
+    if not disk_full(exc) or (isinstance(exc, OSError) and exc.filename and not rename):
+        return exc
+    code = exc.errno if isinstance(exc, OSError) and exc.errno in _NO_SPACE else errno.ENOSPC
+    return OSError(code, os.strerror(code), str(path))
 
 
 @contextlib.contextmanager
@@ -39,9 +65,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        named = _naming(exc, path)
+        if named is not exc:
+            raise named from exc
         raise
 
 
@@ -57,15 +86,19 @@ def write_json(path: str | Path, data: Any) -> None:
 
 
 # -- model weights ------------------------------------------------------------------------------
+def _weights_metadata(metadata: Mapping[str, Any]) -> dict[str, str]:
+    meta = {"zoo.format": FORMAT_VERSION}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in metadata.items()})
+    return meta
+
+
 def save_weights(model: torch.nn.Module, path: str | Path, metadata: Mapping[str, Any]) -> Path:
     """Save ``model``'s weights with safetensors' model helper (shared weights are handled)."""
     from safetensors.torch import save_model
 
     path = Path(path)
-    meta = {"zoo.format": FORMAT_VERSION}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in metadata.items()})
     with atomic_path(path) as tmp:
-        save_model(model, str(tmp), metadata=meta)
+        save_model(model, str(tmp), metadata=_weights_metadata(metadata))
     return path
 
 
@@ -108,77 +141,101 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return out
 
 
+def saved_metrics(meta: Mapping[str, Any], path: str | Path) -> dict[str, float]:
+    """The metrics a weights file says it reached: names to numbers, anything else refused."""
+    metrics = meta.get("zoo.metrics", {})
+    if not isinstance(metrics, dict) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+        for k, v in metrics.items()
+    ):
+        raise ZooError(
+            f"{path}: metadata zoo.metrics must map names to numbers; the file is damaged or was edited"
+        )
+    return metrics
+
+
 def load_weights(model: torch.nn.Module, path: str | Path, device: str | torch.device = "cpu") -> None:
     """Load weights into ``model``, listing every missing, unexpected or mis-shaped tensor."""
     from safetensors.torch import load_model as st_load_model
 
     path = _weights_file(path)
     _, shapes = read_header(path)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    wrong = [
-        f"{k} {shapes[k]} vs {expected[k]}" for k in shapes if k in expected and shapes[k] != expected[k]
-    ]
-    if wrong:
-        raise ZooError(
-            f"{path}: weights do not fit the model; shape mismatch (file vs model): {'; '.join(wrong)}"
-        )
+    check_fits(model, shapes, path)
     try:
         missing, unexpected = st_load_model(model, str(path), strict=False, device=str(device))
     except Exception as exc:
         raise ZooError(f"{path}: cannot load weights ({exc})") from exc
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing: {', '.join(sorted(missing))}")
-        if unexpected:
-            parts.append(f"unexpected: {', '.join(sorted(unexpected))}")
+    if missing or unexpected:  # not reached after check_fits; kept as safetensors' own word
+        raise ZooError(
+            f"{path}: weights do not fit the model; missing: {sorted(missing)}; unexpected: {sorted(unexpected)}"
+        )
+
+
+def check_fits(model: torch.nn.Module, shapes: Mapping[str, tuple[int, ...]], path: str | Path) -> None:
+    """Every tensor name and shape of a file's header against a model (which may be on ``meta``)."""
+    tensors = model.state_dict(keep_vars=True)
+    expected = {k: tuple(v.shape) for k, v in tensors.items()}
+    wrong = [
+        f"{k} {shapes[k]} vs {expected[k]}" for k in shapes if k in expected and shapes[k] != expected[k]
+    ]
+    names_of: dict[int, list[str]] = {}  # tied weights are one tensor: the file holds one of its names
+    for key, value in tensors.items():
+        names_of.setdefault(id(value), []).append(key)
+    missing = sorted(ns[0] for ns in names_of.values() if not any(n in shapes for n in ns))
+    unexpected = sorted(set(shapes) - set(expected))
+    parts = []
+    if wrong:
+        parts.append(f"shape mismatch (file vs model): {'; '.join(wrong)}")
+    if missing:
+        parts.append(f"missing: {', '.join(missing)}")
+    if unexpected:
+        parts.append(f"unexpected: {', '.join(unexpected)}")
+    if parts:
         raise ZooError(f"{path}: weights do not fit the model; {'; '.join(parts)}")
 
 
 def load_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
-    """Rebuild a model from its weights file alone: the entry and settings come from its metadata."""
-    from zoo_core.plugins import get_zoo
+    """Rebuild a model from its weights file alone: the entry and settings come from its metadata.
 
-    meta = read_metadata(path)
-    name = meta.get("zoo.model")
-    config = meta.get("zoo.config")
-    if not name or not isinstance(config, dict):
+    The metadata is untrusted: the settings are checked like user input, and the model is first
+    built on the ``meta`` device (no memory) and compared with the file's header, so a file cannot
+    make zoo allocate a model its own tensors do not describe.
+    """
+    import torch
+
+    from zoo_core.config import RunConfig
+
+    path = _weights_file(path)
+    meta, shapes = read_header(path)
+    decoded = read_metadata(path)
+    if "zoo.model" not in meta or "zoo.config" not in meta:
         raise ZooError(
-            f"{_weights_file(path)}: has no zoo metadata (zoo.model, zoo.config); it was not saved "
+            f"{path}: has no zoo metadata (zoo.model, zoo.config); it was not saved "
             "by zoo, so load it with safetensors and your own model class"
         )
-    entry = get_zoo().registries["model"].get(name)
-    model = entry.create(**config.get("model_params", {}))
+    config = RunConfig.from_dict(decoded["zoo.config"], f"{path} (metadata zoo.config)")
+    if decoded["zoo.model"] != config.model:
+        raise ZooError(
+            f"{path}: metadata names model {decoded['zoo.model']!r} but its config {config.model!r}"
+        )
+    from zoo_core.plugins import get_zoo
+
+    entry = get_zoo().registries["model"].get(config.model)
+    factory, params = entry.load(), entry.params(config.model_params)
+    try:
+        with torch.device("meta"):
+            shell = factory(**params)
+    except Exception:  # a factory that cannot build on meta is checked after building it for real
+        shell = None
+    if shell is not None:
+        check_fits(shell, shapes, path)
+        del shell
+    model = entry.create(**config.model_params)
     load_weights(model, path, device=device)
     return model.to(device).eval()
 
 
 # -- the whole-model pickle (for comparison, as the tutorial teaches it) -------------------------
-def save_run(
-    run_dir: Path, model: torch.nn.Module, meta: Mapping[str, Any], state: Mapping[str, Any], save_format: str
-) -> list[str]:
-    """A run's checkpoint: the weights (safetensors, and the pickle when asked), then the state."""
-    files = []
-    was_training = model.training
-    if save_format in ("safetensors", "both"):
-        files.append(save_weights(model, run_dir / WEIGHTS, meta).name)
-    if save_format in ("pickle", "both"):
-        files.append(save_pickle(model, run_dir / PICKLE).name)
-    model.train(was_training)
-    files.append(save_state(run_dir / STATE, state).name)
-    return files
-
-
-def save_pickle(model: torch.nn.Module, path: str | Path) -> Path:
-    """``torch.save(model)``: the whole object pickled; loading it needs the class importable."""
-    import torch
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(model, tmp)
-    return path
-
-
 def pickle_globals(path: str | Path) -> list[str]:
     """The importable names a pickle checkpoint would make Python import and run."""
     import torch
@@ -251,25 +308,261 @@ def _unflatten(obj: Any, tensors: Mapping[str, Any]) -> Any:
     return obj
 
 
-def save_state(path: str | Path, state: Mapping[str, Any]) -> Path:
-    """Save nested dicts of tensors and plain values (optimizer state, RNG states) as safetensors."""
-    from safetensors.torch import save_file
-
-    tensors: dict[str, Any] = {}
-    skeleton = _flatten(dict(state), tensors, "")
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        save_file(
-            tensors, str(tmp), metadata={"zoo.format": FORMAT_VERSION, "zoo.state": json.dumps(skeleton)}
-        )
-    return path
-
-
 def load_state(path: str | Path) -> dict[str, Any]:
-    """Read back what ``save_state`` wrote."""
+    """Read back a training state; a skeleton that does not match its tensors is one error."""
     from safetensors.torch import load_file
 
+    path = Path(path)
     meta, _ = read_header(path)
     if "zoo.state" not in meta:
         raise ZooError(f"{path}: not a zoo training state")
-    return _unflatten(json.loads(meta["zoo.state"]), load_file(str(path)))
+    try:
+        return _unflatten(json.loads(meta["zoo.state"]), load_file(str(path)))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise _damaged(
+            path, f"its contents do not match its description ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _state_metadata(state: Mapping[str, Any], tensors: dict[str, Any], commit_id: str = "") -> dict[str, str]:
+    skeleton = _flatten(dict(state), tensors, "")
+    meta = {"zoo.format": FORMAT_VERSION, "zoo.state": json.dumps(skeleton)}
+    if commit_id:
+        meta["zoo.commit"] = commit_id
+    return meta
+
+
+# -- a checkpoint as one commit ---------------------------------------------------------------------
+def _staged(run_dir: Path, name: str) -> Path:
+    return run_dir / f".{name}.next"
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make renames in ``path`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def commit(run_dir: str | Path, writers: Mapping[str, Callable[[Path], None]]) -> list[str]:
+    """Write several files as one unit: after a kill at any moment, all are new or all are old."""
+    run_dir = Path(run_dir)
+    unknown = sorted(set(writers) - set(CHECKPOINT_FILES))
+    if unknown:
+        raise ValueError(f"not checkpoint files: {unknown}")
+    recover(run_dir)
+    current = STATE
+    try:
+        for current, write in writers.items():
+            staged = _staged(run_dir, current)
+            write(staged)
+            os.chmod(staged, 0o666 & ~_UMASK)
+            with open(staged, "rb+") as fh:
+                os.fsync(fh.fileno())
+        write_json(run_dir / JOURNAL, {"files": list(writers)})  # the commit point
+    except BaseException as exc:
+        for name in writers:
+            with contextlib.suppress(FileNotFoundError):
+                _staged(run_dir, name).unlink()
+        named = _naming(exc, run_dir / current, rename=True)  # the checkpoint's file, not a staged one
+        if named is not exc:
+            raise named from exc
+        raise
+    _roll_forward(run_dir, list(writers))
+    return list(writers)
+
+
+def _roll_forward(run_dir: Path, names: list[str]) -> None:
+    for name in names:
+        staged = _staged(run_dir, name)
+        if staged.exists():
+            os.replace(staged, run_dir / name)
+    _fsync_dir(run_dir)
+    with contextlib.suppress(FileNotFoundError):
+        (run_dir / JOURNAL).unlink()
+
+
+def recover(run_dir: str | Path) -> list[str]:
+    """Finish a committed checkpoint a kill interrupted, undo an uncommitted one, drop temp files."""
+    run_dir = Path(run_dir)
+    journal = run_dir / JOURNAL
+    done: list[str] = []
+    if journal.exists():
+        try:
+            names = json.loads(journal.read_text())["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            names = None
+        if isinstance(names, list) and names and all(n in CHECKPOINT_FILES for n in names):
+            done = [n for n in names if _staged(run_dir, n).exists()]
+            _roll_forward(run_dir, names)
+        else:  # not a journal this code wrote: leave the checkpoint as it is
+            journal.unlink()
+    for leftover in [*run_dir.glob(".*.next"), *run_dir.glob(".*.tmp")]:
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+    return done
+
+
+def save_checkpoint(
+    run_dir: str | Path,
+    model: torch.nn.Module,
+    *,
+    metadata: Mapping[str, Any],
+    state: Mapping[str, Any],
+    save_format: str = "safetensors",
+    finite: bool = False,
+) -> list[str]:
+    """Weights (and the pickle on request) and the training state as one commit, tagged alike.
+
+    With ``finite``, weights holding NaN or infinity are refused, so the last good checkpoint stays.
+    """
+    from safetensors.torch import save_file, save_model
+
+    if finite:
+        import torch
+
+        bad = [
+            k for k, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()
+        ]
+        if bad:
+            from zoo_core.runs import diverged
+
+            raise diverged(
+                f"non-finite weights in {', '.join(bad[:3])}", metadata.get("zoo.step", "?"), Path(run_dir)
+            )
+    commit_id = secrets.token_hex(8)
+    writers: dict[str, Callable[[Path], None]] = {}
+    if save_format in ("safetensors", "both"):
+        meta = _weights_metadata({**metadata, "zoo.commit": commit_id})
+        writers[WEIGHTS] = lambda p: save_model(model, str(p), metadata=meta)
+    if save_format in ("pickle", "both"):
+        import torch
+
+        writers[PICKLE] = lambda p: torch.save(model, p)
+    tensors: dict[str, Any] = {}
+    state_meta = _state_metadata(state, tensors, commit_id)
+    writers[STATE] = lambda p: save_file(tensors, str(p), metadata=state_meta)
+    return commit(run_dir, writers)
+
+
+def _damaged(path: Path, what: str) -> ZooError:
+    return ZooError(
+        f"{path}: {what}; the file is damaged or was edited: restore it, or start a new run "
+        "(resume needs the state this run wrote)"
+    )
+
+
+def validate_state(state: Any, path: str | Path) -> dict[str, Any]:
+    """Check a training state read from a file (untrusted) before anything uses it."""
+    path = Path(path)
+    if not isinstance(state, dict):
+        raise _damaged(path, "the training state is not a mapping")
+    step = state.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise _damaged(path, f"'step' must be a whole number >= 0, not {step!r}")
+    optimizers = state.get("optimizers")
+    if not isinstance(optimizers, dict) or not all(
+        isinstance(o, dict) and isinstance(o.get("state"), dict) and isinstance(o.get("param_groups"), list)
+        for o in optimizers.values()
+    ):
+        raise _damaged(path, "'optimizers' must map names to optimizer states")
+    if not isinstance(state.get("rng"), dict) or not {"python", "numpy", "torch"} <= set(state["rng"]):
+        raise _damaged(path, "'rng' must hold the python, numpy and torch generator states")
+    if not isinstance(state.get("trainer", {}), dict):
+        raise _damaged(path, "'trainer' must be a mapping")
+    history = state.get("history", [])
+    if not isinstance(history, list):
+        raise _damaged(path, "'history' must be a list of metric rows")
+    for row in history:
+        if (
+            not isinstance(row, dict)
+            or isinstance(row.get("step"), bool)
+            or not isinstance(row.get("step"), int)
+        ):
+            raise _damaged(path, f"history row {row!r} has no whole-number 'step'")
+        bad = [k for k, v in row.items() if not isinstance(k, str) or not isinstance(v, (int, float, str))]
+        if bad:
+            raise _damaged(path, f"history row at step {row['step']} has unusable values for {bad}")
+    return state
+
+
+def _check_optimizer(path: Path, name: str, saved: dict[str, Any], optimizer: Any) -> None:
+    """Every saved per-parameter tensor is a scalar or has its parameter's shape."""
+    import torch
+
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    groups = saved["param_groups"]
+    if len(groups) != len(optimizer.param_groups) or not all(
+        isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups
+    ):
+        raise _damaged(
+            path,
+            f"optimizer '{name}' has {len(groups)} parameter groups, the run has "
+            f"{len(optimizer.param_groups)}",
+        )
+    for index, values in saved["state"].items():
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(params):
+            raise _damaged(
+                path, f"optimizer '{name}' has state for parameter {index!r}, which does not exist"
+            )
+        if not isinstance(values, dict):
+            raise _damaged(path, f"optimizer '{name}' state of parameter {index} is not a mapping")
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor) and value.dim() and value.shape != params[index].shape:
+                raise _damaged(
+                    path,
+                    f"optimizer '{name}' {key} of parameter {index} has shape {tuple(value.shape)}, "
+                    f"the parameter {tuple(params[index].shape)}",
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                raise _damaged(path, f"optimizer '{name}' {key} of parameter {index} is {value}")
+
+
+def load_checkpoint(
+    run_dir: str | Path,
+    model: torch.nn.Module,
+    optimizers: Mapping[str, Any],
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Load a run's last checkpoint for resume: the pair checked to be one commit, the state validated."""
+    run_dir = Path(run_dir)
+    path = run_dir / STATE
+    state_meta, _ = read_header(path)
+    state = validate_state(load_state(path), path)
+    weights_meta = read_metadata(run_dir / WEIGHTS)
+    if weights_meta.get("zoo.commit") != state_meta.get("zoo.commit") or weights_meta.get(
+        "zoo.step"
+    ) != state.get("step"):
+        raise ZooError(
+            f"{run_dir}: {WEIGHTS} (step {weights_meta.get('zoo.step')!r}) and {STATE} "
+            f"(step {state['step']}) are not from the same checkpoint; restore both files from one "
+            "save, or start a new run"
+        )
+    missing = sorted(set(optimizers) - set(state["optimizers"]))
+    if missing:
+        raise _damaged(path, f"no state for optimizer(s) {', '.join(missing)}")
+    for name, optimizer in optimizers.items():
+        _check_optimizer(path, name, state["optimizers"][name], optimizer)
+    load_weights(model, run_dir, device=device)
+    return state
+
+
+@contextlib.contextmanager
+def restoring(path: str | Path) -> Iterator[None]:
+    """Around putting a saved state back: whatever does not fit is one line naming the file."""
+    try:
+        yield
+    except ZooError:
+        raise
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _damaged(
+            Path(path), f"cannot restore the training state ({type(exc).__name__}: {detail})"
+        ) from exc

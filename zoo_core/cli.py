@@ -60,6 +60,8 @@ class ZooGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"zoo: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except EOFError as exc:  # click would turn it into a bare "Aborted!": keep what happened
+            raise RuntimeError(f"unexpected end of data ({exc or 'EOFError'})") from exc
 
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -331,6 +333,13 @@ _LOOP_FLAGS = (
     default=None,
     help="Train data-parallel in N worker processes (torch.distributed.run); --batch-size is the global batch.",
 )
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="With several workers: how long one may stay silent before the job ends [600].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> None:
@@ -340,6 +349,7 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
 
     if options.pop("no_cuda_graphs"):
         options["sets"] = (*options["sets"], "cuda_graphs=false")
+    distributed.set_timeout(options.pop("timeout"))
     if options.pop("print_config"):
         from zoo_core.config import ConfigFile, resolve, to_toml
 

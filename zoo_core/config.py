@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "mode": "auto",  # min or max for the monitored metric; auto: max for accuracies and scores
     "patience": 0,  # stop after this many evaluations without improvement; 0: never
     "logger": "csv",  # metrics.csv always; tensorboard adds event files
+    "stop_on_nan": True,  # a NaN or infinite loss stops the run (False: a warning only)
 }
 _LOOP_TYPES: dict[str, type] = {
     "lr": float,
@@ -62,9 +64,17 @@ _LOOP_TYPES: dict[str, type] = {
     "mode": str,
     "patience": int,
     "logger": str,
+    "stop_on_nan": bool,
 }
 _OPTIONAL = ("batch_size", "epochs", "steps", "grad_clip", "monitor")  # may be None
 MODES = ("auto", "min", "max")
+
+
+def _loop_like(key: str) -> Any:
+    """A value of the loop setting's type, to check and parse others against."""
+    return {int: 0, float: 0.0, bool: False, str: ""}[_LOOP_TYPES[key]]
+
+
 LOGGERS = ("csv", "tensorboard")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -91,15 +101,147 @@ class RunConfig:
         return attrs.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
-        """A saved config; keys added to the loop since it was written take their defaults."""
-        fields = {f.name for f in attrs.fields(cls)}
-        config = cls(**{k: v for k, v in data.items() if k in fields})
-        config.loop = {**LOOP_DEFAULTS, **config.loop}
+    def from_dict(cls, data: Any, source: str = "the saved config") -> RunConfig:
+        """A config read back from a file: untrusted, so every field is checked before use."""
+        if not isinstance(data, Mapping):
+            raise _bad(source, f"expected a mapping of settings, got {type(data).__name__}")
+        values: dict[str, Any] = {}
+        for name in ("model", "dataset", "optimizer", "trainer"):
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise _bad(source, f"'{name}' must name a registry entry, not {data.get(name)!r}")
+            values[name] = data[name]
+        scheduler = data.get("scheduler", CONSTANT)  # configs saved before schedulers have none
+        if not isinstance(scheduler, str) or not scheduler:
+            raise _bad(source, f"'scheduler' must name a registry entry, not {scheduler!r}")
+        values["scheduler"] = scheduler
+        for name in SECTIONS:
+            params = data.get(f"{name}_params", {})
+            if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+                raise _bad(source, f"'{name}_params' must be a mapping of settings")
+            values[f"{name}_params"] = dict(params)
+        loop = data.get("loop", {})
+        if not isinstance(loop, Mapping):
+            raise _bad(source, "'loop' must be a mapping of settings")
+        values["loop"] = {**LOOP_DEFAULTS, **loop}
+        for name in ("device", "data_root"):
+            if (
+                name in data
+                and not isinstance(data[name], str)
+                and not (name == "data_root" and data[name] is None)
+            ):
+                raise _bad(source, f"'{name}' must be a string, not {data[name]!r}")
+            if name in data:
+                values[name] = data[name]
+        config = cls(**values)
+        check_loop(config.loop, source)
+        registries = get_zoo().registries
+        for name in SECTIONS:
+            entry = (
+                scheduler_entry(config.scheduler)
+                if name == "scheduler"
+                else registries[name].get(getattr(config, name))
+            )
+            if entry is not None:
+                check_params(entry, config.section(name), source)
         return config
 
     def section(self, name: str) -> dict[str, Any]:
         return self.loop if name == "loop" else getattr(self, f"{name}_params")
+
+
+def _bad(source: str, what: str) -> ZooError:
+    return ZooError(f"{source}: {what}; the file is damaged or was edited: restore it or train again")
+
+
+def _kind_of(like: Any) -> str:
+    if isinstance(like, bool):
+        return "true or false"
+    return {int: "a whole number", float: "a finite number (at most 3.4e38)", str: "a string"}.get(
+        type(like), type(like).__name__
+    )
+
+
+FLOAT_MAX = 3.4028234663852886e38  # float32's largest: beyond it torch cannot use the number
+
+
+def finite(value: float) -> bool:
+    """A float that torch can use: not NaN, not infinite, within float32's range."""
+    return math.isfinite(value) and abs(value) <= FLOAT_MAX
+
+
+def _fits(value: Any, like: Any) -> bool:
+    """Whether ``value`` has the type of the setting's default ``like`` (a finite number for floats)."""
+    if isinstance(value, float) and not finite(value):
+        return False
+    if like is None:
+        return not isinstance(value, Mapping)
+    if isinstance(like, bool):
+        return isinstance(value, bool)
+    if isinstance(like, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(like, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(like, (list, tuple)):
+        return isinstance(value, (list, tuple)) and all(not like or _fits(v, like[0]) for v in value)
+    return isinstance(value, type(like))
+
+
+def check_params(entry: Entry, params: Mapping[str, Any], source: str) -> None:
+    """Settings read from a file: known to ``entry`` and typed like its defaults."""
+    for key, value in params.items():
+        if key not in entry.defaults:
+            valid = ", ".join(sorted(entry.defaults)) or "none"
+            raise _bad(source, f"{entry.kind} '{entry.name}' has no setting {key!r} (valid: {valid})")
+        if not _fits(value, entry.defaults[key]):
+            raise _bad(
+                source, f"{entry.kind} setting {key!r} must be {_kind_of(entry.defaults[key])}, not {value!r}"
+            )
+
+
+SEED_MAX = 2**32 - 1
+
+
+def check_loop(loop: Mapping[str, Any], source: str = "") -> None:
+    """The loop's settings, from flags, ``--set`` or a file: types and ranges, one message each."""
+    where = f"{source}: " if source else ""
+    for key, value in loop.items():
+        if key not in LOOP_DEFAULTS:
+            raise ZooError(f"{where}unknown loop setting {key!r}; valid: {', '.join(LOOP_DEFAULTS)}")
+        like = _loop_like(key)
+        if not (value is None and key in _OPTIONAL) and not _fits(value, like):
+            raise ZooError(f"{where}{key} must be {_kind_of(like)}, got {value!r}")
+    for key in ("epochs", "steps", "batch_size"):
+        value = loop.get(key)
+        if value is not None and value <= 0:
+            raise ZooError(f"{where}{key} must be a positive whole number, got {value!r}")
+    if loop.get("epochs") is None and loop.get("steps") is None:
+        raise ZooError(f"{where}give the run a length: epochs or steps")
+    for key in ("workers", "eval_every", "log_every", "checkpoint_every"):
+        if loop[key] < 0:
+            raise ZooError(f"{where}{key} must be 0 or more, got {loop[key]!r}")
+    if not loop["lr"] > 0:
+        raise ZooError(f"{where}lr must be a positive finite number, got {loop['lr']!r}")
+    if not 0 <= loop["seed"] <= SEED_MAX:
+        raise ZooError(f"{where}seed must be a whole number from 0 to {SEED_MAX}, got {loop['seed']!r}")
+    if loop["accumulate"] <= 0:
+        raise ZooError(f"{where}accumulate must be a positive whole number, got {loop['accumulate']!r}")
+    if loop["grad_clip"] is not None and not loop["grad_clip"] > 0:
+        raise ZooError(f"{where}grad_clip must be a positive number, got {loop['grad_clip']!r}")
+    if loop["patience"] < 0:
+        raise ZooError(f"{where}patience must be 0 or more, got {loop['patience']!r}")
+    if (loop["patience"] or loop["monitor"]) and not loop["eval_every"]:
+        flag = "--patience" if loop["patience"] else "--monitor"
+        raise ZooError(f"{where}{flag} needs evaluations during the run: add --set eval_every=N (steps)")
+    from zoo_core.optimization import PRECISIONS
+
+    for key, allowed in (
+        ("mode", MODES),
+        ("logger", LOGGERS),
+        ("compile_mode", COMPILE_MODES),
+        ("precision", PRECISIONS),
+    ):
+        if loop[key] not in allowed:
+            raise ZooError(f"{where}{key} {loop[key]!r}: choose one of {', '.join(allowed)}")
 
 
 def parse_value(text: str, like: Any, what: str) -> Any:
@@ -115,7 +257,10 @@ def parse_value(text: str, like: Any, what: str) -> Any:
         if isinstance(like, int):
             return int(text)
         if isinstance(like, float):
-            return float(text)
+            value = float(text)
+            if not finite(value):
+                raise ValueError
+            return value
         if isinstance(like, (list, tuple)):
             inner = like[0] if like else ""
             items = [parse_value(p.strip(), inner, what) for p in text.split(",") if p.strip()]
@@ -129,12 +274,14 @@ def parse_value(text: str, like: Any, what: str) -> Any:
                 return text
     except (ValueError, ZooError):
         pass
-    kind = {bool: "true or false", int: "an integer", float: "a number"}.get(type(like), type(like).__name__)
+    kind = {bool: "true or false", int: "an integer", float: "a finite number (at most 3.4e38)"}.get(
+        type(like), type(like).__name__
+    )
     raise ZooError(f"--set {what}={text}: expected {kind}")
 
 
 def _typed_loop_value(key: str, text: str) -> Any:
-    like = {int: 0, float: 0.0, bool: False, str: ""}[_LOOP_TYPES[key]]
+    like = _loop_like(key)
     if text.lower() in ("none", "null", "full", "off") and key in _OPTIONAL:
         return None
     return parse_value(text, like, key)
@@ -151,22 +298,22 @@ def split_assignments(pairs: Iterable[str]) -> list[tuple[str, str]]:
     return out
 
 
-def call_with_context(fn: Callable[..., Any], params: Mapping[str, Any], **context: Any) -> Any:
-    """Call ``fn(**params)``, adding each context keyword (seed, data_root) that ``fn`` accepts."""
+def context_for(fn: Callable[..., Any], **context: Any) -> dict[str, Any]:
+    """The context keywords (seed, data_root) that ``fn`` accepts."""
     try:
         sig = inspect.signature(fn)
         takes_all = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-        extra = {k: v for k, v in context.items() if takes_all or k in sig.parameters}
+        return {k: v for k, v in context.items() if takes_all or k in sig.parameters}
     except (TypeError, ValueError):
-        extra = {}
-    return fn(**params, **extra)
+        return {}
 
 
 def build_dataset(entry: Entry, overrides: Mapping[str, Any], *, seed: int, data_root: str | None) -> Any:
     """Build a dataset entry's ``Splits`` (a bare dataset is taken as the training split)."""
     from zoo_core.data import Splits
 
-    result = call_with_context(entry.load(), entry.params(overrides), seed=seed, data_root=data_root)
+    extra = context_for(entry.load(), seed=seed, data_root=data_root)
+    result = entry.call(**entry.params(overrides), **extra)
     return result if isinstance(result, Splits) else Splits(train=result)
 
 
@@ -238,35 +385,21 @@ class ConfigFile:
             if _is_none(value) and key in _OPTIONAL:
                 loop[key] = None
             else:
-                loop[key] = self._typed(
-                    f"loop.{key}", value, {int: 0, float: 0.0, bool: False, str: ""}[_LOOP_TYPES[key]]
-                )
+                loop[key] = self._typed(f"loop.{key}", value, _loop_like(key))
         if "epochs" in saved_loop and "steps" not in saved_loop:
             loop["steps"] = None  # the file's length replaces the recipe's
         if "steps" in saved_loop and "epochs" not in saved_loop:
             loop["epochs"] = None
 
     def _typed(self, where: str, value: Any, like: Any) -> Any:
-        """``value`` when it has the type of ``like`` (a number for a float; a list for a tuple)."""
-        if like is None:
-            return None if _is_none(value) else value
-        ok = {
-            bool: lambda v: isinstance(v, bool),
-            int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            str: lambda v: isinstance(v, str),
-        }
-        for kind, check in ok.items():
-            if isinstance(like, kind) and not (kind is int and isinstance(like, bool)):
-                if check(value):
-                    return float(value) if kind is float else value
-                break
-        else:
-            if isinstance(like, (list, tuple)) and isinstance(value, (list, tuple)):
-                return type(like)(value)
-        expected = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
-        word = next((w for k, w in expected.items() if type(like) is k), type(like).__name__)
-        raise ZooError(f"--config {self.path}: '{where}' must be {word}, not {value!r}")
+        """``value`` when it has the type of the setting's default ``like`` (numbers as floats)."""
+        if like is None and _is_none(value):
+            return None
+        if not _fits(value, like):
+            raise ZooError(f"--config {self.path}: '{where}' must be {_kind_of(like)}, not {value!r}")
+        if isinstance(like, float):
+            return float(value)
+        return type(like)(value) if isinstance(like, tuple) else value
 
 
 def _is_none(value: Any) -> bool:
@@ -381,44 +514,24 @@ def resolve(
         target = holders[0] if holders else ""
         if target == "loop" and bare in LOOP_DEFAULTS:
             loop_values[bare] = _typed_loop_value(bare, text)
+            if bare in ("epochs", "steps"):
+                explicit[bare] = loop_values[bare]
         elif target in SECTIONS and bare in params[target]:
             params[target][bare] = parse_value(text, params[target][bare], key)
         else:
             valid = sorted({k for s in SECTIONS for k in params[s]} | set(LOOP_DEFAULTS))
             raise ZooError(f"--set {key}: unknown setting; valid keys: {', '.join(valid)}")
 
+    if explicit.get("epochs") is not None and explicit.get("steps") is not None:
+        raise ZooError("give either --epochs or --steps (or --set epochs=N, --set steps=N), not both")
+    for key in ("epochs", "steps"):  # the length given last replaces the recipe's other one
+        if explicit.get(key) is not None:
+            loop_values["steps" if key == "epochs" else "epochs"] = None
     if loop_values.get("epochs") is None and loop_values.get("steps") is None:
         loop_values["epochs"] = 1
     if explicit.get("epochs") is not None and explicit.get("steps") is not None:
         raise ZooError("give either --epochs or --steps, not both")
-    for key in ("epochs", "steps", "batch_size", "accumulate"):
-        value = loop_values.get(key)
-        if value is not None and (not isinstance(value, int) or value <= 0):
-            raise ZooError(f"{key} must be a positive whole number, got {value!r}")
-    clip = loop_values["grad_clip"]
-    if clip is not None and not (isinstance(clip, (int, float)) and 0 < clip < float("inf")):
-        raise ZooError(f"grad_clip must be a positive number, got {clip!r}")
-    if loop_values["patience"] < 0:
-        raise ZooError(f"patience must be 0 or more, got {loop_values['patience']!r}")
-    if (loop_values["patience"] or loop_values["monitor"]) and not loop_values["eval_every"]:
-        flag = "--patience" if loop_values["patience"] else "--monitor"
-        raise ZooError(f"{flag} needs evaluations during the run: add --set eval_every=N (steps)")
-    for key, allowed in (("mode", MODES), ("logger", LOGGERS)):
-        if loop_values[key] not in allowed:
-            raise ZooError(f"{key} {loop_values[key]!r}: choose one of {', '.join(allowed)}")
-    if loop_values["compile_mode"] not in COMPILE_MODES:
-        raise ZooError(
-            f"compile_mode {loop_values['compile_mode']!r}: choose one of {', '.join(COMPILE_MODES)}"
-        )
-    from zoo_core.optimization import PRECISIONS
-
-    if loop_values["precision"] not in PRECISIONS:
-        raise ZooError(f"precision {loop_values['precision']!r}: choose one of {', '.join(PRECISIONS)}")
-    for key in ("workers", "eval_every", "log_every", "checkpoint_every"):
-        if loop_values[key] < 0:
-            raise ZooError(f"{key} must be 0 or more, got {loop_values[key]!r}")
-    if loop_values["lr"] <= 0:
-        raise ZooError(f"lr must be positive, got {loop_values['lr']!r}")
+    check_loop(loop_values)
     return RunConfig(
         model=model.qualname,
         dataset=entries["dataset"].qualname,

@@ -44,6 +44,11 @@ TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"
 DEBUG_WEIGHTS_ENV = "ZOO_DEBUG_RANK_WEIGHTS"
 #: The exit code of a worker that stops because another one died (the launcher reports the other).
 PEER_LOST = 3
+#: The exit code of a worker (and of the job) when a peer did not answer within the collective timeout.
+TIMED_OUT = 124
+#: Seconds a collective waits for every worker before the job ends (``zoo train --timeout``).
+DEFAULT_TIMEOUT = 600
+_TIMEOUT = DEFAULT_TIMEOUT
 _PEER_LOST_WORDS = (
     "by peer",  # gloo: "Connection closed by peer", "Connection reset by peer"
     "Broken pipe",
@@ -68,18 +73,35 @@ def _peer_lost(exc: BaseException) -> bool:
     """Whether ``exc`` says that another worker of the job is gone."""
     import torch.distributed as tdist
 
-    return isinstance(exc, tdist.DistError) or any(w in str(exc) for w in _PEER_LOST_WORDS)
+    return isinstance(exc, tdist.DistError) or _timed_out(exc) or any(w in str(exc) for w in _PEER_LOST_WORDS)
+
+
+def set_timeout(seconds: int | None) -> None:
+    """How long collectives wait for a silent worker before the job ends (None: the default)."""
+    global _TIMEOUT
+    _TIMEOUT = DEFAULT_TIMEOUT if seconds is None else int(seconds)
+
+
+def timeout() -> int:
+    """The collective timeout in seconds (each worker gets ``--timeout`` on its command line)."""
+    return _TIMEOUT
+
+
+def _timed_out(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "timed out" in text or "timeout" in text
 
 
 @contextlib.contextmanager
 def _peers() -> Iterator[None]:
-    """Around collectives: when another worker died, leave quietly (the launcher names it)."""
+    """Around collectives: when another worker died or went silent, leave quietly (the launcher
+    names it)."""
     try:
         yield
     except Exception as exc:
         if _debug() or not _peer_lost(exc):
             raise
-        raise SystemExit(PEER_LOST) from None
+        raise SystemExit(TIMED_OUT if _timed_out(exc) else PEER_LOST) from None
 
 
 def launched() -> bool:
@@ -297,10 +319,13 @@ def setup(device_request: str | None = "auto") -> Context:
     else:
         device, backend = torch.device("cpu"), "gloo"
     if not tdist.is_initialized():
+        from datetime import timedelta
+
+        wait = timedelta(seconds=timeout())  # a silent worker ends the job instead of hanging it
         if backend == "nccl":
-            tdist.init_process_group(backend, device_id=device)
+            tdist.init_process_group(backend, device_id=device, timeout=wait)
         else:
-            tdist.init_process_group(backend)
+            tdist.init_process_group(backend, timeout=wait)
         atexit.register(teardown)
     _CURRENT = Context(
         rank=rank,
@@ -576,6 +601,7 @@ def launch(ctx: click.Context) -> None:
     the others; this raises :class:`WorkerFailed` with one line saying which worker died and
     where the last checkpoint is (checkpoints are written atomically, so it is whole).
     """
+    from zoo_core import lock
     from zoo_core.config import RunConfig, resolve
     from zoo_core.runs import CONFIG, find_run, new_run_dir, read_json
 
@@ -611,6 +637,7 @@ def launch(ctx: click.Context) -> None:
         )
         _check_config(config, nproc)
         run_dir = new_run_dir(config.model, params.get("out")).resolve()
+        lock.release(run_dir)  # worker 0 takes the folder; the launcher only made it
         params["out"] = str(run_dir)
         model = config.model
     words = ["train"] + ([params["name"]] if params.get("name") else [])
@@ -632,6 +659,15 @@ def run(torchrun_args: list[str], run_dir: Path, model: str, nproc: int) -> None
         with _quiet_agent():
             torchrun.run(torchrun.parse_args(torchrun_args))
     except ChildFailedError as exc:
+        waited = {r for r, f in exc.failures.items() if f.exitcode == TIMED_OUT}
+        if waited:
+            silent = sorted(set(range(nproc)) - waited) or sorted(waited)
+            who = ", ".join(map(str, silent))
+            raise WorkerFailed(
+                f"worker {who} stopped answering: no reply within the {timeout()} s --timeout; "
+                f"all {nproc} workers were stopped; {_where_to_resume(run_dir, model, nproc)}",
+                TIMED_OUT,
+            ) from None
         rank, failure = _root_failure(exc)
         how, code = _death(failure.exitcode)
         where = _where_to_resume(run_dir, model, nproc)
@@ -659,6 +695,8 @@ __all__ = [
     "launch",
     "launched",
     "on_main",
+    "set_timeout",
     "setup",
     "teardown",
+    "timeout",
 ]

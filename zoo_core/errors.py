@@ -9,6 +9,16 @@ class ZooError(Exception):
     exit_code = 2
 
 
+class RunFailed(ZooError):
+    """Training began and cannot go on (a diverged loss, a full disk): the run folder is marked failed."""
+
+
+class Interrupted(ZooError):
+    """Ctrl-C: the state was saved; the message says how to resume."""
+
+    exit_code = 130
+
+
 class PluginError(ZooError):
     """A plugin broke the contract (bad registration, duplicate name, failing hook)."""
 

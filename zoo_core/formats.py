@@ -193,7 +193,8 @@ def sample_input(path: Path) -> Any:
 
     meta = checkpoint.read_metadata(path)
     try:
-        config = RunConfig.from_dict(meta["zoo.config"])
+        config = RunConfig.from_dict(meta["zoo.config"], f"{path} (metadata zoo.config)")
+        config.data_root = None  # a path read from a file is never used: the default data root
         model = checkpoint.load_model(path)
         data = build_parts(config, torch.device("cpu"), model=model).data
         first = data.evaluation[0:8] if hasattr(data.evaluation, "tensors") else None

@@ -46,6 +46,13 @@ def _env_list(name: str) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
+def _load_order(ep: Any) -> tuple[str, int, str]:
+    """By name; for a name two distributions share, zoo's own first, then by distribution."""
+    dist = getattr(ep, "dist", None)
+    distribution = dist.metadata["Name"] if dist else ""
+    return (ep.name, 0 if distribution == "zoo" else 1, distribution)
+
+
 def strict() -> bool:
     """``ZOO_STRICT_PLUGINS=1`` turns a failing plugin into an error (for plugin authors)."""
     return os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
@@ -84,31 +91,41 @@ class Zoo:
         """Load every installed plugin, honouring ZOO_LOAD_PLUGINS and ZOO_BLOCK_PLUGINS."""
         zoo = cls()
         allow, block = _env_list("ZOO_LOAD_PLUGINS"), _env_list("ZOO_BLOCK_PLUGINS") or set()
-        seen: set[str] = set()
-        eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
-        for ep in eps:
-            if ep.name in seen:  # the same distribution found twice on sys.path
-                continue
-            seen.add(ep.name)
+        taken: dict[str, str] = {}  # plugin name -> the distribution it belongs to
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_load_order):
             dist = getattr(ep, "dist", None)
+            distribution = dist.metadata["Name"] if dist else ""
+            name = ep.name
+            if name in taken:
+                if taken[name] == distribution:  # the same distribution found twice on sys.path
+                    continue
+                name = f"{distribution or ep.value}/{ep.name}"
+                print(
+                    f"zoo: plugin name '{ep.name}' is taken by {taken[ep.name] or 'another plugin'}; "
+                    f"the one from {distribution or ep.value} is loaded as '{name}' "
+                    f"(its entries are '{name}:NAME')",
+                    file=sys.stderr,
+                )
+                if name in taken:
+                    continue
+            taken[name] = distribution
             info = PluginInfo(
-                name=ep.name,
-                module=ep.value,
-                distribution=dist.metadata["Name"] if dist else "",
-                version=dist.version if dist else "",
+                name=name, module=ep.value, distribution=distribution, version=dist.version if dist else ""
             )
-            if allow is not None and ep.name not in allow:
+            if allow is not None and name not in allow:
                 info.status = "skipped"
-                zoo.plugins[ep.name] = info
+                zoo.plugins[name] = info
                 continue
-            if ep.name in block:
+            if name in block:
                 info.status = "blocked"
-                zoo.plugins[ep.name] = info
+                zoo.plugins[name] = info
                 continue
-            zoo.plugins[ep.name] = info
+            zoo.plugins[name] = info
             try:
                 module = ep.load()
-            except Exception as exc:  # a broken plugin must not break zoo
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin, even one calling sys.exit, must not break zoo
                 zoo._fail(info, exc)
                 continue
             zoo.add_plugin(module, info)
@@ -150,7 +167,9 @@ class Zoo:
             self.pm.register(plugin, name=info.name)
             self._check_hook_names(plugin, info.name)
             self._run_hooks(info)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit from a hook is contained too
             self._fail(info, exc)
         return info
 
@@ -213,6 +232,8 @@ class Zoo:
             self.pm.unregister(name=info.name)
         info.status = "failed"
         info.error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        if isinstance(exc, SystemExit):
+            info.error = f"called sys.exit({'' if exc.code is None else repr(exc.code)})"
         if strict():
             raise PluginError(f"plugin '{info.name}' ({self._label(info)}) failed: {info.error}") from exc
         self._report(info)

@@ -6,6 +6,7 @@ import difflib
 import fnmatch
 import importlib
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -89,7 +90,26 @@ class Entry:
 
     def create(self, **overrides: Any) -> Any:
         """Build the thing with its defaults and ``overrides``."""
-        return self.load()(**self.params(overrides))
+        params = self.params(overrides)
+        with warnings.catch_warnings():  # a zero-width layer is refused below, in one line
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            built = self.call(**params)
+        if self.kind == "model":
+            _refuse_empty(self, built, params)
+        return built
+
+    def call(self, *args: Any, **params: Any) -> Any:
+        """Call the factory; a failure is one line naming the entry and its settings, not a traceback."""
+        factory = self.load()
+        try:
+            return factory(*args, **params)
+        except ZooError:
+            raise
+        except Exception as exc:
+            raise ZooError(
+                f"{self.kind} '{self.qualname}' could not be built with {_settings(params)}: "
+                f"{_first_line(exc)}"
+            ) from exc
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (the factory as its import path)."""
@@ -128,6 +148,29 @@ def _import_path(target: Callable[..., Any] | str) -> str:
     if callable(target):
         return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', '?')}"
     return target
+
+
+def _settings(params: Mapping[str, Any]) -> str:
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items() if not hasattr(v, "__next__"))
+    return shown[:300] or "its defaults"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _refuse_empty(entry: Entry, model: Any, params: Mapping[str, Any]) -> None:
+    """A model with an empty weight (a zero-width layer) cannot learn: say so before training it."""
+    named = getattr(model, "named_parameters", None)
+    if not callable(named):
+        return
+    for name, param in named():
+        if param.numel() == 0:
+            raise ZooError(
+                f"model '{entry.qualname}' built with {_settings(params)} has an empty weight "
+                f"{name} of shape {tuple(param.shape)}; give its sizes values of 1 or more"
+            )
 
 
 def natural_key(text: str) -> list[Any]:

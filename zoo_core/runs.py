@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import math
 import os
 import secrets
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from zoo_core.checkpoint import WEIGHTS, write_json, write_text
-from zoo_core.errors import ZooError
+from zoo_core.checkpoint import WEIGHTS, disk_full, write_json, write_text
+from zoo_core.errors import Interrupted, RunFailed, ZooError, first_line
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -32,29 +35,52 @@ def _folder(model: str) -> str:
     return model.rpartition(":")[2].replace("/", "_")
 
 
+def _has_files(path: Path) -> bool:
+    """Whether ``path`` holds anything besides a run-folder lock."""
+    from zoo_core.lock import NAMES
+
+    return any(p.name not in NAMES for p in path.iterdir())
+
+
+def _not_new(path: Path) -> ZooError:
+    return ZooError(
+        f"--out {path}: already exists and is not empty; runs are never overwritten, pick a new folder"
+    )
+
+
 def new_run_dir(model: str, out: str | Path | None = None) -> Path:
-    """A fresh, writable run folder; an existing non-empty ``out`` is refused, never overwritten."""
+    """A fresh run folder, locked for this process; an existing non-empty ``out`` is refused."""
+    from zoo_core import lock
+
     if out is not None:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise ZooError(
-                f"--out {path}: already exists and is not empty; runs are never overwritten, pick a new folder"
-            )
+        if path.exists() and (not path.is_dir() or _has_files(path)):
+            raise _not_new(path)
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]  # sortable, to the millisecond
         path = runs_root() / _folder(model) / f"{stamp}-{secrets.token_hex(2)}"
     try:
         path.mkdir(parents=True, exist_ok=out is not None)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
     except OSError as exc:
         raise ZooError(
             f"cannot write the run folder {path} ({exc.strerror or exc}); choose another with --out"
         ) from exc
+    lock.claim(path)  # before anything is written; then look again: a run may have finished there
+    if _has_files(path):
+        lock.release(path)
+        raise _not_new(path)
     if out is not None:
         _index(path)
     return path
+
+
+def reopen_run(run_dir: Path) -> Path:
+    """Take an existing run folder for ``--resume``: lock it, then finish or undo a cut checkpoint."""
+    from zoo_core import checkpoint, lock
+
+    lock.claim(run_dir)
+    checkpoint.recover(run_dir)
+    return run_dir
 
 
 def _index(run: Path) -> None:
@@ -149,11 +175,12 @@ def find_run(arg: str | Path) -> Path:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """A JSON file, or an empty dict when it is missing or unreadable."""
+    """A JSON object from a file, or an empty dict when it is missing, unreadable or not an object."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def run_folders() -> list[Path]:
@@ -171,28 +198,111 @@ def list_runs(model: str | None = None, status: str | None = None) -> list[dict[
     """Every run (of ``model``, with ``status``, when given), oldest first, with its key facts."""
     out = []
     for run in run_folders():
-        config = read_json(run / CONFIG).get("config", {})
-        name = config.get("model", run.parent.name)
+        config = _typed(read_json(run / CONFIG), "config", dict, {})
+        name = _typed(config, "model", str, run.parent.name)
         if model and name != model and name.rpartition(":")[2] != model:
             continue
-        summary = read_json(run / SUMMARY)
-        state = summary.get("status", "running")
+        summary = read_json(run / SUMMARY)  # files anyone may edit: only values of the right type
+        state = _typed(summary, "status", str, "running")
         if status and state != status:
             continue
-        loop = config.get("loop", {}) if isinstance(config.get("loop"), dict) else {}
+        loop = _typed(config, "loop", dict, {})
+        metrics = _typed(summary, "metrics", dict, {})
         out.append(
             {
                 "run": str(run),
                 "model": name,
-                "optimizer": config.get("optimizer"),
-                "scheduler": config.get("scheduler", "constant"),
-                "precision": loop.get("precision", "32-true"),
+                "optimizer": _typed(config, "optimizer", str, None),
+                "scheduler": _typed(config, "scheduler", str, "constant"),
+                "precision": _typed(loop, "precision", str, "32-true"),
                 "status": state,
-                "step": summary.get("step"),
-                "seconds": summary.get("seconds"),
-                "device": summary.get("device"),
-                "metrics": summary.get("metrics", {}),
-                "best": summary.get("best"),
+                "step": _typed(summary, "step", int, None),
+                "seconds": _typed(summary, "seconds", (int, float), None),
+                "device": _typed(summary, "device", str, None),
+                "best": _typed(summary, "best", dict, None),
+                "metrics": {
+                    k: v
+                    for k, v in metrics.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                },
             }
         )
     return out
+
+
+def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    """``data[key]`` when it has the expected type (never a bool for numbers), else ``default``."""
+    value = data.get(key, default)
+    return value if isinstance(value, kind) and not isinstance(value, bool) else default
+
+
+def check_losses(row: dict[str, Any], *, stop: bool, run_dir: Path, say: Callable[[str], None]) -> None:
+    """A logged loss that is NaN or infinite stops the run (or, when asked, only warns)."""
+    bad = {
+        k: v
+        for k, v in row.items()
+        if k not in ("step", "epoch") and isinstance(v, float) and not math.isfinite(v)
+    }
+    if not bad:
+        return
+    what = ", ".join(f"{k}={v}" for k, v in bad.items())
+    if not stop:
+        say(f"warning: {what} at step {row['step']}; training goes on (stop_on_nan=false)")
+        return
+    raise diverged(what, row["step"], run_dir)
+
+
+def diverged(what: str, step: int, run_dir: Path) -> RunFailed:
+    """The one message for a run whose numbers left the finite range."""
+    return RunFailed(
+        f"training diverged: {what} at step {step}; {_last_checkpoint(run_dir)}; "
+        "lower --lr, or --set stop_on_nan=false to only warn"
+    )
+
+
+def _last_checkpoint(run_dir: Path) -> str:
+    from zoo_core.checkpoint import STATE
+
+    if (run_dir / STATE).exists():
+        return f"the last good checkpoint in {run_dir} is kept"
+    return f"no checkpoint was saved in {run_dir} before it (--set checkpoint_every=N saves some)"
+
+
+def mark_failed(run_dir: Path, reason: str) -> None:
+    """Say in ``summary.json`` that the run failed and why (best effort: the disk may be full)."""
+    with contextlib.suppress(OSError):
+        mark_status(run_dir, "failed", error=reason)
+
+
+@contextlib.contextmanager
+def failing(run_dir: Path, model: str) -> Iterator[None]:
+    """Around training: summary.json says a run was interrupted or failed (and why); a full disk
+    is one line naming the file."""
+    from zoo_core import lock
+
+    try:
+        yield
+    except Interrupted:
+        if lock.held(run_dir):
+            mark_status(run_dir, "interrupted")
+        raise
+    except RunFailed as exc:
+        if lock.held(run_dir):
+            mark_failed(run_dir, str(exc))
+        raise
+    except Exception as exc:
+        if not disk_full(exc):
+            if lock.held(run_dir) and read_json(run_dir / SUMMARY).get("status") == "running":
+                mark_failed(run_dir, first_line(exc))  # it was training: say why it ended
+            raise
+        where = getattr(exc, "filename", None) or f"a file in {run_dir}"
+        detail = (
+            exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
+        )
+        failed = RunFailed(
+            f"cannot write {where}: {detail}; {_last_checkpoint(run_dir)}; free some space, then "
+            f"resume with: zoo train {model} --resume {run_dir}"
+        )
+        if lock.held(run_dir):
+            mark_failed(run_dir, str(failed))
+        raise failed from exc

@@ -6,7 +6,6 @@ metrics and figures); devices, seeding, batches, logging, checkpoints and resume
 
 from __future__ import annotations
 
-import math
 import random
 import signal
 import sys
@@ -18,11 +17,11 @@ from typing import Any
 
 import attrs
 
-from zoo_core import checkpoint, distributed
+from zoo_core import checkpoint, distributed, lock
 from zoo_core.assembly import assemble
 from zoo_core.config import LOOP_DEFAULTS, ConfigFile, RunConfig, resolve
 from zoo_core.data import to_device
-from zoo_core.errors import ZooError
+from zoo_core.errors import Interrupted, ZooError
 from zoo_core.monitor import BEST, Monitor
 from zoo_core.plugins import get_zoo
 from zoo_core.runs import (
@@ -30,19 +29,16 @@ from zoo_core.runs import (
     METRICS,
     SUMMARY,
     TensorBoardLog,
+    check_losses,
+    failing,
     find_run,
     mark_status,
     new_run_dir,
     read_json,
+    reopen_run,
 )
 
 SAVE_FORMATS = ("safetensors", "pickle", "both")
-
-
-class Interrupted(ZooError):
-    """Ctrl-C: the state was saved; the message says how to resume."""
-
-    exit_code = 130
 
 
 @attrs.define
@@ -227,8 +223,18 @@ def train_model(
             **{f"--{k.replace('_', '-')}": v for k, v in loop.items() if k not in ("steps", "epochs")},
         }
         config, run_dir, save_format = _reopen(resume, model, changes, device, loop)
-        with _status_kept(run_dir):
-            return fit(config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step)
+        distributed.on_main(reopen_run, run_dir, device=config.device)  # lock, then finish a cut commit
+        try:
+            if not (run_dir / checkpoint.STATE).exists():
+                raise ZooError(
+                    f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from"
+                )
+            with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
+                return fit(
+                    config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step
+                )
+        finally:
+            lock.release(run_dir)
     config = resolve(
         model,
         dataset=dataset,
@@ -244,27 +250,13 @@ def train_model(
     created = out is None or not Path(out).exists()
     run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
     try:
-        with _status_kept(run_dir):
+        with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
             return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
     except BaseException:
         _discard_if_unstarted(run_dir, created)
         raise
-
-
-@contextmanager
-def _status_kept(run_dir: Path) -> Any:
-    """A run that stops early says so in its summary.json: interrupted, or failed and why."""
-    try:
-        yield
-    except Interrupted:
-        if distributed.is_main():
-            mark_status(run_dir, "interrupted")
-        raise
-    except BaseException as exc:
-        if distributed.is_main() and (run_dir / CONFIG).exists():
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            mark_status(run_dir, "failed", error=reason)
-        raise
+    finally:
+        lock.release(run_dir)  # [integrity]
 
 
 def _reopen(
@@ -273,9 +265,9 @@ def _reopen(
     """The saved run to continue: only its length may grow, and its device change."""
     run_dir = find_run(resume)
     saved = read_json(run_dir / CONFIG)
-    if not saved or not (run_dir / checkpoint.STATE).exists():
+    if not isinstance(saved, dict) or "config" not in saved:
         raise ZooError(f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from")
-    config = RunConfig.from_dict(saved["config"])
+    config = RunConfig.from_dict(saved["config"], str(run_dir / CONFIG))  # read back: validated
     if model is not None:
         wanted = get_zoo().registries["model"].get(model).qualname
         if wanted != config.model:
@@ -307,13 +299,20 @@ def _reopen(
         )
     if device is not None:
         config.device = device
-    return config, run_dir, saved.get("save_format", "safetensors")
+    save_format = saved.get("save_format", "safetensors")
+    if save_format not in SAVE_FORMATS:
+        raise ZooError(f"{run_dir / CONFIG}: save_format {save_format!r} is not one of {SAVE_FORMATS}")
+    return config, run_dir, save_format
 
 
 def _discard_if_unstarted(run_dir: Path, created: bool) -> None:
     """A run that failed while being set up (nothing written yet) leaves no empty folder behind."""
-    if created and run_dir.is_dir() and not any(run_dir.iterdir()):
-        run_dir.rmdir()
+    if run_dir.is_dir() and not any(p.name not in lock.NAMES for p in run_dir.iterdir()):
+        lock.release(run_dir)  # [integrity] the lock files go too: the folder is as it was
+        for name in lock.NAMES:
+            (run_dir / name).unlink(missing_ok=True)
+        if created:
+            run_dir.rmdir()
 
 
 def fit(
@@ -347,13 +346,14 @@ def fit(
     log = dist.metrics_log(run_dir / METRICS)  # only worker 0 writes the run folder
     step = 0  # optimizer steps taken
     if resume:
-        checkpoint.load_weights(model, run_dir, device=device)
-        state = checkpoint.load_state(run_dir / checkpoint.STATE)
-        for name, opt in run.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        run.opt.load_state_dict(state.get("optimization", {}))
-        trainer.load_state_dict(to_device(state.get("trainer", {}), device))
-        set_rng_state(state["rng"])
+        # one checked commit: weights and state from the same save, the state validated
+        state = checkpoint.load_checkpoint(run_dir, model, run.optimizers, device=device)
+        with checkpoint.restoring(run_dir / checkpoint.STATE):  # a misfit is one line
+            for name, opt in run.optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
+            run.opt.load_state_dict(state.get("optimization", {}))
+            trainer.load_state_dict(to_device(state.get("trainer", {}), device))
+            set_rng_state(state["rng"])
         step = int(state["step"])
         log.rows = list(state.get("history", []))
         if watch is not None:
@@ -381,6 +381,7 @@ def fit(
         """Weights (and the training state) as they are after ``step`` optimizer steps."""
         if not dist.is_main:
             return []
+        was_training = model.training
         state = {
             "step": step,
             "optimizers": {k: o.state_dict() for k, o in run.optimizers.items()},
@@ -390,7 +391,15 @@ def fit(
             "history": log.rows,
             "monitor": watch.state_dict() if watch is not None else {},
         }
-        files = checkpoint.save_run(run_dir, model, meta(final), state, save_format)
+        files = checkpoint.save_checkpoint(  # weights (+ pickle) and state as one commit
+            run_dir,
+            model,
+            metadata=meta(final),
+            state=state,
+            save_format=save_format,
+            finite=loop["stop_on_nan"],
+        )
+        model.train(was_training)
         log.flush()
         return files
 
@@ -427,6 +436,7 @@ def fit(
                     row = {"step": step, "epoch": epoch + 1}
                     row.update(dist.mean({k: float(v) / count for k, v in sums.items()}))
                     row["lr"] = run.opt.lr()
+                    check_losses(row, stop=loop["stop_on_nan"], run_dir=run_dir, say=progress.say)
                     sums, count = {}, 0
                     if evaluate_now:
                         evaluated = trainer.evaluate(model, data, device)
@@ -435,7 +445,6 @@ def fit(
                         if watch.observe(evaluated, step, trainer) and dist.is_main:
                             best = {**meta(False), "zoo.best": watch.record()}
                             checkpoint.save_weights(model, run_dir / BEST, best)
-                    _stop_if_not_finite(row, step)
                     log.add(row)
                     if tensorboard is not None:
                         tensorboard.add(row)
@@ -523,16 +532,6 @@ def _config_record(config: RunConfig, env: dict[str, Any], save_format: str, ent
     }
 
 
-def _stop_if_not_finite(row: dict[str, Any], step: int) -> None:
-    """A loss that became NaN or infinite ends the run: the last checkpoint stays as it was."""
-    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
-    if bad:
-        raise ZooError(
-            f"{', '.join(bad)} became {row[bad[0]]} at step {step}; the run stopped and its last "
-            "checkpoint is kept (try a smaller --lr, --grad-clip, or --precision 32-true)"
-        )
-
-
 def draw_figures(
     step_logic: Any,
     model: Any,
@@ -586,17 +585,19 @@ def evaluate_run(
         saved = read_json(run_dir / CONFIG).get("config")
         if not saved:
             raise ZooError(f"{source}: no config.json beside it, so the lesson's data are unknown")
-        config, saved_metrics = RunConfig.from_dict(saved), {}
+        config, saved_metrics = RunConfig.from_dict(saved, str(run_dir / CONFIG)), {}  # [integrity]
     else:
         source = path / checkpoint.WEIGHTS if path.is_dir() else path
         meta = checkpoint.read_metadata(source)
         if not isinstance(meta.get("zoo.config"), dict):
             raise ZooError(f"{source}: has no zoo metadata; only files saved by zoo can be evaluated")
-        config, saved_metrics = RunConfig.from_dict(meta["zoo.config"]), meta.get("zoo.metrics", {})
+        # [integrity] metadata is untrusted: validated like user input
+        config = RunConfig.from_dict(meta["zoo.config"], f"{source} (metadata zoo.config)")
+        saved_metrics = checkpoint.saved_metrics(meta, source)
         model = checkpoint.load_model(source, device=str(dev))
     from zoo_core.assembly import build_parts
 
-    config.data_root = data_root or config.data_root
+    config.data_root = data_root  # a path read from a file is never used
     parts = build_parts(config, dev, model=model)
     metrics = parts.trainer.evaluate(parts.model.eval(), parts.data, dev)
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -38,17 +39,51 @@ def _missing(raw: Path) -> list[str]:
 
 
 def _unpack_gz(raw: Path) -> None:
-    """Unzip ``NAME.gz`` files a user dropped in beside where ``NAME`` should be."""
+    """Unzip ``NAME.gz`` files a user dropped in beside where ``NAME`` should be.
+
+    A damaged or truncated archive is one error naming it, and leaves nothing half-written behind.
+    """
     import gzip
     import shutil
+    import zlib
 
     for name in _missing(raw):
         packed = raw / f"{name}.gz"
         if packed.is_file():
             tmp = raw / f".{name}.tmp"
-            with gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            os.replace(tmp, raw / name)
+            try:
+                with gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.replace(tmp, raw / name)
+            except (EOFError, OSError, zlib.error) as exc:
+                tmp.unlink(missing_ok=True)
+                if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno:
+                    raise ZooError(f"cannot unpack {packed} ({exc.strerror or exc})") from exc
+                why = "it is truncated" if isinstance(exc, EOFError) else f"not a gzip file: {exc}"
+                raise ZooError(
+                    f"{packed}: damaged archive ({why}); delete it to download MNIST again, or replace it"
+                ) from exc
+
+
+def _download(root: Path, raw: Path) -> None:
+    """torchvision's download; when it fails, the files and folders it made are removed again."""
+    from torchvision.datasets import MNIST
+
+    made = [p for p in (root, root / "MNIST", raw) if not p.exists()]
+    before = set(raw.iterdir()) if raw.is_dir() else set()
+    try:
+        MNIST(str(root), train=True, download=True)
+    except Exception as exc:  # no network, a mirror down, a checksum mismatch, a full disk ...
+        if raw.is_dir():
+            for leftover in set(raw.iterdir()) - before:
+                if leftover.is_file():
+                    leftover.unlink()
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: nothing of the user's is ever removed
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = lines[-1] if lines else type(exc).__name__  # torchvision's last line is the cause
+        raise _not_found(raw, f"the download failed: {detail}") from exc
 
 
 def _not_found(raw: Path, why: str) -> ZooError:
@@ -68,12 +103,7 @@ def load_raw(root: Path, *, download: bool = True) -> dict[str, tuple[torch.Tens
     if _missing(raw):
         if not download:
             raise _not_found(raw, "downloads are off")
-        try:
-            MNIST(str(root), train=True, download=True)
-        except Exception as exc:  # no network, a mirror down, a checksum mismatch, a full disk ...
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            detail = lines[-1] if lines else type(exc).__name__  # torchvision's last line is the cause
-            raise _not_found(raw, f"the download failed: {detail}") from exc
+        _download(root, raw)
         if _missing(raw):
             raise _not_found(raw, "the download left files missing")
     out = {}

@@ -120,3 +120,52 @@ def test_plugin_modules_stay_light():
         "zoo_plugins.autoencoder; assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (lambda data: gzip.compress(data)[: len(gzip.compress(data)) // 2], "it is truncated"),
+        (lambda data: b"\x1f\x8b\x08\x00garbage, not deflate" + data[:40], "not a gzip file"),
+        (lambda data: b"plain text, no gzip magic", "not a gzip file"),
+    ],
+)
+def test_a_damaged_gz_is_one_line_naming_it_and_leaves_nothing(tmp_path, make_mnist, damage, why):
+    raw = make_mnist(tmp_path, n_train=30, n_test=10) / "MNIST" / "raw"
+    name = "train-images-idx3-ubyte"
+    (raw / f"{name}.gz").write_bytes(damage((raw / name).read_bytes()))
+    (raw / name).unlink()
+    before = sorted(p.name for p in raw.iterdir())
+    with pytest.raises(ZooError, match=why) as err:
+        zoo_core.create_dataset("mnist", data_root=str(tmp_path), download=False)
+    assert str(raw / f"{name}.gz") in str(err.value) and "\n" not in str(err.value)
+    assert sorted(p.name for p in raw.iterdir()) == before  # no .tmp left in the user's folder
+
+
+def test_a_truncated_gz_through_the_cli_is_not_aborted(tmp_path, make_mnist):
+    raw = make_mnist(tmp_path, n_train=30, n_test=10) / "MNIST" / "raw"
+    name = "t10k-labels-idx1-ubyte"
+    (raw / f"{name}.gz").write_bytes(gzip.compress((raw / name).read_bytes())[:-12])
+    (raw / name).unlink()
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo_core", "train", "cnn", "--steps", "1", "--data-root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Aborted" not in proc.stderr
+    assert f"{name}.gz: damaged archive (it is truncated)" in proc.stderr
+
+
+def test_a_failed_download_leaves_no_folders_or_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(MNIST, "mirrors", [(tmp_path / "no-mirror").as_uri() + "/"])
+    with pytest.raises(ZooError, match="download failed"):
+        zoo_core.create_dataset("mnist", data_root=str(tmp_path / "root"))
+    assert not (tmp_path / "root").exists()
+    (tmp_path / "mine" / "MNIST" / "raw").mkdir(parents=True)
+    (tmp_path / "mine" / "MNIST" / "raw" / "notes.txt").write_text("the user's")
+    with pytest.raises(ZooError, match="download failed"):
+        zoo_core.create_dataset("mnist", data_root=str(tmp_path / "mine"))
+    assert [p.name for p in (tmp_path / "mine" / "MNIST" / "raw").iterdir()] == ["notes.txt"]

@@ -227,7 +227,10 @@ def test_a_dead_worker_stops_the_run_and_it_resumes(two_workers, probe_site, tmp
         # the last checkpoint is whole and loads in a single process
         assert checkpoint.load_state(run / checkpoint.STATE)["step"] == 5
         checkpoint.load_model(run / checkpoint.WEIGHTS)
-        assert not (run / "summary.json").exists()
+        assert json.loads((run / "summary.json").read_text())["status"] in (
+            "running",
+            "failed",
+        )  # not finished
 
         monkeypatch.delenv("ZOO_TEST_DIE_AT")
         result = zoo("train", "--resume", str(run), "--nproc", "2", "-q")

@@ -76,7 +76,7 @@ def test_dataset_that_needs_files_is_checked_with_data_root(zoo_plugin_zoo, tmp_
     code, lines = check("cnn", "--data-root", str(root))
     assert code == 0, "\n".join(lines)
     assert not lines_with(lines, "SKIP") and not lines_with(lines, "FAIL")
-    assert any("trains: 12 CPU steps lower the loss" in line for line in lines)
+    assert any("trains: 12 CPU steps move the weights and lower the loss" in line for line in lines)
 
 
 def test_single_entry_and_json(zoo_plugin_zoo):
@@ -98,10 +98,25 @@ def test_unknown_target_is_a_one_line_error(zoo_plugin_zoo):
 
 
 # -- broken promises: one FAIL line each, exit status 1 ------------------------------------------------
+class ForgetfulStep(zoo_core.Trainer):
+    """A plugin API 1 step whose ``optimizer.step()`` was deleted: it computes, never learns."""
+
+    def step(self, model, batch, optimizers):
+        x, y = batch
+        loss = ((model(x) - y) ** 2).mean()
+        optimizers["main"].zero_grad()
+        loss.backward()
+        return {"loss": loss.detach()}
+
+
 def _plugin(model_kwargs: dict):
     """A plugin object registering model 'bad' with the given fields over sensible defaults."""
 
     class Bad:
+        @zoo_core.hookimpl
+        def register_trainers(self, registry):
+            registry.add("forgetful-step", factory=ForgetfulStep, summary="forgets to step", tags=["test"])
+
         @zoo_core.hookimpl
         def register_models(self, registry):
             fields = {
@@ -168,7 +183,9 @@ class Stuck:
         ({"recipe": {"lr": 0.1, "speed": 3}}, "metadata", "recipe has unknown keys ['speed']"),
         ({"factory": dict, "defaults": {}}, "builds", "the factory returned dict, not a torch.nn.Module"),
         ({"factory": Forgetful, "defaults": {}}, "round trip", "identical weights but different outputs"),
-        ({"factory": Stuck, "defaults": {}}, "trains", "loss did not go down in 12 CPU steps"),
+        ({"factory": Stuck, "defaults": {}}, "trains", "12 CPU steps left the weights unchanged"),
+        ({"recipe": {"lr": 1e-5}}, "trains", "loss did not go down in 12 CPU steps on a fixed batch"),
+        ({"trainer": "forgetful-step"}, "trains", "left the weights unchanged: the step never updates them"),
     ],
 )
 def test_broken_model_fails_one_check(zoo_plugin_zoo, fields, check_name, message):
@@ -299,3 +316,109 @@ def test_run_checks_needs_two_steps(zoo_plugin_zoo):
     zoo_plugin_zoo("regression", builtins=False)
     with pytest.raises(zoo_core.ZooError, match="at least 2"):
         run_checks(["regression"], steps=1)
+
+
+# -- optimizers must descend, hooks must be marked and keep their parameter names ------------------------
+def _optimizer_plugin(factory, **fields):
+    class Opts:
+        @zoo_core.hookimpl
+        def register_optimizers(self, registry):
+            registry.add("odd", factory=factory, summary="an optimizer", tags=["test"], **fields)
+
+    return Opts()
+
+
+def climbing_sgd(params, lr):
+    """SGD with its sign flipped: every step climbs the gradient."""
+    return _Climb(params, lr)
+
+
+class _Climb:
+    def __new__(cls, params, lr):
+        import torch
+
+        class Climb(torch.optim.Optimizer):
+            def __init__(self, params, lr):
+                super().__init__(params, {"lr": lr})
+
+            @torch.no_grad()
+            def step(self, closure=None):
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            p.add_(p.grad, alpha=group["lr"])  # the planted mistake: + instead of -
+
+        return Climb(params, lr)
+
+
+def frozen_sgd(params, lr):
+    import torch
+
+    return torch.optim.SGD(params, lr=0.0)
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (climbing_sgd, "10 steps at lr=0.01 on a linear regression (a convex problem) raise its loss"),
+        (frozen_sgd, "10 steps at lr=0.01 left the weights unchanged"),
+    ],
+)
+def test_optimizer_that_does_not_descend_fails(zoo_plugin_zoo, factory, message):
+    zoo_plugin_zoo(_optimizer_plugin(factory))
+    code, lines = check("opts:odd")
+    assert code == 1, "\n".join(lines)
+    (fail,) = lines_with(lines, "FAIL")
+    assert fail.startswith("FAIL  optimizer opts:odd") and "descends: " in fail and message in fail, fail
+
+
+def test_every_builtin_optimizer_descends(zoo_plugin_zoo):
+    zoo_plugin_zoo("optimizers")
+    code, lines = check("optimizers")
+    descends = [line for line in lines_with(lines, "PASS") if "descends: " in line]
+    assert code == 0 and len(descends) == 5, "\n".join(lines)
+
+
+def test_unmarked_hook_fails_the_check_and_warns_on_load(zoo_plugin_zoo, tmp_path, monkeypatch, capsys):
+    write_module(
+        tmp_path,
+        monkeypatch,
+        "zoo_unmarked",
+        """
+        from zoo_core import hookimpl
+
+        @hookimpl
+        def register_trainers(registry):
+            registry.add("t", factory="zoo_plugins.supervised.step:Supervised", summary="s", tags=["t"])
+
+        def register_optimizers(registry):  # the mistake: no @hookimpl, so it never runs
+            registry.add("lion", factory="torch.optim:SGD", summary="s", tags=["t"])
+        """,
+    )
+    zoo = zoo_plugin_zoo("zoo_unmarked")
+    assert "lion" not in zoo.registries["optimizer"]
+    assert capsys.readouterr().err.strip() == (
+        "zoo: plugin 'zoo_unmarked' (zoo_unmarked): warning: register_optimizers is not marked with "
+        "@hookimpl, so zoo never calls it; decorate it with @zoo_core.hookimpl"
+    )
+    code, lines = check("zoo_unmarked")
+    assert code == 1
+    (fail,) = lines_with(lines, "FAIL")
+    assert re.match(
+        r"FAIL  plugin zoo_unmarked +loads: zoo_unmarked: register_optimizers is not marked", fail
+    )
+
+
+def test_renamed_hook_parameter_says_why_in_one_line(make_zoo):
+    class Vae:
+        @zoo_core.hookimpl
+        def register_datasets(self, reg):
+            pass
+
+    zoo = make_zoo(Vae())
+    assert zoo.plugins["vae"].error == (
+        "PluginError: hook register_datasets(reg): zoo calls hooks by keyword, so its parameter must be "
+        "named as the hook's: register_datasets(registry)"
+    )
+    result = CliRunner().invoke(cli, ["check", "vae"])
+    assert result.exit_code == 1 and "register_datasets(registry)" in result.output

@@ -40,6 +40,10 @@ from zoo_core.registry import KINDS, Entry
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 DEFAULT_STEPS = 20
+#: an optimizer's descent check: steps on a linear regression, at this lr (or its own, if smaller)
+DESCENT_STEPS, DESCENT_LR = 10, 0.01
+#: the least relative drop of the loss on a fixed batch that counts as learning, not noise
+MIN_DROP = 0.01
 #: the distribution whose plugins count as zoo's own (the lessons, ``supervised``, the optimizers)
 BUILTIN_DISTRIBUTION = "zoo"
 
@@ -309,7 +313,7 @@ class Checker:
         from zoo_core import checkpoint, distributed
         from zoo_core.assembly import assemble, build_model
         from zoo_core.config import resolve
-        from zoo_core.training import evaluate_run, train_model
+        from zoo_core.training import evaluate_run, seed_everything, train_model
 
         registries = get_zoo().registries
 
@@ -428,28 +432,44 @@ class Checker:
                     value = row.get(key)
                     if value is not None and not math.isfinite(value):
                         fail("trains", f"{key} became {value} at step {row['step']}")
-            tracked = [k for k in keys if k == "loss" or k.startswith("loss_")]
+            # the control: the untrained model, as the run built it, on the same fixed batch
+            seed_everything(config.loop["seed"])
+            initial = build_model(entry, config.model_params, cpu)
+            trained = result.model
+            if not _weights_moved(initial, trained):
+                fail(
+                    "trains",
+                    f"{result.step} CPU steps left the weights unchanged: the step never updates them "
+                    "(does it call opt.step(), or optimizer.step() in a plugin API 1 trainer, and do "
+                    "its losses depend on the weights?)",
+                )
+            before, after = (self._fixed_batch_losses(config, m, data, batch) for m in (initial, trained))
+            tracked = [k for k in before if k == "loss" or k.startswith("loss_")]
             if not tracked:
                 emit(
                     SKIP,
                     "trains",
-                    f"{result.step} CPU steps ran with finite losses ({', '.join(keys)}), but none is "
-                    "named 'loss' or 'loss_*', so a drop is not checked",
+                    f"{result.step} CPU steps move the weights with finite losses ({', '.join(before)}), "
+                    "but none is named 'loss' or 'loss_*', so a drop is not checked",
                 )
             else:
                 drops = []
                 for key in tracked:
-                    values = [row[key] for row in history if row.get(key) is not None]
-                    q = max(1, len(values) // 4)
-                    start, end = sum(values[:q]) / q, sum(values[-q:]) / q
-                    if not end < start:
+                    start, end = before[key], after[key]
+                    if not end < start - MIN_DROP * abs(start):
                         fail(
                             "trains",
-                            f"{key} did not go down in {result.step} CPU steps ({start:.4g} -> {end:.4g}, "
-                            f"means of the first and last {q} steps); check the recipe's lr",
+                            f"{key} did not go down in {result.step} CPU steps on a fixed batch "
+                            f"({start:.4g} -> {end:.4g}; learning lowers it by {MIN_DROP:.0%} at least); "
+                            "check the recipe's lr and that the step optimizes this loss",
                         )
                     drops.append(f"{key} {start:.4g} -> {end:.4g}")
-                emit(PASS, "trains", f"{result.step} CPU steps lower the loss: {', '.join(drops)}")
+                emit(
+                    PASS,
+                    "trains",
+                    f"{result.step} CPU steps move the weights and lower the loss on a fixed batch: "
+                    f"{', '.join(drops)}",
+                )
 
         # 6. 'zoo eval' rebuilds the run from its model.safetensors
         with _stage(emit, "reloads"):
@@ -459,6 +479,24 @@ class Checker:
             if bad:
                 fail("reloads", f"evaluating the reloaded run gives non-finite {', '.join(bad)}")
             emit(PASS, "reloads", f"'zoo eval' rebuilds the run: {_fmt(metrics) or 'no metrics'}")
+
+    def _fixed_batch_losses(self, config: Any, model: Any, data: Any, batch: Any) -> dict[str, float]:
+        """The losses one step reports on ``batch``, from a copy of ``model`` (which stays as it is)."""
+        import copy
+
+        import torch
+
+        from zoo_core import distributed
+        from zoo_core.assembly import assemble
+
+        cpu = torch.device("cpu")
+        probe = copy.deepcopy(model)
+        run = assemble(
+            config, cpu, distributed.Context(device=cpu), say=lambda text: None, model=probe, data=data
+        )
+        probe.train()  # assemble seeded everything: both probes draw the same dropout masks
+        losses = run.step(probe, batch, run.optimizers)
+        return {k: _finite(v) for k, v in losses.items()}
 
     # -- datasets, optimizers, trainers
     def dataset(self, entry: Entry) -> list[Outcome]:
@@ -480,23 +518,47 @@ class Checker:
 
             if not _metadata(entry, emit):
                 return
-            layer = torch.nn.Linear(3, 1)
-            before = layer.weight.detach().clone()
+            # a convex problem: linear regression from zero weights, noise-free
+            gen = torch.Generator().manual_seed(0)
+            x = torch.randn(64, 4, generator=gen)
+            y = x @ torch.randn(4, 1, generator=gen) + 0.5
+            layer = torch.nn.Linear(4, 1)
+            torch.nn.init.zeros_(layer.weight), torch.nn.init.zeros_(layer.bias)
+            lr = min(DESCENT_LR, entry.lr or DESCENT_LR)
             with _stage(emit, "builds"):
-                opt = entry.load()(layer.parameters(), lr=0.01, **entry.params())
+                opt = entry.load()(layer.parameters(), lr=lr, **entry.params())
             if not isinstance(opt, torch.optim.Optimizer):
                 emit(
                     FAIL, "builds", f"the factory returned {type(opt).__name__}, not a torch.optim.Optimizer"
                 )
                 return
-            loss = layer(torch.ones(4, 3)).pow(2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if torch.equal(before, layer.weight):
-                emit(FAIL, "builds", "one step with lr=0.01 left the weights unchanged")
-                return
-            emit(PASS, "builds", f"{type(opt).__name__} over a Linear layer, and one step moves its weights")
+            emit(PASS, "builds", f"{_article(type(opt).__name__)} over a Linear layer")
+            with _stage(emit, "descends"):
+                losses = []
+                for _ in range(DESCENT_STEPS + 1):
+                    loss = torch.nn.functional.mse_loss(layer(x), y)
+                    losses.append(loss.item())
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                if not (layer.weight.detach().ne(0).any() or layer.bias.detach().ne(0).any()):
+                    emit(FAIL, "descends", f"{DESCENT_STEPS} steps at lr={lr:g} left the weights unchanged")
+                    return
+                first, last = losses[0], losses[-1]
+                if not last < first:
+                    emit(
+                        FAIL,
+                        "descends",
+                        f"{DESCENT_STEPS} steps at lr={lr:g} on a linear regression (a convex problem) "
+                        f"raise its loss {first:.4g} -> {last:.4g}: the update climbs the gradient; "
+                        "an optimizer's step subtracts lr times its update from each weight",
+                    )
+                    return
+                emit(
+                    PASS,
+                    "descends",
+                    f"{DESCENT_STEPS} steps at lr={lr:g} lower a linear regression's loss {first:.4g} -> {last:.4g}",
+                )
 
         return list(self.run(f"optimizer {entry.qualname}", checks))
 
@@ -511,9 +573,30 @@ class Checker:
             if not isinstance(made, Trainer):
                 emit(FAIL, "builds", f"the factory returned {type(made).__name__}, not a zoo_core.Trainer")
                 return
-            emit(PASS, "builds", f"with its defaults (a {type(made).__name__})")
+            emit(PASS, "builds", f"with its defaults ({_article(type(made).__name__)})")
 
         return list(self.run(f"trainer {entry.qualname}", checks))
+
+    def scheduler(self, entry: Entry) -> list[Outcome]:
+        def checks(emit: Callable[..., None]) -> None:
+            import torch
+
+            if not _metadata(entry, emit):
+                return
+            opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+            with _stage(emit, "builds"):
+                made = entry.load()(opt, 10, **entry.params())
+            if made is not None and not isinstance(made, torch.optim.lr_scheduler.LRScheduler):
+                emit(
+                    FAIL,
+                    "builds",
+                    f"the factory returned {type(made).__name__}, not a torch LRScheduler (or None)",
+                )
+                return
+            shown = "no schedule (None)" if made is None else _article(type(made).__name__)
+            emit(PASS, "builds", f"over an SGD optimizer for 10 steps: {shown}")
+
+        return list(self.run(f"scheduler {entry.qualname}", checks))
 
     def entry(self, entry: Entry) -> list[Outcome]:
         return getattr(self, entry.kind)(entry)
@@ -526,6 +609,21 @@ def _metadata(entry: Entry, emit: Callable[..., None]) -> bool:
         return False
     emit(PASS, "metadata", f"summary, {'lesson' if entry.lesson else 'tags'}, JSON defaults")
     return True
+
+
+def _weights_moved(before: Any, after: Any) -> bool:
+    """Whether any parameter of ``after`` differs from the same parameter of ``before``."""
+    import torch
+
+    old = dict(before.named_parameters())
+    return any(not torch.equal(old[name].detach(), p.detach().cpu()) for name, p in after.named_parameters())
+
+
+def _article(noun: str) -> str:
+    """``a Trainer``, ``an ELBOTrainer``, ``an SGD``: the article as the name is spoken."""
+    acronym = noun[:2].isupper()
+    vowel = noun[:1] in ("AEFHILMNORSX" if acronym else "AEIOaeio")
+    return f"{'an' if vowel else 'a'} {noun}"
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -701,6 +799,8 @@ def run_checks(
 def _plugin_outcome(info: PluginInfo) -> Outcome:
     subject = f"plugin {info.name}"
     label = f"{info.distribution} {info.version}".strip() or info.module
+    if info.status == "loaded" and info.warnings:
+        return Outcome(FAIL, subject, "loads", f"{label}: {'; '.join(info.warnings)}")
     if info.status == "loaded":
         what = ", ".join(f"{len(v)} {k}" for k, v in info.registered.items()) or "no entries"
         if info.commands:

@@ -73,6 +73,7 @@ def test_plugins_json(run):
                 "trainers": ["mse"],
             },
             "commands": [],
+            "warnings": [],
         }
     ]
 

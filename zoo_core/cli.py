@@ -124,9 +124,18 @@ def _entries_named(name: str, kind: str | None) -> list[Entry]:
 
 
 def parameter_count(entry: Entry, **overrides: Any) -> int:
-    """Trainable parameters of a model built with its defaults."""
-    model = entry.create(**overrides)
+    """Trainable parameters of a model built with its defaults (checked as 'zoo train' builds it)."""
+    import torch
+
+    from zoo_core.assembly import build_model
+
+    model = build_model(entry, entry.params(overrides), torch.device("cpu"))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def expectation(expects: dict[str, Any]) -> str:
+    """``accuracy >= 0.94, mse <= 0.01``: a model's declared results, as one line."""
+    return ", ".join(f"{metric} {op} {bound:g}" for metric, (op, bound) in expects.items())
 
 
 @cli.command("info")
@@ -160,6 +169,10 @@ def info_cmd(name: str, kind: str | None, as_json: bool) -> None:
             click.echo(f"  parameters: {data['parameters']:,}")
             for part in ("dataset", "optimizer", "trainer"):
                 click.echo(f"  {part + ':':<11} {data[part] or '-'}")
+            if data["expects"]:
+                click.echo(f"  expects:    {expectation(data['expects'])} (zoo check --train measures it)")
+        if data.get("lr") is not None:
+            click.echo(f"  lr:         {data['lr']:g} (when a run switches to it without --lr)")
         for key, value in data["defaults"].items():
             click.echo(f"  setting     {key} = {value!r}")
         for key, value in data.get("recipe", {}).items():
@@ -189,9 +202,22 @@ class TrainCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if any(a in ("-h", "--help") for a in args):
-            names = [a for a in args if not a.startswith("-")]
-            ctx.meta["zoo.help_model"] = names[0] if names else None
+            ctx.meta["zoo.help_model"], ctx.meta["zoo.help_parts"] = self._named(args)
         return super().parse_args(ctx, args)
+
+    def _named(self, args: list[str]) -> tuple[str | None, dict[str, str]]:
+        """The model NAME and the parts (``--optimizer X`` ...) that ``args`` choose, before parsing."""
+        with_value = {o for p in self.params if isinstance(p, click.Option) and not p.is_flag for o in p.opts}
+        name, parts, rest = None, {}, iter(args)
+        for arg in rest:
+            flag, eq, value = arg.partition("=")
+            if flag in with_value:
+                value = value if eq else next(rest, "")
+                if flag[2:] in ("dataset", "optimizer", "trainer", "scheduler"):
+                    parts[flag[2:]] = value
+            elif not arg.startswith("-") and name is None:
+                name = arg
+        return name, parts
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
@@ -201,7 +227,7 @@ class TrainCommand(click.Command):
         try:
             from zoo_core.config import resolve
 
-            config = resolve(name)
+            config = resolve(name, **ctx.meta.get("zoo.help_parts", {}))
         except ZooError as exc:
             formatter.write_paragraph()
             formatter.write_text(f"({exc})")

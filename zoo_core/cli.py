@@ -375,8 +375,9 @@ def runs_cmd(name: str | None, as_json: bool) -> None:
     rows = []
     for r in runs:
         metrics = "  ".join(f"{k}={v:.4g}" for k, v in list(r["metrics"].items())[:4] if isinstance(v, float))
-        rows.append([r["run"], r["model"], r["status"], str(r["step"] or "-"), metrics])
-    click.echo(_table(rows, ["RUN", "MODEL", "STATUS", "STEP", "METRICS"]))
+        optimizer = (r["optimizer"] or "-").rpartition(":")[2]
+        rows.append([r["run"], r["model"], optimizer, r["status"], str(r["step"] or "-"), metrics])
+    click.echo(_table(rows, ["RUN", "MODEL", "OPTIMIZER", "STATUS", "STEP", "METRICS"]))
 
 
 @cli.command("compare-formats")

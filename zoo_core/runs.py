@@ -120,6 +120,7 @@ def list_runs(model: str | None = None) -> list[dict[str, Any]]:
             {
                 "run": str(run),
                 "model": config.get("model", run.parent.name),
+                "optimizer": config.get("optimizer"),
                 "status": summary.get("status", "incomplete"),
                 "step": summary.get("step"),
                 "seconds": summary.get("seconds"),

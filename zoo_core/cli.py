@@ -13,7 +13,7 @@ import click
 import zoo_core
 from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
-from zoo_core.registry import KINDS, PLURAL, Entry
+from zoo_core.registry import KINDS, PLURAL, Entry, expectation
 from zoo_core.text import table as _table
 
 KIND_WORDS = {**{k: k for k in KINDS}, **{PLURAL[k]: k for k in KINDS}}
@@ -131,11 +131,6 @@ def parameter_count(entry: Entry, **overrides: Any) -> int:
 
     model = build_model(entry, entry.params(overrides), torch.device("cpu"))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def expectation(expects: dict[str, Any]) -> str:
-    """``accuracy >= 0.94, mse <= 0.01``: a model's declared results, as one line."""
-    return ", ".join(f"{metric} {op} {bound:g}" for metric, (op, bound) in expects.items())
 
 
 @cli.command("info")
@@ -405,17 +400,27 @@ def compare_formats_cmd(run: str, repeat: int, as_json: bool) -> None:
     "--steps", type=click.IntRange(2, 100_000), default=20, show_default=True, help="CPU training steps."
 )
 @click.option("--data-root", default=None, help="Where datasets that need files look for them.")
+@click.option(
+    "--train", is_flag=True, help="Also train each model's full recipe and compare it with its expects."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def check_cmd(
-    ctx: click.Context, targets: tuple[str, ...], steps: int, data_root: str | None, as_json: bool
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    steps: int,
+    data_root: str | None,
+    train: bool,
+    as_json: bool,
 ) -> None:
     """Check that a plugin's entries keep zoo's contract (a PASS/FAIL line per check).
 
     Each model must build with its defaults, take a batch of its default dataset, survive a
     safetensors round trip, lower its loss in a few CPU steps and reload for 'zoo eval'; every
     entry needs complete metadata; listing the plugin must not import torch. TARGET is a plugin
-    name, or an entry's 'plugin:name' or name. Exit status 1 when a check fails.
+    name, or an entry's 'plugin:name' or name. Exit status 1 when a check fails. With --train,
+    each model trains its full recipe on the CPU and its metrics must meet what its registration
+    declares (expects=); a table of model, expected, measured, time and result ends the report.
     """
     from zoo_core.contract import plan, run_checks, subject_of
 
@@ -424,11 +429,14 @@ def check_cmd(
         targets,
         steps=steps,
         data_root=data_root,
+        train=train,
         on_outcome=None if as_json else lambda o: click.echo(o.line(width)),
     )
     if as_json:
         _echo_json(report.to_dict())
     else:
+        if report.trained:
+            click.echo(report.table())
         click.echo(report.summary())
     if not report.ok:
         ctx.exit(1)

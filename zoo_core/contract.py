@@ -36,7 +36,7 @@ import attrs
 
 from zoo_core.errors import PluginError, ZooError
 from zoo_core.plugins import ENTRY_POINT_GROUP, PluginInfo, Zoo, get_zoo
-from zoo_core.registry import KINDS, Entry
+from zoo_core.registry import COMPARISONS, KINDS, Entry, expectation
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 DEFAULT_STEPS = 20
@@ -62,10 +62,26 @@ class Outcome:
 
 
 @attrs.define
+class Trained:
+    """One row of ``zoo check --train``: a model's full recipe against its declared ``expects``."""
+
+    status: str
+    model: str
+    expected: str
+    measured: str = ""
+    seconds: float | None = None
+
+    def row(self) -> list[str]:
+        took = "-" if self.seconds is None else f"{self.seconds:.1f}s"
+        return [self.model, self.expected, self.measured or "-", took, self.status]
+
+
+@attrs.define
 class Report:
     """Every outcome of a ``zoo check`` run; ``ok`` when nothing failed."""
 
     outcomes: list[Outcome] = attrs.field(factory=list)
+    trained: list[Trained] = attrs.field(factory=list)  # with --train: one row per model
 
     @property
     def ok(self) -> bool:
@@ -79,7 +95,14 @@ class Report:
 
     def text(self) -> str:
         width = max((len(o.subject) for o in self.outcomes), default=0)
-        return "\n".join([o.line(width) for o in self.outcomes] + [self.summary()])
+        table = [self.table()] if self.trained else []
+        return "\n".join([o.line(width) for o in self.outcomes] + table + [self.summary()])
+
+    def table(self) -> str:
+        """The ``--train`` rows: model, expected, measured, time, PASS/FAIL/SKIP."""
+        from zoo_core.text import table
+
+        return table([t.row() for t in self.trained], ["MODEL", "EXPECTED", "MEASURED", "TIME", "RESULT"])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +111,7 @@ class Report:
             "failed": self.count(FAIL),
             "skipped": self.count(SKIP),
             "outcomes": [attrs.asdict(o) for o in self.outcomes],
+            "trained": [attrs.asdict(t) for t in self.trained],
         }
 
 
@@ -480,6 +504,53 @@ class Checker:
                 fail("reloads", f"evaluating the reloaded run gives non-finite {', '.join(bad)}")
             emit(PASS, "reloads", f"'zoo eval' rebuilds the run: {_fmt(metrics) or 'no metrics'}")
 
+    def train(self, entry: Entry) -> tuple[list[Outcome], Trained]:
+        """Train ``entry``'s full recipe on the CPU and compare its metrics with its ``expects``."""
+        expected = expectation(entry.expects) or "-"
+        row = Trained(SKIP, entry.qualname, expected)
+
+        def checks(emit: Callable[..., None]) -> None:
+            from zoo_core.config import resolve
+            from zoo_core.training import train_model
+
+            if not entry.expects:
+                emit(SKIP, "expects", "the model declares no expects=, so its result is not checked")
+                return
+            config = resolve(entry.qualname, device="cpu", data_root=self.data_root)
+            data_entry = get_zoo().registries["dataset"].get(config.dataset)
+            offline = _offline(data_entry)
+            with _stage(emit, "expects"):
+                self._build_dataset(emit, data_entry, {**config.dataset_params, **offline}, "expects")
+                result = train_model(
+                    entry.qualname,
+                    device="cpu",
+                    out=self.workdir / f"{_safe(entry.qualname)}-recipe",
+                    data_root=self.data_root,
+                    sets=[f"dataset.{k}={str(v).lower()}" for k, v in offline.items()],
+                    quiet=True,
+                )
+            row.seconds = result.seconds
+            measured, missed = [], []
+            for metric, (op, bound) in entry.expects.items():
+                value = result.metrics.get(metric)
+                if not isinstance(value, (int, float)):
+                    reported = ", ".join(result.metrics) or "none"
+                    missed.append(f"the run reports no metric {metric!r} (it reports: {reported})")
+                    continue
+                measured.append(f"{metric}={value:.4g}")
+                if not COMPARISONS[op](float(value), bound):
+                    missed.append(f"{metric} = {value:.4g}, expected {op} {bound:g}")
+            row.measured = " ".join(measured)
+            recipe = f"its recipe ({result.step} steps, {result.seconds:.1f}s)"
+            if missed:
+                emit(FAIL, "expects", f"{recipe}: {'; '.join(missed)}")
+            else:
+                emit(PASS, "expects", f"{recipe}: {row.measured}, as declared ({expected})")
+
+        outcomes = list(self.run(f"model {entry.qualname}", checks))
+        row.status = outcomes[-1].status
+        return outcomes, row
+
     def _fixed_batch_losses(self, config: Any, model: Any, data: Any, batch: Any) -> dict[str, float]:
         """The losses one step reports on ``batch``, from a copy of ``model`` (which stays as it is)."""
         import copy
@@ -768,9 +839,13 @@ def run_checks(
     data_root: str | None = None,
     workdir: str | Path | None = None,
     listing: bool = True,
+    train: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Report:
-    """Check ``targets`` in the current zoo; ``on_outcome`` sees each line as it is decided."""
+    """Check ``targets`` in the current zoo; ``on_outcome`` sees each line as it is decided.
+
+    With ``train``, each model also trains its full recipe and meets its declared ``expects``.
+    """
     if steps < 2:
         raise ZooError(f"--steps must be at least 2 to see the loss go down, got {steps}")
     todo = plan(targets)
@@ -789,6 +864,11 @@ def run_checks(
             elif kind == "entry":
                 for outcome in checker.entry(item):
                     add(outcome)
+                if train and item.kind == "model":
+                    outcomes, row = checker.train(item)
+                    for outcome in outcomes:
+                        add(outcome)
+                    report.trained.append(row)
             elif kind == "command":
                 add(_command_outcome(*item))
             elif kind == "listing" and listing:

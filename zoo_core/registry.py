@@ -139,6 +139,11 @@ def _expectations(who: str, name: str, expects: Mapping[str, Any] | None) -> dic
     return out
 
 
+def expectation(expects: Mapping[str, Any]) -> str:
+    """``accuracy >= 0.94, mse <= 0.01``: a model's declared results, as one line."""
+    return ", ".join(f"{metric} {op} {bound:g}" for metric, (op, bound) in expects.items())
+
+
 def natural_key(text: str) -> list[Any]:
     """Sort key that puts ``mlp2`` before ``mlp10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]

@@ -416,8 +416,10 @@ def check_cmd(
     """Check that a plugin's entries keep zoo's contract (a PASS/FAIL line per check).
 
     Each model must build with its defaults, take a batch of its default dataset, survive a
-    safetensors round trip, lower its loss in a few CPU steps and reload for 'zoo eval'; every
-    entry needs complete metadata; listing the plugin must not import torch. TARGET is a plugin
+    safetensors round trip, move its weights and lower its loss on a fixed batch in a few CPU
+    steps, and reload for 'zoo eval'; each optimizer must descend on a linear regression; every
+    entry needs complete metadata; every register_* function needs @hookimpl; listing the plugin
+    must not import torch. TARGET is a plugin
     name, or an entry's 'plugin:name' or name. Exit status 1 when a check fails. With --train,
     each model trains its full recipe on the CPU and its metrics must meet what its registration
     declares (expects=); a table of model, expected, measured, time and result ends the report.

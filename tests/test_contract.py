@@ -109,6 +109,19 @@ class ForgetfulStep(zoo_core.Trainer):
         return {"loss": loss.detach()}
 
 
+#: a Linear(1, 1) model on the quadratic, trained by zoo's own parts
+LINE = {
+    "factory": "torch.nn:Linear",
+    "summary": "a line",
+    "tags": ["test"],
+    "defaults": {"in_features": 1, "out_features": 1},
+    "dataset": "quadratic",
+    "optimizer": "sgd",
+    "trainer": "supervised",
+    "recipe": {"lr": 0.1},
+}
+
+
 def _plugin(model_kwargs: dict):
     """A plugin object registering model 'bad' with the given fields over sensible defaults."""
 
@@ -119,18 +132,7 @@ def _plugin(model_kwargs: dict):
 
         @zoo_core.hookimpl
         def register_models(self, registry):
-            fields = {
-                "factory": "torch.nn:Linear",
-                "summary": "a bad model",
-                "tags": ["test"],
-                "defaults": {"in_features": 1, "out_features": 1},
-                "dataset": "quadratic",
-                "optimizer": "sgd",
-                "trainer": "supervised",
-                "recipe": {"lr": 0.1},
-            }
-            fields.update(model_kwargs)
-            registry.add("bad", **fields)
+            registry.add("bad", **{**LINE, "summary": "a bad model", **model_kwargs})
 
     return Bad()
 
@@ -422,3 +424,69 @@ def test_renamed_hook_parameter_says_why_in_one_line(make_zoo):
     )
     result = CliRunner().invoke(cli, ["check", "vae"])
     assert result.exit_code == 1 and "register_datasets(registry)" in result.output
+
+
+# -- zoo check --train: every model carries its expected result ------------------------------------------
+class Declared:
+    """Three tiny models trained on the quadratic: one meets its declaration, two do not."""
+
+    @zoo_core.hookimpl
+    def register_models(self, registry):
+        common = {**LINE, "recipe": {"lr": 0.1, "steps": 30}}
+        registry.add("fits", expects={"eval_loss": ("<=", 0.5)}, **common)
+        registry.add("boasts", expects={"eval_loss": ("<", 1e-6)}, **common)
+        registry.add("misnames", expects={"accuracy": (">=", 0.9)}, **common)
+        registry.add("silent", **common)
+
+
+def test_check_train_compares_each_recipe_with_its_declaration(zoo_plugin_zoo):
+    zoo_plugin_zoo(Declared())
+    result = CliRunner().invoke(cli, ["check", "declared", "--train", "--steps", "4"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    fails = [line for line in lines_with(lines, "FAIL") if "expects: " in line]
+    assert len(fails) == 2
+    assert re.search(
+        r"model declared:boasts +expects: its recipe \(30 steps, .*\): eval_loss = \S+, expected < 1e-06$",
+        fails[0],
+    )
+    assert "the run reports no metric 'accuracy' (it reports: loss, eval_loss)" in fails[1]
+    assert any(
+        re.search(
+            r"PASS  model declared:fits +expects: its recipe \(30 steps, .*\): eval_loss=\S+, as declared",
+            line,
+        )
+        for line in lines
+    )
+    assert any(
+        "model declared:silent" in line and "declares no expects=" in line
+        for line in lines_with(lines, "SKIP")
+    )
+    header = lines.index(next(line for line in lines if line.startswith("MODEL ")))
+    assert lines[header].split() == ["MODEL", "EXPECTED", "MEASURED", "TIME", "RESULT"]
+    table = {row.split()[0]: row for row in lines[header + 2 : header + 6]}
+    assert table["declared:fits"].split()[1:4] == ["eval_loss", "<=", "0.5"]
+    assert table["declared:fits"].endswith("PASS") and table["declared:boasts"].endswith("FAIL")
+    misnames = table["declared:misnames"].split()
+    assert misnames[4] == "-" and misnames[-1] == "FAIL"  # nothing measured under that name
+    assert table["declared:silent"].endswith("SKIP")
+
+
+def test_check_train_skips_a_model_whose_data_are_missing(zoo_plugin_zoo, monkeypatch, tmp_path):
+    monkeypatch.setenv("ZOO_DATA_ROOT", str(tmp_path / "empty"))
+    zoo_plugin_zoo("cnn")
+    report = run_checks(["cnn:cnn"], steps=4, listing=False, train=True)
+    (row,) = report.trained
+    assert (row.status, row.model, row.expected) == ("SKIP", "cnn:cnn", "accuracy >= 0.92")
+    assert "needs files that are missing here; pass --data-root DIR" in report.outcomes[-1].detail
+
+
+def test_zoo_check_fixture_trains_on_request(zoo_check):
+    with pytest.raises(pytest.fail.Exception) as failed:
+        zoo_check(Declared(), steps=4, listing=False, train=True)
+    assert "declared:boasts" in str(failed.value) and "MEASURED" in str(failed.value)
+
+
+def test_zoo_check_fixture_takes_one_entry_as_zoo_check_does(zoo_check):
+    report = zoo_check("regression:quadratic", listing=False)
+    assert {o.subject for o in report.outcomes} == {"dataset regression:quadratic"}

@@ -43,6 +43,8 @@ def register_models(registry):
             "trainer": {"loss": "cross_entropy"},
             "dataset": {"n": 100, "center": 2.0, "std": 1.0},
         },
+        # measured 0.99-1.00 (seeds 0-2, CPU capabilities default and avx2)
+        expects={"accuracy": (">=", 0.97)},
     )
 
 

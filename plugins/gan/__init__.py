@@ -35,6 +35,8 @@ def register_models(registry):
         optimizer="adam",
         trainer="gan",
         recipe={"lr": 1e-4, "steps": 10_000, "batch_size": 64, "shuffle": False},
+        # measured 0.907-0.931 (seeds 0-2, CPU capabilities default and avx2)
+        expects={"in_bounds": (">=", 0.85)},
     )
 
 

@@ -35,6 +35,8 @@ def register_models(registry):
         optimizer="adam",
         trainer="rnn-regressor",
         recipe={"lr": 0.02, "epochs": 1, "batch_size": 1, "shuffle": False},
+        # measured 0.0022-0.038 (seeds 0-9, CPU capabilities default and avx2)
+        expects={"mse": ("<=", 0.08)},
     )
 
 

@@ -39,6 +39,8 @@ def register_models(registry):
         optimizer="sgd",
         trainer="save-reload",
         recipe={"lr": 0.5, "steps": 100, "batch_size": None, "dataset": {"n": 100, "noise": 0.2}},
+        # measured 0.0047-0.066 (seeds 0-29): some seeds keep only 2-3 live units
+        expects={"eval_loss": ("<=", 0.1)},
     )
 
 

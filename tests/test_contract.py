@@ -490,3 +490,37 @@ def test_zoo_check_fixture_trains_on_request(zoo_check):
 def test_zoo_check_fixture_takes_one_entry_as_zoo_check_does(zoo_check):
     report = zoo_check("regression:quadratic", listing=False)
     assert {o.subject for o in report.outcomes} == {"dataset regression:quadratic"}
+
+
+def halving(optimizer, total_steps, gamma=0.5):
+    """Halve the learning rate halfway through the run."""
+    import torch
+
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, total_steps // 2), gamma=gamma)
+
+
+def test_schedulers_are_checked_for_what_they_build(zoo_plugin_zoo):
+    class Sched:
+        @zoo_core.hookimpl
+        def register_schedulers(self, registry):
+            registry.add("halving", factory=halving, summary="s", tags=["t"], defaults={"gamma": 0.5})
+            registry.add("wrong", factory=lambda optimizer, total_steps: "cosine", summary="s", tags=["t"])
+
+    zoo_plugin_zoo(Sched())
+    code, lines = check("sched")
+    assert code == 1, "\n".join(lines)
+    assert any(
+        re.search(r"PASS  scheduler sched:halving +builds: over an SGD optimizer for 10 steps: a StepLR", x)
+        for x in lines
+    )
+    (fail,) = lines_with(lines, "FAIL")
+    assert re.search(
+        r"scheduler sched:wrong +builds: the factory returned str, not a torch LRScheduler \(or None\)", fail
+    )
+
+
+def test_zoos_own_schedulers_pass(zoo_plugin_zoo):
+    zoo_plugin_zoo("schedulers")
+    code, lines = check("schedulers")
+    assert code == 0, "\n".join(lines)
+    assert len([x for x in lines_with(lines, "PASS") if "builds: over an SGD optimizer" in x]) >= 5

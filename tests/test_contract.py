@@ -524,3 +524,14 @@ def test_zoos_own_schedulers_pass(zoo_plugin_zoo):
     code, lines = check("schedulers")
     assert code == 0, "\n".join(lines)
     assert len([x for x in lines_with(lines, "PASS") if "builds: over an SGD optimizer" in x]) >= 5
+
+
+@pytest.mark.parametrize(
+    ("noun", "said"),
+    [("ELBOTrainer", "an ELBOTrainer"), ("AdamW", "an AdamW"), ("SGD", "an SGD"), ("Supervised", "a Supervised"),
+     ("RNNTrainer", "an RNNTrainer"), ("BatchNormCompare", "a BatchNormCompare")],
+)  # fmt: skip
+def test_a_or_an_as_the_name_is_spoken(noun, said):
+    from zoo_core.contract import _article
+
+    assert _article(noun) == said

@@ -73,6 +73,7 @@ def test_plugins_json(run):
                 "trainers": ["mse"],
             },
             "commands": [],
+            "warnings": [],
         }
     ]
 
@@ -92,6 +93,22 @@ def test_train_json_summary_then_eval_and_runs(run, tmp_path):
     assert latest["model"] == "toy:toy" and "/runs/toy/" in latest["run"]
     by_name = json.loads(run("eval", "toy", "--device", "cpu", "--json").output)  # the model's latest run
     assert by_name["source"] == latest["run"] + "/model.safetensors"
+
+
+def test_runs_tell_apart_two_optimizers_of_one_model(run, make_zoo):
+    from tests.conftest import Toy
+    from tests.test_entry_fields import Extras
+
+    make_zoo(Toy, Extras)
+    for optimizer in ("sgd", "lion"):
+        assert (
+            run("train", "toy", "--optimizer", optimizer, "--steps", "2", "--device", "cpu", "-q").exit_code
+            == 0
+        )
+    header, _, *rows = run("runs", "toy").output.splitlines()
+    assert header.split()[:3] == ["RUN", "MODEL", "OPTIMIZER"]
+    assert [row.split()[2] for row in rows] == ["sgd", "lion"]
+    assert [r["optimizer"] for r in json.loads(run("runs", "--json").output)] == ["toy:sgd", "extras:lion"]
 
 
 def test_train_help_lists_the_models_settings(run):

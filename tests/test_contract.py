@@ -76,7 +76,7 @@ def test_dataset_that_needs_files_is_checked_with_data_root(zoo_plugin_zoo, tmp_
     code, lines = check("cnn", "--data-root", str(root))
     assert code == 0, "\n".join(lines)
     assert not lines_with(lines, "SKIP") and not lines_with(lines, "FAIL")
-    assert any("trains: 12 CPU steps lower the loss" in line for line in lines)
+    assert any("trains: 12 CPU steps move the weights and lower the loss" in line for line in lines)
 
 
 def test_single_entry_and_json(zoo_plugin_zoo):
@@ -98,24 +98,41 @@ def test_unknown_target_is_a_one_line_error(zoo_plugin_zoo):
 
 
 # -- broken promises: one FAIL line each, exit status 1 ------------------------------------------------
+class ForgetfulStep(zoo_core.Trainer):
+    """A plugin API 1 step whose ``optimizer.step()`` was deleted: it computes, never learns."""
+
+    def step(self, model, batch, optimizers):
+        x, y = batch
+        loss = ((model(x) - y) ** 2).mean()
+        optimizers["main"].zero_grad()
+        loss.backward()
+        return {"loss": loss.detach()}
+
+
+#: a Linear(1, 1) model on the quadratic, trained by zoo's own parts
+LINE = {
+    "factory": "torch.nn:Linear",
+    "summary": "a line",
+    "tags": ["test"],
+    "defaults": {"in_features": 1, "out_features": 1},
+    "dataset": "quadratic",
+    "optimizer": "sgd",
+    "trainer": "supervised",
+    "recipe": {"lr": 0.1},
+}
+
+
 def _plugin(model_kwargs: dict):
     """A plugin object registering model 'bad' with the given fields over sensible defaults."""
 
     class Bad:
         @zoo_core.hookimpl
+        def register_trainers(self, registry):
+            registry.add("forgetful-step", factory=ForgetfulStep, summary="forgets to step", tags=["test"])
+
+        @zoo_core.hookimpl
         def register_models(self, registry):
-            fields = {
-                "factory": "torch.nn:Linear",
-                "summary": "a bad model",
-                "tags": ["test"],
-                "defaults": {"in_features": 1, "out_features": 1},
-                "dataset": "quadratic",
-                "optimizer": "sgd",
-                "trainer": "supervised",
-                "recipe": {"lr": 0.1},
-            }
-            fields.update(model_kwargs)
-            registry.add("bad", **fields)
+            registry.add("bad", **{**LINE, "summary": "a bad model", **model_kwargs})
 
     return Bad()
 
@@ -168,7 +185,9 @@ class Stuck:
         ({"recipe": {"lr": 0.1, "speed": 3}}, "metadata", "recipe has unknown keys ['speed']"),
         ({"factory": dict, "defaults": {}}, "builds", "the factory returned dict, not a torch.nn.Module"),
         ({"factory": Forgetful, "defaults": {}}, "round trip", "identical weights but different outputs"),
-        ({"factory": Stuck, "defaults": {}}, "trains", "loss did not go down in 12 CPU steps"),
+        ({"factory": Stuck, "defaults": {}}, "trains", "12 CPU steps left the weights unchanged"),
+        ({"recipe": {"lr": 1e-5}}, "trains", "loss did not go down in 12 CPU steps on a fixed batch"),
+        ({"trainer": "forgetful-step"}, "trains", "left the weights unchanged: the step never updates them"),
     ],
 )
 def test_broken_model_fails_one_check(zoo_plugin_zoo, fields, check_name, message):
@@ -299,3 +318,220 @@ def test_run_checks_needs_two_steps(zoo_plugin_zoo):
     zoo_plugin_zoo("regression", builtins=False)
     with pytest.raises(zoo_core.ZooError, match="at least 2"):
         run_checks(["regression"], steps=1)
+
+
+# -- optimizers must descend, hooks must be marked and keep their parameter names ------------------------
+def _optimizer_plugin(factory, **fields):
+    class Opts:
+        @zoo_core.hookimpl
+        def register_optimizers(self, registry):
+            registry.add("odd", factory=factory, summary="an optimizer", tags=["test"], **fields)
+
+    return Opts()
+
+
+def climbing_sgd(params, lr):
+    """SGD with its sign flipped: every step climbs the gradient."""
+    return _Climb(params, lr)
+
+
+class _Climb:
+    def __new__(cls, params, lr):
+        import torch
+
+        class Climb(torch.optim.Optimizer):
+            def __init__(self, params, lr):
+                super().__init__(params, {"lr": lr})
+
+            @torch.no_grad()
+            def step(self, closure=None):
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            p.add_(p.grad, alpha=group["lr"])  # the planted mistake: + instead of -
+
+        return Climb(params, lr)
+
+
+def frozen_sgd(params, lr):
+    import torch
+
+    return torch.optim.SGD(params, lr=0.0)
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (climbing_sgd, "10 steps at lr=0.01 on a linear regression (a convex problem) raise its loss"),
+        (frozen_sgd, "10 steps at lr=0.01 left the weights unchanged"),
+    ],
+)
+def test_optimizer_that_does_not_descend_fails(zoo_plugin_zoo, factory, message):
+    zoo_plugin_zoo(_optimizer_plugin(factory))
+    code, lines = check("opts:odd")
+    assert code == 1, "\n".join(lines)
+    (fail,) = lines_with(lines, "FAIL")
+    assert fail.startswith("FAIL  optimizer opts:odd") and "descends: " in fail and message in fail, fail
+
+
+def test_every_builtin_optimizer_descends(zoo_plugin_zoo):
+    zoo_plugin_zoo("optimizers")
+    code, lines = check("optimizers")
+    descends = [line for line in lines_with(lines, "PASS") if "descends: " in line]
+    assert code == 0 and len(descends) == 5, "\n".join(lines)
+
+
+def test_unmarked_hook_fails_the_check_and_warns_on_load(zoo_plugin_zoo, tmp_path, monkeypatch, capsys):
+    write_module(
+        tmp_path,
+        monkeypatch,
+        "zoo_unmarked",
+        """
+        from zoo_core import hookimpl
+
+        @hookimpl
+        def register_trainers(registry):
+            registry.add("t", factory="zoo_plugins.supervised.step:Supervised", summary="s", tags=["t"])
+
+        def register_optimizers(registry):  # the mistake: no @hookimpl, so it never runs
+            registry.add("lion", factory="torch.optim:SGD", summary="s", tags=["t"])
+        """,
+    )
+    zoo = zoo_plugin_zoo("zoo_unmarked")
+    assert "lion" not in zoo.registries["optimizer"]
+    assert capsys.readouterr().err.strip() == (
+        "zoo: plugin 'zoo_unmarked' (zoo_unmarked): warning: register_optimizers is not marked with "
+        "@hookimpl, so zoo never calls it; decorate it with @zoo_core.hookimpl"
+    )
+    code, lines = check("zoo_unmarked")
+    assert code == 1
+    (fail,) = lines_with(lines, "FAIL")
+    assert re.match(
+        r"FAIL  plugin zoo_unmarked +loads: zoo_unmarked: register_optimizers is not marked", fail
+    )
+
+
+def test_renamed_hook_parameter_says_why_in_one_line(make_zoo):
+    class Vae:
+        @zoo_core.hookimpl
+        def register_datasets(self, reg):
+            pass
+
+    zoo = make_zoo(Vae())
+    assert zoo.plugins["vae"].error == (
+        "PluginError: hook register_datasets(reg): zoo calls hooks by keyword, so its parameter must be "
+        "named as the hook's: register_datasets(registry)"
+    )
+    result = CliRunner().invoke(cli, ["check", "vae"])
+    assert result.exit_code == 1 and "register_datasets(registry)" in result.output
+
+
+# -- zoo check --train: every model carries its expected result ------------------------------------------
+class Declared:
+    """Three tiny models trained on the quadratic: one meets its declaration, two do not."""
+
+    @zoo_core.hookimpl
+    def register_models(self, registry):
+        common = {**LINE, "recipe": {"lr": 0.1, "steps": 30}}
+        registry.add("fits", expects={"eval_loss": ("<=", 0.5)}, **common)
+        registry.add("boasts", expects={"eval_loss": ("<", 1e-6)}, **common)
+        registry.add("misnames", expects={"accuracy": (">=", 0.9)}, **common)
+        registry.add("silent", **common)
+
+
+def test_check_train_compares_each_recipe_with_its_declaration(zoo_plugin_zoo):
+    zoo_plugin_zoo(Declared())
+    result = CliRunner().invoke(cli, ["check", "declared", "--train", "--steps", "4"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    fails = [line for line in lines_with(lines, "FAIL") if "expects: " in line]
+    assert len(fails) == 2
+    assert re.search(
+        r"model declared:boasts +expects: its recipe \(30 steps, .*\): eval_loss = \S+, expected < 1e-06$",
+        fails[0],
+    )
+    assert "the run reports no metric 'accuracy' (it reports: loss, eval_loss)" in fails[1]
+    assert any(
+        re.search(
+            r"PASS  model declared:fits +expects: its recipe \(30 steps, .*\): eval_loss=\S+, as declared",
+            line,
+        )
+        for line in lines
+    )
+    assert any(
+        "model declared:silent" in line and "declares no expects=" in line
+        for line in lines_with(lines, "SKIP")
+    )
+    header = lines.index(next(line for line in lines if line.startswith("MODEL ")))
+    assert lines[header].split() == ["MODEL", "EXPECTED", "MEASURED", "TIME", "RESULT"]
+    table = {row.split()[0]: row for row in lines[header + 2 : header + 6]}
+    assert table["declared:fits"].split()[1:4] == ["eval_loss", "<=", "0.5"]
+    assert table["declared:fits"].endswith("PASS") and table["declared:boasts"].endswith("FAIL")
+    misnames = table["declared:misnames"].split()
+    assert misnames[4] == "-" and misnames[-1] == "FAIL"  # nothing measured under that name
+    assert table["declared:silent"].endswith("SKIP")
+
+
+def test_check_train_skips_a_model_whose_data_are_missing(zoo_plugin_zoo, monkeypatch, tmp_path):
+    monkeypatch.setenv("ZOO_DATA_ROOT", str(tmp_path / "empty"))
+    zoo_plugin_zoo("cnn")
+    report = run_checks(["cnn:cnn"], steps=4, listing=False, train=True)
+    (row,) = report.trained
+    assert (row.status, row.model, row.expected) == ("SKIP", "cnn:cnn", "accuracy >= 0.92")
+    assert "needs files that are missing here; pass --data-root DIR" in report.outcomes[-1].detail
+
+
+def test_zoo_check_fixture_trains_on_request(zoo_check):
+    with pytest.raises(pytest.fail.Exception) as failed:
+        zoo_check(Declared(), steps=4, listing=False, train=True)
+    assert "declared:boasts" in str(failed.value) and "MEASURED" in str(failed.value)
+
+
+def test_zoo_check_fixture_takes_one_entry_as_zoo_check_does(zoo_check):
+    report = zoo_check("regression:quadratic", listing=False)
+    assert {o.subject for o in report.outcomes} == {"dataset regression:quadratic"}
+
+
+def halving(optimizer, total_steps, gamma=0.5):
+    """Halve the learning rate halfway through the run."""
+    import torch
+
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, total_steps // 2), gamma=gamma)
+
+
+def test_schedulers_are_checked_for_what_they_build(zoo_plugin_zoo):
+    class Sched:
+        @zoo_core.hookimpl
+        def register_schedulers(self, registry):
+            registry.add("halving", factory=halving, summary="s", tags=["t"], defaults={"gamma": 0.5})
+            registry.add("wrong", factory=lambda optimizer, total_steps: "cosine", summary="s", tags=["t"])
+
+    zoo_plugin_zoo(Sched())
+    code, lines = check("sched")
+    assert code == 1, "\n".join(lines)
+    assert any(
+        re.search(r"PASS  scheduler sched:halving +builds: over an SGD optimizer for 10 steps: a StepLR", x)
+        for x in lines
+    )
+    (fail,) = lines_with(lines, "FAIL")
+    assert re.search(
+        r"scheduler sched:wrong +builds: the factory returned str, not a torch LRScheduler \(or None\)", fail
+    )
+
+
+def test_zoos_own_schedulers_pass(zoo_plugin_zoo):
+    zoo_plugin_zoo("schedulers")
+    code, lines = check("schedulers")
+    assert code == 0, "\n".join(lines)
+    assert len([x for x in lines_with(lines, "PASS") if "builds: over an SGD optimizer" in x]) >= 5
+
+
+@pytest.mark.parametrize(
+    ("noun", "said"),
+    [("ELBOTrainer", "an ELBOTrainer"), ("AdamW", "an AdamW"), ("SGD", "an SGD"), ("Supervised", "a Supervised"),
+     ("RNNTrainer", "an RNNTrainer"), ("BatchNormCompare", "a BatchNormCompare")],
+)  # fmt: skip
+def test_a_or_an_as_the_name_is_spoken(noun, said):
+    from zoo_core.contract import _article
+
+    assert _article(noun) == said

@@ -32,7 +32,12 @@ from zoo_core.registry import Registry
 PAGE = ROOT / "docs" / "plugin-hooks.md"
 HOOKS = sorted(name for name, obj in vars(hookspecs).items() if hasattr(obj, f"{hookspecs.PROJECT}_spec"))
 # Sections whose examples use another section's plugin.
-SECTION_PLUGINS = {"Recipe loop keys": ["zoo_line"], "Environments: training by acting": ["dqn"]}
+SECTION_PLUGINS = {
+    "Recipe loop keys": ["zoo_line"],
+    "The supervised trainer": ["zoo_line"],
+    "Settings on the command line": ["zoo_line"],
+    "Environments: training by acting": ["dqn"],
+}
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -235,6 +240,29 @@ def test_predictor_members_are_documented():
 
 def test_environment_example_runs(examples):
     run_section("Environments: training by acting", examples)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Checking a plugin",
+        "The supervised trainer",
+        "Settings on the command line",
+        "Datasets that are not tensors",
+        "Testing a plugin",
+    ],
+)
+def test_rules_for_plugin_authors_examples_run(examples, title):
+    run_section(title, examples)
+
+
+def test_supervised_trainer_table_lists_its_settings_and_losses():
+    from zoo_plugins.supervised.step import LOSSES
+
+    text = sections(PAGE)["The supervised trainer"]
+    defaults = zoo_core.get_zoo().registries["trainer"].get("supervised:supervised").defaults
+    assert all(f"| `{k}` | `{v!r}` |" in text for k, v in defaults.items())
+    assert all(f"`{name}`" in text for name in LOSSES)
 
 
 def test_non_models_refuse_model_fields():

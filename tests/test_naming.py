@@ -172,7 +172,7 @@ def test_explicit_parts_take_qualified_names(two, tmp_path):
 def test_check_by_qualified_name(two):
     result = CliRunner().invoke(cli, ["check", "beta:net", "--steps", "8"])
     assert result.exit_code == 0, result.output
-    assert "PASS  model beta:net  trains: 8 CPU steps lower the loss" in result.output
+    assert "PASS  model beta:net  trains: 8 CPU steps move the weights and lower the loss" in result.output
     assert "alpha" not in result.output
 
 

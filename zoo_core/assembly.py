@@ -46,10 +46,15 @@ def build_model(entry: Entry, params: Mapping[str, Any], device: Any) -> Any:
 
     model = entry.create(**params)
     if not isinstance(model, torch.nn.Module):
-        raise ZooError(
-            f"model '{entry.qualname}': the factory returned {type(model).__name__}, not a torch.nn.Module"
-        )
+        raise _returned(entry, model, "a torch.nn.Module")
     return model.to(device)
+
+
+def _returned(entry: Entry, made: Any, expected: str) -> ZooError:
+    """The one line for a factory that returned something else than ``expected``."""
+    return ZooError(
+        f"{entry.kind} '{entry.qualname}': the factory returned {type(made).__name__}, not {expected}"
+    )
 
 
 def build_parts(
@@ -71,7 +76,10 @@ def build_parts(
             seed=seed,
             data_root=config.data_root,
         )
-    trainer = registries["trainer"].get(config.trainer).create(**config.trainer_params)
+    trainer_entry = registries["trainer"].get(config.trainer)
+    trainer = trainer_entry.create(**config.trainer_params)
+    if not callable(getattr(trainer, "step", None)):
+        raise _returned(trainer_entry, trainer, "a zoo_core.Trainer")
     return Parts(config=config, model_entry=model_entry, model=model, data=data, trainer=trainer)
 
 
@@ -189,9 +197,14 @@ def assemble(
     def make_optimizer(
         params: Any, name: str | None = None, lr: float | None = None, **overrides: Any
     ) -> Any:
+        import torch
+
         entry = registries["optimizer"].get(name or config.optimizer)
         settings = {**(config.optimizer_params if name is None else {}), **overrides}
-        return entry.call(params, lr=loop["lr"] if lr is None else lr, **entry.params(settings))
+        made = entry.call(params, lr=loop["lr"] if lr is None else lr, **entry.params(settings))
+        if not isinstance(made, torch.optim.Optimizer):
+            raise _returned(entry, made, "a torch.optim.Optimizer")
+        return made
 
     optimizers = trainer.configure_optimizers(parts.model, make_optimizer)
     schedulers = {

@@ -13,7 +13,7 @@ import click
 import zoo_core
 from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
-from zoo_core.registry import KINDS, PLURAL, Entry
+from zoo_core.registry import KINDS, PLURAL, Entry, expectation
 from zoo_core.text import table as _table
 
 KIND_WORDS = {**{k: k for k in KINDS}, **{PLURAL[k]: k for k in KINDS}}
@@ -127,8 +127,12 @@ def _entries_named(name: str, kind: str | None) -> list[Entry]:
 
 
 def parameter_count(entry: Entry, **overrides: Any) -> int:
-    """Trainable parameters of a model built with its defaults."""
-    model = entry.create(**overrides)
+    """Trainable parameters of a model built with its defaults (checked as 'zoo train' builds it)."""
+    import torch
+
+    from zoo_core.assembly import build_model
+
+    model = build_model(entry, entry.params(overrides), torch.device("cpu"))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -163,6 +167,10 @@ def info_cmd(name: str, kind: str | None, as_json: bool) -> None:
             click.echo(f"  parameters: {data['parameters']:,}")
             for part in ("dataset", "optimizer", "trainer"):
                 click.echo(f"  {part + ':':<11} {data[part] or '-'}")
+            if data["expects"]:
+                click.echo(f"  expects:    {expectation(data['expects'])} (zoo check --train measures it)")
+        if data.get("lr") is not None:
+            click.echo(f"  lr:         {data['lr']:g} (when a run switches to it without --lr)")
         for key, value in data["defaults"].items():
             click.echo(f"  setting     {key} = {value!r}")
         for key, value in data.get("recipe", {}).items():
@@ -192,9 +200,22 @@ class TrainCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if any(a in ("-h", "--help") for a in args):
-            names = [a for a in args if not a.startswith("-")]
-            ctx.meta["zoo.help_model"] = names[0] if names else None
+            ctx.meta["zoo.help_model"], ctx.meta["zoo.help_parts"] = self._named(args)
         return super().parse_args(ctx, args)
+
+    def _named(self, args: list[str]) -> tuple[str | None, dict[str, str]]:
+        """The model NAME and the parts (``--optimizer X`` ...) that ``args`` choose, before parsing."""
+        with_value = {o for p in self.params if isinstance(p, click.Option) and not p.is_flag for o in p.opts}
+        name, parts, rest = None, {}, iter(args)
+        for arg in rest:
+            flag, eq, value = arg.partition("=")
+            if flag in with_value:
+                value = value if eq else next(rest, "")
+                if flag[2:] in ("dataset", "optimizer", "trainer", "scheduler"):
+                    parts[flag[2:]] = value
+            elif not arg.startswith("-") and name is None:
+                name = arg
+        return name, parts
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
@@ -204,7 +225,7 @@ class TrainCommand(click.Command):
         try:
             from zoo_core.config import resolve
 
-            config = resolve(name)
+            config = resolve(name, **ctx.meta.get("zoo.help_parts", {}))
         except ZooError as exc:
             formatter.write_paragraph()
             formatter.write_text(f"({exc})")
@@ -622,17 +643,29 @@ def push_cmd(run: str, repo_id: str, private: bool) -> None:
     "--steps", type=click.IntRange(2, 100_000), default=20, show_default=True, help="CPU training steps."
 )
 @click.option("--data-root", default=None, help="Where datasets that need files look for them.")
+@click.option(
+    "--train", is_flag=True, help="Also train each model's full recipe and compare it with its expects."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def check_cmd(
-    ctx: click.Context, targets: tuple[str, ...], steps: int, data_root: str | None, as_json: bool
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    steps: int,
+    data_root: str | None,
+    train: bool,
+    as_json: bool,
 ) -> None:
     """Check that a plugin's entries keep zoo's contract (a PASS/FAIL line per check).
 
     Each model must build with its defaults, take a batch of its default dataset, survive a
-    safetensors round trip, lower its loss in a few CPU steps and reload for 'zoo eval'; every
-    entry needs complete metadata; listing the plugin must not import torch. TARGET is a plugin
-    name, or an entry's 'plugin:name' or name. Exit status 1 when a check fails.
+    safetensors round trip, move its weights and lower its loss on a fixed batch in a few CPU
+    steps, and reload for 'zoo eval'; each optimizer must descend on a linear regression; every
+    entry needs complete metadata; every register_* function needs @hookimpl; listing the plugin
+    must not import torch. TARGET is a plugin
+    name, or an entry's 'plugin:name' or name. Exit status 1 when a check fails. With --train,
+    each model trains its full recipe on the CPU and its metrics must meet what its registration
+    declares (expects=); a table of model, expected, measured, time and result ends the report.
     """
     from zoo_core.contract import plan, run_checks, subject_of
 
@@ -641,11 +674,14 @@ def check_cmd(
         targets,
         steps=steps,
         data_root=data_root,
+        train=train,
         on_outcome=None if as_json else lambda o: click.echo(o.line(width)),
     )
     if as_json:
         _echo_json(report.to_dict())
     else:
+        if report.trained:
+            click.echo(report.table())
         click.echo(report.summary())
     if not report.ok:
         ctx.exit(1)

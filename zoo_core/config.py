@@ -263,7 +263,10 @@ def parse_value(text: str, like: Any, what: str) -> Any:
             return value
         if isinstance(like, (list, tuple)):
             inner = like[0] if like else ""
-            items = [parse_value(p.strip(), inner, what) for p in text.split(",") if p.strip()]
+            body = text.strip()
+            if body[:1] + body[-1:] in ("[]", "()"):  # 0.9,0.99 or [0.9, 0.99] or (0.9, 0.99)
+                body = body[1:-1]
+            items = [parse_value(p.strip(), inner, what) for p in body.split(",") if p.strip()]
             return type(like)(items)
         if isinstance(like, str):
             return text
@@ -486,6 +489,15 @@ def resolve(
     if unknown:
         raise ZooError(f"model '{model.name}' recipe has unknown keys {sorted(unknown)}")
     loop_values.update({k: v for k, v in recipe.items() if k in LOOP_DEFAULTS})
+    # An optimizer's own lr: for a switch to it, or when the recipe names none; --lr beats both.
+    own_lr = entries["optimizer"].lr
+    optimizers = zoo.registries["optimizer"]
+    recipes_own = optimizer is None or (
+        model.optimizer in optimizers
+        and _part_entry(optimizers, model.optimizer, model) is entries["optimizer"]
+    )
+    if own_lr is not None and not (recipes_own and "lr" in recipe):
+        loop_values["lr"] = own_lr
     if file is not None:
         file.apply(params, loop_values)
         device = device or saved.get("device")

@@ -36,10 +36,14 @@ import attrs
 
 from zoo_core.errors import PluginError, ZooError
 from zoo_core.plugins import ENTRY_POINT_GROUP, PluginInfo, Zoo, get_zoo
-from zoo_core.registry import KINDS, Entry
+from zoo_core.registry import COMPARISONS, KINDS, Entry, expectation
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 DEFAULT_STEPS = 20
+#: an optimizer's descent check: steps on a linear regression, at this lr (or its own, if smaller)
+DESCENT_STEPS, DESCENT_LR = 10, 0.01
+#: the least relative drop of the loss on a fixed batch that counts as learning, not noise
+MIN_DROP = 0.01
 #: the distribution whose plugins count as zoo's own (the lessons, ``supervised``, the optimizers)
 BUILTIN_DISTRIBUTION = "zoo"
 
@@ -58,10 +62,26 @@ class Outcome:
 
 
 @attrs.define
+class Trained:
+    """One row of ``zoo check --train``: a model's full recipe against its declared ``expects``."""
+
+    status: str
+    model: str
+    expected: str
+    measured: str = ""
+    seconds: float | None = None
+
+    def row(self) -> list[str]:
+        took = "-" if self.seconds is None else f"{self.seconds:.1f}s"
+        return [self.model, self.expected, self.measured or "-", took, self.status]
+
+
+@attrs.define
 class Report:
     """Every outcome of a ``zoo check`` run; ``ok`` when nothing failed."""
 
     outcomes: list[Outcome] = attrs.field(factory=list)
+    trained: list[Trained] = attrs.field(factory=list)  # with --train: one row per model
 
     @property
     def ok(self) -> bool:
@@ -75,7 +95,14 @@ class Report:
 
     def text(self) -> str:
         width = max((len(o.subject) for o in self.outcomes), default=0)
-        return "\n".join([o.line(width) for o in self.outcomes] + [self.summary()])
+        table = [self.table()] if self.trained else []
+        return "\n".join([o.line(width) for o in self.outcomes] + table + [self.summary()])
+
+    def table(self) -> str:
+        """The ``--train`` rows: model, expected, measured, time, PASS/FAIL/SKIP."""
+        from zoo_core.text import table
+
+        return table([t.row() for t in self.trained], ["MODEL", "EXPECTED", "MEASURED", "TIME", "RESULT"])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +111,7 @@ class Report:
             "failed": self.count(FAIL),
             "skipped": self.count(SKIP),
             "outcomes": [attrs.asdict(o) for o in self.outcomes],
+            "trained": [attrs.asdict(t) for t in self.trained],
         }
 
 
@@ -309,7 +337,7 @@ class Checker:
         from zoo_core import checkpoint, distributed
         from zoo_core.assembly import assemble, build_model
         from zoo_core.config import resolve
-        from zoo_core.training import evaluate_run, train_model
+        from zoo_core.training import evaluate_run, seed_everything, train_model
 
         registries = get_zoo().registries
 
@@ -428,28 +456,44 @@ class Checker:
                     value = row.get(key)
                     if value is not None and not math.isfinite(value):
                         fail("trains", f"{key} became {value} at step {row['step']}")
-            tracked = [k for k in keys if k == "loss" or k.startswith("loss_")]
+            # the control: the untrained model, as the run built it, on the same fixed batch
+            seed_everything(config.loop["seed"])
+            initial = build_model(entry, config.model_params, cpu)
+            trained = result.model
+            if not _weights_moved(initial, trained):
+                fail(
+                    "trains",
+                    f"{result.step} CPU steps left the weights unchanged: the step never updates them "
+                    "(does it call opt.step(), or optimizer.step() in a plugin API 1 trainer, and do "
+                    "its losses depend on the weights?)",
+                )
+            before, after = (self._fixed_batch_losses(config, m, data, batch) for m in (initial, trained))
+            tracked = [k for k in before if k == "loss" or k.startswith("loss_")]
             if not tracked:
                 emit(
                     SKIP,
                     "trains",
-                    f"{result.step} CPU steps ran with finite losses ({', '.join(keys)}), but none is "
-                    "named 'loss' or 'loss_*', so a drop is not checked",
+                    f"{result.step} CPU steps move the weights with finite losses ({', '.join(before)}), "
+                    "but none is named 'loss' or 'loss_*', so a drop is not checked",
                 )
             else:
                 drops = []
                 for key in tracked:
-                    values = [row[key] for row in history if row.get(key) is not None]
-                    q = max(1, len(values) // 4)
-                    start, end = sum(values[:q]) / q, sum(values[-q:]) / q
-                    if not end < start:
+                    start, end = before[key], after[key]
+                    if not end < start - MIN_DROP * abs(start):
                         fail(
                             "trains",
-                            f"{key} did not go down in {result.step} CPU steps ({start:.4g} -> {end:.4g}, "
-                            f"means of the first and last {q} steps); check the recipe's lr",
+                            f"{key} did not go down in {result.step} CPU steps on a fixed batch "
+                            f"({start:.4g} -> {end:.4g}; learning lowers it by {MIN_DROP:.0%} at least); "
+                            "check the recipe's lr and that the step optimizes this loss",
                         )
                     drops.append(f"{key} {start:.4g} -> {end:.4g}")
-                emit(PASS, "trains", f"{result.step} CPU steps lower the loss: {', '.join(drops)}")
+                emit(
+                    PASS,
+                    "trains",
+                    f"{result.step} CPU steps move the weights and lower the loss on a fixed batch: "
+                    f"{', '.join(drops)}",
+                )
 
         # 6. 'zoo eval' rebuilds the run from its model.safetensors
         with _stage(emit, "reloads"):
@@ -459,6 +503,71 @@ class Checker:
             if bad:
                 fail("reloads", f"evaluating the reloaded run gives non-finite {', '.join(bad)}")
             emit(PASS, "reloads", f"'zoo eval' rebuilds the run: {_fmt(metrics) or 'no metrics'}")
+
+    def train(self, entry: Entry) -> tuple[list[Outcome], Trained]:
+        """Train ``entry``'s full recipe on the CPU and compare its metrics with its ``expects``."""
+        expected = expectation(entry.expects) or "-"
+        row = Trained(SKIP, entry.qualname, expected)
+
+        def checks(emit: Callable[..., None]) -> None:
+            from zoo_core.config import resolve
+            from zoo_core.training import train_model
+
+            if not entry.expects:
+                emit(SKIP, "expects", "the model declares no expects=, so its result is not checked")
+                return
+            config = resolve(entry.qualname, device="cpu", data_root=self.data_root)
+            data_entry = get_zoo().registries["dataset"].get(config.dataset)
+            offline = _offline(data_entry)
+            with _stage(emit, "expects"):
+                self._build_dataset(emit, data_entry, {**config.dataset_params, **offline}, "expects")
+                result = train_model(
+                    entry.qualname,
+                    device="cpu",
+                    out=self.workdir / f"{_safe(entry.qualname)}-recipe",
+                    data_root=self.data_root,
+                    sets=[f"dataset.{k}={str(v).lower()}" for k, v in offline.items()],
+                    quiet=True,
+                )
+            row.seconds = result.seconds
+            measured, missed = [], []
+            for metric, (op, bound) in entry.expects.items():
+                value = result.metrics.get(metric)
+                if not isinstance(value, (int, float)):
+                    reported = ", ".join(result.metrics) or "none"
+                    missed.append(f"the run reports no metric {metric!r} (it reports: {reported})")
+                    continue
+                measured.append(f"{metric}={value:.4g}")
+                if not COMPARISONS[op](float(value), bound):
+                    missed.append(f"{metric} = {value:.4g}, expected {op} {bound:g}")
+            row.measured = " ".join(measured)
+            recipe = f"its recipe ({result.step} steps, {result.seconds:.1f}s)"
+            if missed:
+                emit(FAIL, "expects", f"{recipe}: {'; '.join(missed)}")
+            else:
+                emit(PASS, "expects", f"{recipe}: {row.measured}, as declared ({expected})")
+
+        outcomes = list(self.run(f"model {entry.qualname}", checks))
+        row.status = outcomes[-1].status
+        return outcomes, row
+
+    def _fixed_batch_losses(self, config: Any, model: Any, data: Any, batch: Any) -> dict[str, float]:
+        """The losses one step reports on ``batch``, from a copy of ``model`` (which stays as it is)."""
+        import copy
+
+        import torch
+
+        from zoo_core import distributed
+        from zoo_core.assembly import assemble
+
+        cpu = torch.device("cpu")
+        probe = copy.deepcopy(model)
+        run = assemble(
+            config, cpu, distributed.Context(device=cpu), say=lambda text: None, model=probe, data=data
+        )
+        probe.train()  # assemble seeded everything: both probes draw the same dropout masks
+        losses = run.step(probe, batch, run.optimizers)
+        return {k: _finite(v) for k, v in losses.items()}
 
     # -- datasets, optimizers, trainers
     def dataset(self, entry: Entry) -> list[Outcome]:
@@ -480,23 +589,47 @@ class Checker:
 
             if not _metadata(entry, emit):
                 return
-            layer = torch.nn.Linear(3, 1)
-            before = layer.weight.detach().clone()
+            # a convex problem: linear regression from zero weights, noise-free
+            gen = torch.Generator().manual_seed(0)
+            x = torch.randn(64, 4, generator=gen)
+            y = x @ torch.randn(4, 1, generator=gen) + 0.5
+            layer = torch.nn.Linear(4, 1)
+            torch.nn.init.zeros_(layer.weight), torch.nn.init.zeros_(layer.bias)
+            lr = min(DESCENT_LR, entry.lr or DESCENT_LR)
             with _stage(emit, "builds"):
-                opt = entry.load()(layer.parameters(), lr=0.01, **entry.params())
+                opt = entry.load()(layer.parameters(), lr=lr, **entry.params())
             if not isinstance(opt, torch.optim.Optimizer):
                 emit(
                     FAIL, "builds", f"the factory returned {type(opt).__name__}, not a torch.optim.Optimizer"
                 )
                 return
-            loss = layer(torch.ones(4, 3)).pow(2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if torch.equal(before, layer.weight):
-                emit(FAIL, "builds", "one step with lr=0.01 left the weights unchanged")
-                return
-            emit(PASS, "builds", f"{type(opt).__name__} over a Linear layer, and one step moves its weights")
+            emit(PASS, "builds", f"{_article(type(opt).__name__)} over a Linear layer")
+            with _stage(emit, "descends"):
+                losses = []
+                for _ in range(DESCENT_STEPS + 1):
+                    loss = torch.nn.functional.mse_loss(layer(x), y)
+                    losses.append(loss.item())
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                if not (layer.weight.detach().ne(0).any() or layer.bias.detach().ne(0).any()):
+                    emit(FAIL, "descends", f"{DESCENT_STEPS} steps at lr={lr:g} left the weights unchanged")
+                    return
+                first, last = losses[0], losses[-1]
+                if not last < first:
+                    emit(
+                        FAIL,
+                        "descends",
+                        f"{DESCENT_STEPS} steps at lr={lr:g} on a linear regression (a convex problem) "
+                        f"raise its loss {first:.4g} -> {last:.4g}: the update climbs the gradient; "
+                        "an optimizer's step subtracts lr times its update from each weight",
+                    )
+                    return
+                emit(
+                    PASS,
+                    "descends",
+                    f"{DESCENT_STEPS} steps at lr={lr:g} lower a linear regression's loss {first:.4g} -> {last:.4g}",
+                )
 
         return list(self.run(f"optimizer {entry.qualname}", checks))
 
@@ -511,9 +644,30 @@ class Checker:
             if not isinstance(made, Trainer):
                 emit(FAIL, "builds", f"the factory returned {type(made).__name__}, not a zoo_core.Trainer")
                 return
-            emit(PASS, "builds", f"with its defaults (a {type(made).__name__})")
+            emit(PASS, "builds", f"with its defaults ({_article(type(made).__name__)})")
 
         return list(self.run(f"trainer {entry.qualname}", checks))
+
+    def scheduler(self, entry: Entry) -> list[Outcome]:
+        def checks(emit: Callable[..., None]) -> None:
+            import torch
+
+            if not _metadata(entry, emit):
+                return
+            opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+            with _stage(emit, "builds"):
+                made = entry.load()(opt, 10, **entry.params())
+            if made is not None and not isinstance(made, torch.optim.lr_scheduler.LRScheduler):
+                emit(
+                    FAIL,
+                    "builds",
+                    f"the factory returned {type(made).__name__}, not a torch LRScheduler (or None)",
+                )
+                return
+            shown = "no schedule (None)" if made is None else _article(type(made).__name__)
+            emit(PASS, "builds", f"over an SGD optimizer for 10 steps: {shown}")
+
+        return list(self.run(f"scheduler {entry.qualname}", checks))
 
     def entry(self, entry: Entry) -> list[Outcome]:
         return getattr(self, entry.kind)(entry)
@@ -526,6 +680,21 @@ def _metadata(entry: Entry, emit: Callable[..., None]) -> bool:
         return False
     emit(PASS, "metadata", f"summary, {'lesson' if entry.lesson else 'tags'}, JSON defaults")
     return True
+
+
+def _weights_moved(before: Any, after: Any) -> bool:
+    """Whether any parameter of ``after`` differs from the same parameter of ``before``."""
+    import torch
+
+    old = dict(before.named_parameters())
+    return any(not torch.equal(old[name].detach(), p.detach().cpu()) for name, p in after.named_parameters())
+
+
+def _article(noun: str) -> str:
+    """``a Trainer``, ``an ELBOTrainer``, ``an SGD``: the article as the name is spoken."""
+    acronym = noun[:2].isupper()
+    vowel = noun[:1] in ("AEFHILMNORSX" if acronym else "AEIOaeio")
+    return f"{'an' if vowel else 'a'} {noun}"
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -670,9 +839,13 @@ def run_checks(
     data_root: str | None = None,
     workdir: str | Path | None = None,
     listing: bool = True,
+    train: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Report:
-    """Check ``targets`` in the current zoo; ``on_outcome`` sees each line as it is decided."""
+    """Check ``targets`` in the current zoo; ``on_outcome`` sees each line as it is decided.
+
+    With ``train``, each model also trains its full recipe and meets its declared ``expects``.
+    """
     if steps < 2:
         raise ZooError(f"--steps must be at least 2 to see the loss go down, got {steps}")
     todo = plan(targets)
@@ -691,6 +864,11 @@ def run_checks(
             elif kind == "entry":
                 for outcome in checker.entry(item):
                     add(outcome)
+                if train and item.kind == "model":
+                    outcomes, row = checker.train(item)
+                    for outcome in outcomes:
+                        add(outcome)
+                    report.trained.append(row)
             elif kind == "command":
                 add(_command_outcome(*item))
             elif kind == "listing" and listing:
@@ -701,6 +879,8 @@ def run_checks(
 def _plugin_outcome(info: PluginInfo) -> Outcome:
     subject = f"plugin {info.name}"
     label = f"{info.distribution} {info.version}".strip() or info.module
+    if info.status == "loaded" and info.warnings:
+        return Outcome(FAIL, subject, "loads", f"{label}: {'; '.join(info.warnings)}")
     if info.status == "loaded":
         what = ", ".join(f"{len(v)} {k}" for k, v in info.registered.items()) or "no entries"
         if info.commands:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import traceback
 from collections.abc import Iterable
 from importlib import metadata
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -70,6 +72,7 @@ class PluginInfo:
     error: str = ""
     registered: dict[str, list[str]] = attrs.field(factory=dict)
     commands: list[str] = attrs.field(factory=list)
+    warnings: list[str] = attrs.field(factory=list)  # e.g. a hook function without @hookimpl
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -164,13 +167,20 @@ class Zoo:
                 self._report(info)
                 return info
         try:
-            self.pm.register(plugin, name=info.name)
+            try:
+                self.pm.register(plugin, name=info.name)
+            except pluggy.PluginValidationError as exc:
+                raise PluginError(_validation_reason(exc)) from exc
             self._check_hook_names(plugin, info.name)
             self._run_hooks(info)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit from a hook is contained too
             self._fail(info, exc)
+            return info
+        for warning in unmarked_hooks(plugin):
+            info.warnings.append(warning)
+            print(f"zoo: plugin '{info.name}' ({self._label(info)}): warning: {warning}", file=sys.stderr)
         return info
 
     def _check_hook_names(self, plugin: Any, name: str) -> None:
@@ -255,6 +265,40 @@ class Zoo:
         """The registry for ``kind`` (singular or plural)."""
         kind = kind[:-1] if kind.endswith("s") and kind[:-1] in KINDS else kind
         return self.registries[kind]
+
+
+def _validation_reason(exc: pluggy.PluginValidationError) -> str:
+    """pluggy's several-line refusal as one line that names the parameter to rename."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    hook = next((h for h in (*REGISTRY_HOOKS.values(), "register_commands") if f"'{h}'" in lines[0]), None)
+    definition = next(
+        (line.partition(": ")[2] for line in lines if line.startswith("hookimpl definition")), ""
+    )
+    if hook is None or "can not be found in the hookspec" not in str(exc):
+        return "; ".join(lines)
+    expected = getattr(hookspecs, hook).__code__.co_varnames[0]
+    return (
+        f"hook {definition or hook}: zoo calls hooks by keyword, so its parameter must be named as the "
+        f"hook's: {hook}({expected})"
+    )
+
+
+def unmarked_hooks(plugin: Any) -> list[str]:
+    """``register_*`` functions of a plugin that lack ``@hookimpl``, which zoo would never call."""
+    marker = f"{hookspecs.PROJECT}_impl"
+    found = []
+    for attr in sorted(dir(plugin)):
+        if not attr.startswith("register_"):
+            continue
+        value = getattr(plugin, attr, None)
+        if not (inspect.isfunction(value) or inspect.ismethod(value)) or hasattr(value, marker):
+            continue
+        if isinstance(plugin, ModuleType) and value.__module__ != plugin.__name__:
+            continue  # imported from elsewhere, not this plugin's own function
+        found.append(
+            f"{attr} is not marked with @hookimpl, so zoo never calls it; decorate it with @zoo_core.hookimpl"
+        )
+    return found
 
 
 _ZOO: Zoo | None = None

@@ -18,7 +18,9 @@ KINDS = ("model", "dataset", "optimizer", "trainer", "scheduler")
 PLURAL = {kind: f"{kind}s" for kind in KINDS}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FACTORY_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-_MODEL_ONLY = ("dataset", "optimizer", "trainer", "scheduler", "recipe", "predictor")
+_MODEL_ONLY = ("dataset", "optimizer", "trainer", "scheduler", "recipe", "predictor", "expects")
+#: how a model's ``expects`` compares a measured metric with its bound
+COMPARISONS = {">=": float.__ge__, "<=": float.__le__, ">": float.__gt__, "<": float.__lt__}
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -45,6 +47,8 @@ class Entry:
     scheduler: str | None = None
     recipe: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     predictor: Callable[..., Any] | str | None = None
+    expects: dict[str, tuple[str, float]] = attrs.field(factory=dict, converter=_frozen_mapping)
+    lr: float | None = None
 
     @property
     def qualname(self) -> str:
@@ -134,7 +138,10 @@ class Entry:
                 scheduler=self.scheduler,
                 recipe=self.recipe,
                 predictor=None if self.predictor is None else _import_path(self.predictor),
+                expects={k: list(v) for k, v in self.expects.items()},
             )
+        if self.kind == "optimizer":
+            data["lr"] = self.lr
         return data
 
 
@@ -171,6 +178,31 @@ def _refuse_empty(entry: Entry, model: Any, params: Mapping[str, Any]) -> None:
                 f"model '{entry.qualname}' built with {_settings(params)} has an empty weight "
                 f"{name} of shape {tuple(param.shape)}; give its sizes values of 1 or more"
             )
+
+
+def _expectations(who: str, name: str, expects: Mapping[str, Any] | None) -> dict[str, tuple[str, float]]:
+    """A model's ``expects``, checked: ``{metric: (comparison, bound)}`` with a comparison zoo knows."""
+    if expects is None:
+        return {}
+    if not isinstance(expects, Mapping):
+        raise PluginError(
+            f"{who}: expects of model '{name}' must be a mapping, e.g. {{'accuracy': ('>=', 0.9)}}"
+        )
+    out = {}
+    for metric, rule in expects.items():
+        ok = isinstance(rule, (tuple, list)) and len(rule) == 2 and rule[0] in COMPARISONS
+        if not ok or isinstance(rule[1], bool) or not isinstance(rule[1], (int, float)):
+            raise PluginError(
+                f"{who}: expects[{metric!r}] of model '{name}' is {rule!r}; write (comparison, number) "
+                f"with a comparison among {', '.join(COMPARISONS)}, e.g. ('>=', 0.9)"
+            )
+        out[str(metric)] = (rule[0], float(rule[1]))
+    return out
+
+
+def expectation(expects: Mapping[str, Any]) -> str:
+    """``accuracy >= 0.94, mse <= 0.01``: a model's declared results, as one line."""
+    return ", ".join(f"{metric} {op} {bound:g}" for metric, (op, bound) in expects.items())
 
 
 def natural_key(text: str) -> list[Any]:
@@ -225,6 +257,8 @@ class Registry:
         scheduler: str | None = None,
         recipe: Mapping[str, Any] | None = None,
         predictor: Callable[..., Any] | str | None = None,
+        expects: Mapping[str, tuple[str, float]] | None = None,
+        lr: float | None = None,
     ) -> Entry:
         """Register ``name``; ``factory`` is a callable or a lazy ``"module:attr"`` string."""
         src = self._source
@@ -244,7 +278,9 @@ class Registry:
             given = {
                 k: v
                 for k, v in zip(
-                    _MODEL_ONLY, (dataset, optimizer, trainer, scheduler, recipe, predictor), strict=True
+                    _MODEL_ONLY,
+                    (dataset, optimizer, trainer, scheduler, recipe, predictor, expects),
+                    strict=True,
                 )
                 if v
             }
@@ -252,6 +288,15 @@ class Registry:
                 raise PluginError(
                     f"{who}: {', '.join(given)} only apply to models, not to {self.kind} '{name}'"
                 )
+        if lr is not None and self.kind != "optimizer":
+            raise PluginError(f"{who}: lr only applies to optimizers, not to {self.kind} '{name}'")
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
+            raise PluginError(f"{who}: lr of optimizer '{name}' must be a positive number, got {lr!r}")
+        if defaults is not None and "lr" in defaults and self.kind == "optimizer":
+            raise PluginError(
+                f"{who}: optimizer '{name}' has 'lr' among its defaults; declare it as "
+                f"registry.add(..., lr={defaults['lr']!r})"
+            )
         if defaults is not None and not isinstance(defaults, Mapping):
             raise PluginError(f"{who}: defaults of {self.kind} '{name}' must be a mapping")
         for existing in self._entries.get(name, ()):
@@ -274,6 +319,8 @@ class Registry:
             scheduler=scheduler,
             recipe=recipe,
             predictor=predictor,
+            expects=_expectations(who, name, expects),
+            lr=None if lr is None else float(lr),
         )
         self._entries.setdefault(name, []).append(entry)
         return entry

@@ -67,10 +67,13 @@ def zoo_plugin_zoo() -> Iterator[Callable[..., Zoo]]:
 
 @pytest.fixture
 def zoo_check(tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """``zoo_check(plugin, steps=20, data_root=None)``: the checks of ``zoo check`` on ``plugin``.
+    """``zoo_check(plugin, *, steps=20, data_root=None, builtins=True, listing=True, train=False)``.
 
-    ``plugin`` is what ``zoo_plugin_zoo`` takes; the plugin is loaded in isolation (with zoo's own
-    plugins). Returns the ``zoo_core.contract.Report``; a FAIL fails the test with the whole report.
+    Runs the checks of ``zoo check`` on ``plugin`` (what ``zoo_plugin_zoo`` takes, or one entry's
+    ``"plugin:name"``), loaded in isolation (with zoo's own plugins unless ``builtins=False``);
+    ``listing=False`` skips the fresh-interpreter listing check, ``train=True`` adds
+    ``zoo check --train``. Returns the ``zoo_core.contract.Report``; a FAIL fails the test with
+    the whole report.
     """
     from zoo_core.contract import DEFAULT_STEPS, isolated_zoo, run_checks
     from zoo_core.errors import PluginError
@@ -85,8 +88,12 @@ def zoo_check(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         data_root: str | Path | None = None,
         builtins: bool = True,
         listing: bool = True,
+        train: bool = False,
     ) -> Any:
         nonlocal count
+        entry = ""
+        if isinstance(plugin, str) and ":" in plugin:  # 'plugin:name', as 'zoo check' takes it
+            entry, plugin = plugin, plugin.partition(":")[0]
         try:
             zoo, info = isolated_zoo(plugin, builtins=builtins)
         except PluginError as exc:
@@ -95,16 +102,18 @@ def zoo_check(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         count += 1
         workdir = tmp_path / f"zoo-check-{count}"
         workdir.mkdir()
+        target = entry or info.name
         report = run_checks(
-            [info.name],
+            [target],
             steps=steps,
             data_root=None if data_root is None else str(data_root),
             workdir=workdir,
             listing=listing,
+            train=train,
         )
         print(report.text())
         if not report.ok:
-            pytest.fail(f"zoo check {info.name}:\n{report.text()}", pytrace=False)
+            pytest.fail(f"zoo check {target}:\n{report.text()}", pytrace=False)
         return report
 
     yield check

@@ -31,6 +31,8 @@ def register_models(registry):
         trainer="autoencoder",
         recipe={"lr": 0.005, "epochs": 10, "batch_size": 64},
         predictor="zoo_plugins.autoencoder.predict:Reconstruction",
+        # measured 0.0458-0.0494 on the 8,000-digit split (seeds 0-2, default and avx2)
+        expects={"eval_loss": ("<=", 0.06)},
     )
 
 

@@ -44,6 +44,8 @@ def register_models(registry):
             "dataset": {"n": 100, "center": 2.0, "std": 1.0},
         },
         predictor="zoo_plugins.classification.predict:Points",
+        # measured 0.99-1.00 (seeds 0-2, CPU capabilities default and avx2)
+        expects={"accuracy": (">=", 0.97)},
     )
 
 

@@ -32,4 +32,6 @@ def register_models(registry):
         trainer="mnist-classifier",
         recipe={"lr": 0.001, "epochs": 1, "batch_size": 50},
         predictor="zoo_plugins.mnist.predict:Digits",
+        # measured 0.942-0.960 on the 8,000-digit split (seeds 0-4, default and avx2)
+        expects={"accuracy": (">=", 0.92)},
     )

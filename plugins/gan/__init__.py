@@ -36,6 +36,8 @@ def register_models(registry):
         trainer="gan",
         recipe={"lr": 1e-4, "steps": 10_000, "batch_size": 64, "shuffle": False},
         predictor="zoo_plugins.gan.predict:Generator",
+        # measured 0.907-0.931 (seeds 0-2, CPU capabilities default and avx2)
+        expects={"in_bounds": (">=", 0.85)},
     )
 
 

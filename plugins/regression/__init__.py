@@ -43,6 +43,8 @@ def register_models(registry):
             "dataset": {"n": 100, "noise": 0.2},
         },
         predictor="zoo_plugins.regression.predict:Numbers",
+        # measured 0.0049-0.0092 (seeds 0-9, CPU capabilities default and avx2)
+        expects={"eval_loss": ("<=", 0.02)},
     )
 
 

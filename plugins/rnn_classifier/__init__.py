@@ -29,4 +29,6 @@ def register_models(registry):
         trainer="mnist-classifier",
         recipe={"lr": 0.01, "epochs": 1, "batch_size": 64},
         predictor="zoo_plugins.mnist.predict:Digits",
+        # one epoch varies: 0.748-0.889 (seeds 0-7, default and avx2); 8 epochs reach 0.95
+        expects={"accuracy": (">=", 0.65)},
     )

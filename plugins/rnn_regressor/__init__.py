@@ -36,6 +36,8 @@ def register_models(registry):
         trainer="rnn-regressor",
         recipe={"lr": 0.02, "epochs": 1, "batch_size": 1, "shuffle": False},
         predictor="zoo_plugins.rnn_regressor.predict:OneSequence",
+        # measured 0.0022-0.038 (seeds 0-9, CPU capabilities default and avx2)
+        expects={"mse": ("<=", 0.08)},
     )
 
 

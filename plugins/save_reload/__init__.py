@@ -40,6 +40,8 @@ def register_models(registry):
         trainer="save-reload",
         recipe={"lr": 0.5, "steps": 100, "batch_size": None, "dataset": {"n": 100, "noise": 0.2}},
         predictor="zoo_plugins.regression.predict:Numbers",
+        # measured 0.0047-0.066 (seeds 0-29): some seeds keep only 2-3 live units
+        expects={"eval_loss": ("<=", 0.1)},
     )
 
 

@@ -289,22 +289,25 @@ def test_nproc_inside_a_worker_is_refused(world_of_one):
     assert "already a worker of a torchrun job" in result.output
 
 
-def test_the_worker_command_line_repeats_the_options():
-    import click
+def test_the_workers_run_the_typed_command_without_nproc():
+    from pathlib import Path
 
-    @click.command()
-    @click.option("--steps", type=int)
-    @click.option("--set", "sets", multiple=True)
-    @click.option("--quiet", "-q", is_flag=True)
-    @click.option("--shuffle/--no-shuffle", default=None)
-    @click.option("--nproc", type=int)
-    def command(**kw):
-        pass
+    from zoo_core.launcher import worker_args
 
-    params = {"steps": 3, "sets": ("a=1", "b=2"), "quiet": True, "shuffle": False, "nproc": 2}
-    assert distributed.command_line(command, params, skip={"nproc"}) == [
-        "--steps", "3", "--set", "a=1", "--set", "b=2", "--quiet", "--no-shuffle",
+    typed = ["gan", "--steps", "3", "--set", "a=1", "--nproc", "2", "-q", "--out", "x", "--no-cuda-graphs"]
+    assert worker_args(typed, Path("/runs/r")) == [
+        "gan", "--steps", "3", "--set", "a=1", "-q", "--no-cuda-graphs", "--out", "/runs/r",
     ]  # fmt: skip
+    resumed = ["--resume", "runs/r", "--nproc=2", "--steps", "9", "--config", "c.toml"]
+    assert worker_args(resumed, None) == ["--resume", "runs/r", "--steps", "9", "--config", "c.toml"]
+
+
+def test_the_launcher_resolves_what_the_workers_will_and_refuses_it_once(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('model = "regression"\n[loop]\nspeed = 1\n')
+    result = zoo("train", "--config", str(bad), "--nproc", "2", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "unknown key 'loop.speed'" in result.output
+    assert not (tmp_path / "run").exists()
 
 
 # -- one worker in this process ---------------------------------------------------------------

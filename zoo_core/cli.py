@@ -199,6 +199,7 @@ class TrainCommand(click.Command):
     """``zoo train NAME --help`` also lists NAME's own settings with their defaults."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["zoo.args"] = list(args)  # as typed: what the workers of --nproc run again
         if any(a in ("-h", "--help") for a in args):
             ctx.meta["zoo.help_model"], ctx.meta["zoo.help_parts"] = self._named(args)
         return super().parse_args(ctx, args)
@@ -242,23 +243,6 @@ class TrainCommand(click.Command):
             if values:
                 with formatter.section(f"Settings of {config.model}: {title} (--set KEY=VALUE)"):
                     formatter.write_dl([(k, repr(v)) for k, v in values.items()])
-
-
-_LOOP_FLAGS = (
-    "epochs",
-    "steps",
-    "batch_size",
-    "lr",
-    "seed",
-    "precision",
-    "grad_clip",
-    "accumulate",
-    "compile",
-    "monitor",
-    "mode",
-    "patience",
-    "logger",
-)
 
 
 @cli.command("train", cls=TrainCommand)
@@ -371,22 +355,19 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
     if options.pop("no_cuda_graphs"):
         options["sets"] = (*options["sets"], "cuda_graphs=false")
     distributed.set_timeout(options.pop("timeout"))
+    nproc = options.pop("nproc")
     if options.pop("print_config"):
-        from zoo_core.config import ConfigFile, resolve, to_toml
+        from zoo_core.config import to_toml
+        from zoo_core.training import configure
 
-        file = options["config_file"]
-        names = ("dataset", "optimizer", "trainer", "scheduler", "sets", "device", "data_root")
-        loop = {k: v for k, v in options.items() if k in _LOOP_FLAGS}
-        config = resolve(
-            name,
-            **{k: options[k] for k in names},
-            loop=loop,
-            file=ConfigFile.read(file) if file else None,
-        )
+        config, _, _ = configure(name, **options)
         click.echo(to_toml(config), nl=False)
         return
-    if options.pop("nproc") is not None:
-        distributed.launch(click.get_current_context())  # the workers print; worker 0 the summary
+    if nproc is not None:
+        from zoo_core.launcher import launch
+
+        args = click.get_current_context().meta["zoo.args"]
+        launch(args, nproc, {"model": name, **options})  # the workers print; worker 0 the summary
         return
     result = train_model(name, quiet=quiet or as_json, **options)
     if not distributed.is_main():

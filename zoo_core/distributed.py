@@ -1,9 +1,9 @@
 """Training on several processes or machines, on PyTorch's own distributed engine.
 
-zoo adds no launcher and no communication code of its own: ``zoo train NAME --nproc N`` hands
-the command to ``torch.distributed.run`` (the engine behind ``torchrun``), which starts N workers
-running ``python -m zoo_core train NAME ...``; on several machines, ``torchrun`` itself starts them
-(see docs/distributed.md). Each worker finds torchrun's variables (``RANK``, ``WORLD_SIZE``,
+This module is what a worker does at run time; ``zoo_core.launcher`` starts the workers
+(``zoo train NAME --nproc N`` hands the command to ``torch.distributed.run``, the engine behind
+``torchrun``; on several machines ``torchrun`` itself starts them, see docs/distributed.md).
+zoo adds no communication code of its own. Each worker finds torchrun's variables (``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) and the shared trainer then:
 
 - joins the process group: gloo on CPUs, nccl on GPUs with ``cuda:LOCAL_RANK`` per worker;
@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import os
-import signal
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +31,6 @@ from zoo_core.errors import ZooError
 from zoo_core.runs import MetricsLog
 
 if TYPE_CHECKING:
-    import click
     import torch
 
 #: torchrun sets these in every worker; all of them present means "I am one worker of a job".
@@ -55,14 +51,6 @@ _PEER_LOST_WORDS = (
     "remote process exited",  # nccl
     "communicator was aborted",
 )
-
-
-class WorkerFailed(ZooError):
-    """A worker of a multi-process run died; the exit code says how (see :func:`launch`)."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def _debug() -> bool:
@@ -481,218 +469,11 @@ class DataParallel:
         return self.trainer.figures(*args, **kwargs) if self.ctx.is_main else []
 
 
-# -- the launcher: zoo train NAME --nproc N ----------------------------------------------------
-def command_line(command: click.Command, params: Mapping[str, Any], skip: set[str]) -> list[str]:
-    """The options of a parsed ``command`` written back as command-line words."""
-    import click
-
-    words: list[str] = []
-    for param in command.params:
-        if not isinstance(param, click.Option) or param.name in skip:
-            continue
-        value = params.get(param.name)
-        flag = max(param.opts, key=len)
-        if param.is_flag and not param.count:
-            if value:
-                words.append(flag)
-            elif param.secondary_opts and value is False:
-                words.append(max(param.secondary_opts, key=len))
-        elif param.count:
-            words += [flag] * int(value or 0)
-        elif value is None or value == ():
-            continue
-        elif param.multiple:
-            for item in value:
-                words += [flag, str(item)]
-        else:
-            words += [flag, str(value)]
-    return words
-
-
-def _check_config(config: Any, nproc: int) -> None:
-    """What every worker would refuse, found once before any starts."""
-    from zoo_core.devices import pick_device
-    from zoo_core.plugins import get_zoo
-
-    factory = get_zoo().registries["trainer"].get(config.trainer).load()
-    if not getattr(factory, "data_parallel", True):
-        raise ZooError(_not_data_parallel(config.trainer, getattr(factory, "__name__", "trainer")))
-    batch_size = config.loop.get("batch_size")
-    if batch_size is not None and batch_size % nproc:
-        raise ZooError(_uneven_batch(batch_size, nproc))
-    request = (config.device or "auto").strip().lower()
-    if request == "mps":
-        raise ZooError("--device mps: data-parallel training runs on CPUs (gloo) or CUDA GPUs (nccl)")
-    if request.startswith("cuda"):
-        pick_device(request)
-    import torch
-
-    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if request in ("auto", "cuda") and gpus and nproc > gpus:
-        raise ZooError(
-            f"--nproc {nproc}: this machine has {gpus} GPU(s), one per worker; "
-            f"use --nproc {gpus} or less, or --device cpu"
-        )
-
-
-@contextlib.contextmanager
-def _quiet_agent() -> Iterator[None]:
-    """Keep torchrun's agent from logging over zoo's own messages; restore its signal handlers."""
-    handled = [signal.SIGTERM, signal.SIGINT] + [
-        getattr(signal, s) for s in ("SIGHUP", "SIGQUIT") if hasattr(signal, s)
-    ]
-    handlers = {s: signal.getsignal(s) for s in handled}
-    disabled = logging.root.manager.disable
-    if not _debug():
-        logging.disable(logging.ERROR)  # the agent's warnings and errors; zoo says what happened
-    try:
-        yield
-    finally:
-        logging.disable(disabled)
-        for s, handler in handlers.items():
-            with contextlib.suppress(ValueError, TypeError):  # not the main thread
-                signal.signal(s, handler)
-
-
-def _death(exitcode: int) -> tuple[str, int]:
-    """How a worker ended, in words, and the exit code the run ends with."""
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        return f"was killed by {name}", 128 - exitcode
-    if exitcode == ZooError.exit_code:
-        return "stopped on the error above (exit code 2)", exitcode
-    return f"died (exit code {exitcode})", exitcode or 1
-
-
-def _root_failure(exc: Any) -> tuple[int, Any]:
-    """The worker that failed first: not one that only lost its peers or was stopped by the agent."""
-    secondary = (PEER_LOST, -int(signal.SIGTERM))
-    first = [(r, f) for r, f in exc.failures.items() if f.exitcode not in secondary]
-    if not first:
-        return exc.get_first_failure()
-    return min(first, key=lambda item: item[1].timestamp)
-
-
-def _where_to_resume(run_dir: Path, model: str, nproc: int) -> str:
-    from zoo_core import checkpoint
-
-    if not (run_dir / checkpoint.STATE).exists() or not (run_dir / checkpoint.WEIGHTS).exists():
-        return (
-            f"no checkpoint was written yet in {run_dir} "
-            "(--set checkpoint_every=STEPS saves one every STEPS steps)"
-        )
-    try:
-        step = checkpoint.read_metadata(run_dir / checkpoint.WEIGHTS).get("zoo.step", "?")
-    except ZooError:
-        step = "?"
-    return (
-        f"the last checkpoint (step {step}) in {run_dir} is intact; resume with: "
-        f"zoo train {model} --resume {run_dir} --nproc {nproc}"
-    )
-
-
-def launch(ctx: click.Context) -> None:
-    """``zoo train NAME --nproc N``: check the run, then start N workers with torch.distributed.run.
-
-    Worker 0 prints the usual progress and summary. When a worker dies, torchrun's agent stops
-    the others; this raises :class:`WorkerFailed` with one line saying which worker died and
-    where the last checkpoint is (checkpoints are written atomically, so it is whole).
-    """
-    from zoo_core import lock
-    from zoo_core.config import RunConfig, resolve
-    from zoo_core.runs import CONFIG, find_run, new_run_dir, read_json
-
-    params = dict(ctx.params)
-    nproc = int(params["nproc"])
-    if launched():
-        raise ZooError("--nproc: this process is already a worker of a torchrun job; drop --nproc")
-    if params.get("resume"):
-        run_dir = find_run(params["resume"]).resolve()
-        saved = read_json(run_dir / CONFIG).get("config")
-        if saved:
-            config = RunConfig.from_dict(saved)
-            if params.get("device"):
-                config.device = params["device"]
-            _check_config(config, nproc)
-            model = config.model
-        else:  # the workers report what is missing
-            model = params.get("name") or "NAME"
-        params["resume"] = str(run_dir)
-    else:
-        if not params.get("name"):
-            raise ZooError("name a model to train (see 'zoo list models')")
-        loop = {k: params.get(k) for k in ("epochs", "steps", "batch_size", "lr", "seed")}
-        config = resolve(
-            params["name"],
-            dataset=params.get("dataset"),
-            optimizer=params.get("optimizer"),
-            trainer=params.get("trainer"),
-            loop=loop,
-            sets=params.get("sets") or (),
-            device=params.get("device") or "auto",
-            data_root=params.get("data_root"),
-        )
-        _check_config(config, nproc)
-        run_dir = new_run_dir(config.model, params.get("out")).resolve()
-        lock.release(run_dir)  # worker 0 takes the folder; the launcher only made it
-        params["out"] = str(run_dir)
-        model = config.model
-    words = ["train"] + ([params["name"]] if params.get("name") else [])
-    words += command_line(ctx.command, params, skip={"nproc", "name"})
-    run(["--standalone", "--nproc-per-node", str(nproc), "-m", "zoo_core", *words], run_dir, model, nproc)
-
-
-def run(torchrun_args: list[str], run_dir: Path, model: str, nproc: int) -> None:
-    """``torchrun`` with ``torchrun_args``, in this process; a failure becomes one clear error."""
-    import torch.distributed.run as torchrun
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-
-    threads = os.environ.get("OMP_NUM_THREADS")
-    if threads is None:  # torchrun would warn and use 1; share the cores out instead
-        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
-    sys.stdout.flush()
-    try:
-        with _quiet_agent():
-            torchrun.run(torchrun.parse_args(torchrun_args))
-    except ChildFailedError as exc:
-        waited = {r for r, f in exc.failures.items() if f.exitcode == TIMED_OUT}
-        if waited:
-            silent = sorted(set(range(nproc)) - waited) or sorted(waited)
-            who = ", ".join(map(str, silent))
-            raise WorkerFailed(
-                f"worker {who} stopped answering: no reply within the {timeout()} s --timeout; "
-                f"all {nproc} workers were stopped; {_where_to_resume(run_dir, model, nproc)}",
-                TIMED_OUT,
-            ) from None
-        rank, failure = _root_failure(exc)
-        how, code = _death(failure.exitcode)
-        where = _where_to_resume(run_dir, model, nproc)
-        if code == ZooError.exit_code and where.startswith("no checkpoint"):
-            where = f"the run folder is {run_dir}"  # it stopped before training: nothing to resume
-        raise WorkerFailed(f"worker {rank} {how}; all {nproc} workers were stopped; {where}", code) from None
-    except SignalException as exc:
-        name = getattr(exc.sigval, "name", str(exc.sigval))
-        raise WorkerFailed(
-            f"stopped by {name}; all {nproc} workers were stopped; "
-            + _where_to_resume(run_dir, model, nproc),
-            128 + int(exc.sigval),
-        ) from None
-    finally:
-        if threads is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-
-
 __all__ = [
     "Context",
     "DataParallel",
-    "WorkerFailed",
     "current",
     "is_main",
-    "launch",
     "launched",
     "on_main",
     "set_timeout",

@@ -182,7 +182,7 @@ class Progress:
             self.bar.close()
 
 
-def train_model(
+def configure(
     model: str | None = None,
     *,
     dataset: str | None = None,
@@ -196,19 +196,13 @@ def train_model(
     config_file: str | Path | None = None,
     save_format: str = "safetensors",
     resume: str | Path | None = None,
-    quiet: bool = True,
-    on_step: Callable[[int], None] | None = None,
     **loop: Any,
-) -> RunResult:
-    """Resolve the config, make (or reopen) the run folder and train: what ``zoo train`` does.
-
-    ``loop`` takes the loop's settings by name (``steps=``, ``lr=``, ``precision=`` ...).
-    """
+) -> tuple[RunConfig, Path | None, str]:
+    """What a ``zoo train`` command line means: the config, the run it resumes (or None) and the
+    save format. ``loop`` takes the loop's settings by name (``steps=``, ``lr=`` ...)."""
     unknown = sorted(set(loop) - set(LOOP_DEFAULTS))
     if unknown:
-        raise TypeError(
-            f"train_model() got unknown loop settings {unknown}; see zoo_core.config.LOOP_DEFAULTS"
-        )
+        raise TypeError(f"unknown loop settings {unknown}; see zoo_core.config.LOOP_DEFAULTS")
     if save_format not in SAVE_FORMATS:
         raise ZooError(f"--save-format {save_format!r}: choose one of {', '.join(SAVE_FORMATS)}")
     if resume is not None:
@@ -222,19 +216,7 @@ def train_model(
             "--config": config_file,
             **{f"--{k.replace('_', '-')}": v for k, v in loop.items() if k not in ("steps", "epochs")},
         }
-        config, run_dir, save_format = _reopen(resume, model, changes, device, loop)
-        distributed.on_main(reopen_run, run_dir, device=config.device)  # lock, then finish a cut commit
-        try:
-            if not (run_dir / checkpoint.STATE).exists():
-                raise ZooError(
-                    f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from"
-                )
-            with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
-                return fit(
-                    config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step
-                )
-        finally:
-            lock.release(run_dir)
+        return _reopen(resume, model, changes, device, loop)
     config = resolve(
         model,
         dataset=dataset,
@@ -247,6 +229,36 @@ def train_model(
         data_root=data_root,
         file=ConfigFile.read(config_file) if config_file is not None else None,
     )
+    return config, None, save_format
+
+
+def train_model(
+    model: str | None = None,
+    *,
+    out: str | Path | None = None,
+    quiet: bool = True,
+    on_step: Callable[[int], None] | None = None,
+    **options: Any,
+) -> RunResult:
+    """Resolve the config, make (or reopen) the run folder and train: what ``zoo train`` does.
+
+    ``options`` are ``configure``'s: the parts by name, ``sets``, ``device``, ``data_root``,
+    ``config_file``, ``save_format``, ``resume`` and the loop's settings (``steps=``, ``lr=`` ...).
+    """
+    config, run_dir, save_format = configure(model, out=out, **options)
+    if run_dir is not None:
+        distributed.on_main(reopen_run, run_dir, device=config.device)  # lock, then finish a cut commit
+        try:
+            if not (run_dir / checkpoint.STATE).exists():
+                raise ZooError(
+                    f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from"
+                )
+            with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
+                return fit(
+                    config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step
+                )
+        finally:
+            lock.release(run_dir)
     created = out is None or not Path(out).exists()
     run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
     try:
@@ -256,7 +268,7 @@ def train_model(
         _discard_if_unstarted(run_dir, created)
         raise
     finally:
-        lock.release(run_dir)  # [integrity]
+        lock.release(run_dir)
 
 
 def _reopen(

@@ -169,33 +169,6 @@ def figures_available() -> bool:
     return True
 
 
-_FIGURES_OFF = False
-
-
-def figures_off_if_missing(log: Callable[[str], None] = print) -> bool:
-    """Without matplotlib, ``zoo train`` fails when it draws its figures after training (a hard
-    run-time requirement); for measurements, switch the figures off. Returns True when it did."""
-    global _FIGURES_OFF
-    if figures_available():
-        return False
-    if _FIGURES_OFF:
-        return True
-    import zoo_core.figures as figures
-    from zoo_core.plugins import get_zoo
-
-    figures.loss_curve = lambda *args, **kwargs: None
-    for entry in get_zoo().registries["trainer"].list():
-        try:
-            factory = entry.load()
-        except Exception:
-            continue
-        if isinstance(factory, type):
-            factory.figures = lambda self, *args, **kwargs: []
-    _FIGURES_OFF = True
-    log("matplotlib is not installed: run figures are switched off for these measurements")
-    return True
-
-
 @contextlib.contextmanager
 def run_folder() -> Iterator[Path]:
     """A throwaway folder for zoo's run folders."""

@@ -27,8 +27,6 @@ from typing import Any
 from benchmarks.common import (
     REPO,
     Skip,
-    figures_available,
-    figures_off_if_missing,
     mnist_root,
     run_folder,
     train,
@@ -271,8 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print("no CUDA device: nothing to do here")
         return 0
-    if not figures_available():
-        figures_off_if_missing()
     try:
         mnist: Path | None = mnist_root(args.mnist)
     except Skip as skip:

@@ -294,7 +294,7 @@ def test_trainer_members_are_documented():
 def test_environment_variables_are_documented():
     text = sections(PAGE)["Environment variables"]
     source = (ROOT / "zoo_core" / "plugins.py").read_text()
-    used = set(re.findall(r'(?:environ\.get\(|environ\[|_env_list\()\s*"(ZOO_[A-Z_]+)"', source))
+    used = set(re.findall(r'(?:environ\.get\(|environ\[|_env_list\(|switch\()\s*"(ZOO_[A-Z_]+)"', source))
     assert used >= {"ZOO_LOAD_PLUGINS", "ZOO_BLOCK_PLUGINS", "ZOO_STRICT_PLUGINS"}
     missing = [v for v in sorted(used) if f"| `{v}` |" not in text]
     assert not missing, f"environment variables missing from the table: {missing}"

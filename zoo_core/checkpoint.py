@@ -268,7 +268,7 @@ def load_pickle(path: str | Path, *, trust: bool, device: str = "cpu") -> Any:
 
 
 # -- resumable training state, without pickle ----------------------------------------------------
-def _flatten(obj: Any, tensors: dict[str, Any], prefix: str) -> Any:
+def _flatten(obj: Any, tensors: dict[str, Any]) -> Any:
     import numpy as np
     import torch
 
@@ -277,15 +277,13 @@ def _flatten(obj: Any, tensors: dict[str, Any], prefix: str) -> Any:
         tensors[key] = obj.detach().cpu().contiguous()
         return {"__tensor__": key}
     if isinstance(obj, np.ndarray):
-        return {"__ndarray__": _flatten(torch.from_numpy(obj.copy()), tensors, prefix)}
+        return {"__ndarray__": _flatten(torch.from_numpy(obj.copy()), tensors)}
     if isinstance(obj, dict):
-        return {
-            "__dict__": [[_flatten(k, tensors, prefix), _flatten(v, tensors, prefix)] for k, v in obj.items()]
-        }
+        return {"__dict__": [[_flatten(k, tensors), _flatten(v, tensors)] for k, v in obj.items()]}
     if isinstance(obj, tuple):
-        return {"__tuple__": [_flatten(v, tensors, prefix) for v in obj]}
+        return {"__tuple__": [_flatten(v, tensors) for v in obj]}
     if isinstance(obj, list):
-        return [_flatten(v, tensors, prefix) for v in obj]
+        return [_flatten(v, tensors) for v in obj]
     if isinstance(obj, (np.integer, np.floating)):
         return obj.item()
     if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -325,7 +323,7 @@ def load_state(path: str | Path) -> dict[str, Any]:
 
 
 def _state_metadata(state: Mapping[str, Any], tensors: dict[str, Any], commit_id: str = "") -> dict[str, str]:
-    skeleton = _flatten(dict(state), tensors, "")
+    skeleton = _flatten(dict(state), tensors)
     meta = {"zoo.format": FORMAT_VERSION, "zoo.state": json.dumps(skeleton)}
     if commit_id:
         meta["zoo.commit"] = commit_id

@@ -11,16 +11,16 @@ from typing import Any
 import click
 
 import zoo_core
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, switch
 from zoo_core.plugins import get_zoo
-from zoo_core.registry import KINDS, PLURAL, Entry, expectation
+from zoo_core.registry import KINDS, PLURAL, Entry, expectation, suggest
 from zoo_core.text import table as _table
 
 KIND_WORDS = {**{k: k for k in KINDS}, **{PLURAL[k]: k for k in KINDS}}
 
 
 def _debug() -> bool:
-    return os.environ.get("ZOO_DEBUG", "") not in ("", "0")
+    return switch("ZOO_DEBUG")
 
 
 def _complete(kind: str) -> Any:
@@ -107,22 +107,12 @@ def list_cmd(words: tuple[str, ...], plugin: str | None, as_json: bool) -> None:
 
 def _entries_named(name: str, kind: str | None) -> list[Entry]:
     zoo = get_zoo()
-    kinds = [KIND_WORDS[kind]] if kind else list(KINDS)
-    found, errors = [], []
-    for k in kinds:
-        try:
-            found.append(zoo.registries[k].get(name))
-        except ZooError as exc:
-            errors.append(exc)
+    if kind:
+        return [zoo.registries[KIND_WORDS[kind]].get(name)]  # its own unknown-name message
+    found = zoo.entries_named(name)
     if not found:
-        if len(kinds) == 1 or any("ambiguous" in str(e) for e in errors):
-            raise next((e for e in errors if "ambiguous" in str(e)), errors[0])
-        import difflib
-
-        known = sorted({e.name for k in kinds for e in zoo.registries[k].list()})
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ZooError(f"nothing is registered as '{name}'{hint} (see 'zoo list')")
+        known = {e.name for k in KINDS for e in zoo.registries[k].list()}
+        raise ZooError(f"nothing is registered as '{name}'{suggest(name, known)} (see 'zoo list')")
     return found
 
 

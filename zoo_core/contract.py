@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from zoo_core.errors import PluginError, ZooError
+from zoo_core.errors import PluginError, ZooError, switch
 from zoo_core.plugins import ENTRY_POINT_GROUP, PluginInfo, Zoo, get_zoo
 from zoo_core.registry import COMPARISONS, KINDS, Entry, expectation
 
@@ -127,7 +127,7 @@ def _stage(emit: Callable[..., None], check: str) -> Iterator[None]:
     except _Stop:
         raise
     except Exception as exc:
-        if os.environ.get("ZOO_DEBUG"):
+        if switch("ZOO_DEBUG"):
             traceback.print_exc()
         emit(FAIL, check, _error(exc))
         raise _Stop from exc
@@ -322,7 +322,7 @@ class Checker:
         except _Stop:
             pass
         except Exception as exc:  # a broken plugin is reported, never a crash of 'zoo check'
-            if os.environ.get("ZOO_DEBUG"):
+            if switch("ZOO_DEBUG"):
                 traceback.print_exc()
             emit(FAIL, "checks", _error(exc))
         yield from out
@@ -831,15 +831,7 @@ def plan(targets: tuple[str, ...] | list[str]) -> list[tuple[str, Any]]:
                 todo += [("command", (info, name)) for name in info.commands]
                 todo.append(("listing", info))
             continue
-        found, errors = [], []
-        for kind in KINDS:
-            try:
-                found.append(zoo.registries[kind].get(target))
-            except ZooError as exc:
-                errors.append(exc)
-        ambiguous = [e for e in errors if "ambiguous" in str(e)]
-        if ambiguous:
-            raise ambiguous[0]
+        found = zoo.entries_named(target)
         if not found:
             raise ZooError(f"no plugin or entry named '{target}' (see 'zoo plugins' and 'zoo list')")
         todo += [("entry", e) for e in found]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, switch
 from zoo_core.runs import MetricsLog
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ _PEER_LOST_WORDS = (
 
 
 def _debug() -> bool:
-    return os.environ.get("ZOO_DEBUG", "") not in ("", "0")
+    return switch("ZOO_DEBUG")
 
 
 def _peer_lost(exc: BaseException) -> bool:

@@ -19,8 +19,19 @@ class Interrupted(ZooError):
     exit_code = 130
 
 
+class AmbiguousName(ZooError):
+    """A bare name that several plugins register: the message lists the ``plugin:name`` forms."""
+
+
 class PluginError(ZooError):
     """A plugin broke the contract (bad registration, duplicate name, failing hook)."""
+
+
+def switch(name: str) -> bool:
+    """An on/off environment variable: on for 1, true, yes or on; off when unset, empty or else."""
+    import os
+
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def first_line(exc: BaseException) -> str:

@@ -15,8 +15,8 @@ import attrs
 import pluggy
 
 from zoo_core import hookspecs
-from zoo_core.errors import PluginError
-from zoo_core.registry import KINDS, PLURAL, Registry, _Source
+from zoo_core.errors import PluginError, switch
+from zoo_core.registry import KINDS, PLURAL, Entry, Registry, _Source
 
 ENTRY_POINT_GROUP = "zoo"
 REGISTRY_HOOKS = {kind: f"register_{PLURAL[kind]}" for kind in KINDS}
@@ -57,7 +57,7 @@ def _load_order(ep: Any) -> tuple[str, int, str]:
 
 def strict() -> bool:
     """``ZOO_STRICT_PLUGINS=1`` turns a failing plugin into an error (for plugin authors)."""
-    return os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+    return switch("ZOO_STRICT_PLUGINS")
 
 
 @attrs.define
@@ -247,24 +247,27 @@ class Zoo:
         if strict():
             raise PluginError(f"plugin '{info.name}' ({self._label(info)}) failed: {info.error}") from exc
         self._report(info)
-        if os.environ.get("ZOO_DEBUG"):
+        if switch("ZOO_DEBUG"):
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
     @staticmethod
     def _label(info: PluginInfo) -> str:
         return f"{info.distribution} {info.version}".strip() or info.module
 
+    def entries_named(self, name: str, kinds: Iterable[str] = KINDS) -> list[Entry]:
+        """The entries called ``name`` (or ``plugin:name``) in the ``kinds`` registries; an
+        ambiguous bare name raises ``AmbiguousName``."""
+        found = []
+        for kind in kinds:
+            if name in self.registries[kind]:
+                found.append(self.registries[kind].get(name))  # AmbiguousName when several plugins
+        return found
+
     def _report(self, info: PluginInfo) -> None:
         print(
             f"zoo: plugin '{info.name}' ({self._label(info)}) {info.status}: {info.error}",
             file=sys.stderr,
         )
-
-    # -- lookups -------------------------------------------------------------------------
-    def registry(self, kind: str) -> Registry:
-        """The registry for ``kind`` (singular or plural)."""
-        kind = kind[:-1] if kind.endswith("s") and kind[:-1] in KINDS else kind
-        return self.registries[kind]
 
 
 def _validation_reason(exc: pluggy.PluginValidationError) -> str:

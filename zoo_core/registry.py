@@ -7,12 +7,12 @@ import fnmatch
 import importlib
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from zoo_core.errors import PluginError, ZooError
+from zoo_core.errors import AmbiguousName, PluginError, ZooError
 
 KINDS = ("model", "dataset", "optimizer", "trainer", "scheduler")
 PLURAL = {kind: f"{kind}s" for kind in KINDS}
@@ -205,6 +205,12 @@ def expectation(expects: Mapping[str, Any]) -> str:
     return ", ".join(f"{metric} {op} {bound:g}" for metric, (op, bound) in expects.items())
 
 
+def suggest(name: str, known: Iterable[str]) -> str:
+    """``; did you mean 'a', 'b'?`` for the known names close to a mistyped one (or nothing)."""
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
 def natural_key(text: str) -> list[Any]:
     """Sort key that puts ``mlp2`` before ``mlp10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
@@ -335,7 +341,7 @@ class Registry:
             return candidates[0]
         if len(candidates) > 1:
             options = ", ".join(f"'{e.qualname}'" for e in candidates)
-            raise ZooError(
+            raise AmbiguousName(
                 f"{self.kind} name '{bare}' is ambiguous: plugins "
                 f"{', '.join(repr(e.plugin) for e in candidates)} all register it; use {options}"
             )
@@ -343,9 +349,9 @@ class Registry:
             {e.name for es in self._entries.values() for e in es}
             | {e.qualname for es in self._entries.values() for e in es}
         )
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ZooError(f"unknown {self.kind} '{name}'{hint} (see 'zoo list {PLURAL[self.kind]}')")
+        raise ZooError(
+            f"unknown {self.kind} '{name}'{suggest(name, known)} (see 'zoo list {PLURAL[self.kind]}')"
+        )
 
     def list(self, *patterns: str, plugin: str | None = None) -> list[Entry]:
         """Entries whose name (or ``plugin:name``) matches any glob, naturally sorted."""

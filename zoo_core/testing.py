@@ -28,12 +28,10 @@ from zoo_core.plugins import Zoo, set_zoo
 def make_zoo() -> Iterator[Callable[..., Zoo]]:
     """``make_zoo(plugin, ...)`` makes a zoo of just those plugin objects, current for the test."""
     previous = set_zoo(None)
-    made: list[Zoo] = []
 
     def factory(*plugins: Any) -> Zoo:
         zoo = Zoo.from_plugins(plugins)
         set_zoo(zoo)
-        made.append(zoo)
         return zoo
 
     yield factory

@@ -22,7 +22,7 @@ def test_every_builtin_scheduler_builds_and_saves_plain_state(name):
     for _ in range(3):
         optimizer.step()
         scheduler.step()
-    _flatten(scheduler.state_dict(), {}, "")  # no callables or objects: safetensors state holds it
+    _flatten(scheduler.state_dict(), {})  # no callables or objects: safetensors state holds it
 
 
 def test_scheduler_settings_are_checked():

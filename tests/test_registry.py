@@ -7,16 +7,24 @@ import sys
 import pytest
 
 from zoo_core import PluginError, ZooError
-from zoo_core.registry import Entry, Registry, _Source
+from zoo_core.registry import Entry, Registry, Source
 
 
 def _registry(*adds: tuple[str, str]) -> Registry:
     reg = Registry("model")
     for plugin, name in adds:
-        reg._source = _Source(plugin=plugin, distribution=f"dist-{plugin}", version="1.0")
-        reg.add(name, factory=dict)
-    reg._source = _Source()
+        reg.scoped(Source(plugin=plugin, distribution=f"dist-{plugin}", version="1.0")).add(
+            name, factory=dict
+        )
     return reg
+
+
+def test_a_scoped_view_stamps_its_plugin_and_shares_the_entries():
+    reg = Registry("dataset")
+    view = reg.scoped(Source(plugin="p", distribution="dist-p", version="2.0"))
+    entry = view.add("points", factory=dict)
+    assert (entry.plugin, entry.distribution, entry.version) == ("p", "dist-p", "2.0")
+    assert reg.get("p:points") is entry and reg.add("other", factory=dict).plugin == ""
 
 
 def test_get_by_bare_and_qualified_name():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 import traceback
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ import pluggy
 
 from zoo_core import hookspecs
 from zoo_core.errors import PluginError, switch
-from zoo_core.registry import KINDS, PLURAL, Entry, Registry, _Source
+from zoo_core.registry import KINDS, PLURAL, Entry, Registry, Source
 
 ENTRY_POINT_GROUP = "zoo"
 REGISTRY_HOOKS = {kind: f"register_{PLURAL[kind]}" for kind in KINDS}
@@ -171,8 +172,8 @@ class Zoo:
                 self.pm.register(plugin, name=info.name)
             except pluggy.PluginValidationError as exc:
                 raise PluginError(_validation_reason(exc)) from exc
-            self._check_hook_names(plugin, info.name)
-            self._run_hooks(info)
+            self._check_hook_names()
+            self._run_hooks(plugin, info)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit from a hook is contained too
@@ -183,44 +184,35 @@ class Zoo:
             print(f"zoo: plugin '{info.name}' ({self._label(info)}): warning: {warning}", file=sys.stderr)
         return info
 
-    def _check_hook_names(self, plugin: Any, name: str) -> None:
-        """A misspelled hook name is an error, not a silently ignored function."""
-        unknown = [
-            impl.function.__name__
-            for hook in self.pm.hook.__dict__.values()
-            if isinstance(hook, pluggy.HookCaller) and hook.spec is None
-            for impl in hook.get_hookimpls()
-            if impl.plugin_name == name
-        ]
-        if unknown:
+    def _check_hook_names(self) -> None:
+        """A misspelled hook name is an error, not a silently ignored function (pluggy's check)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            unknown = re.search(r"unknown hook '(\w+)'", str(exc))
             known = ", ".join(sorted(REGISTRY_HOOKS.values()) + ["register_commands"])
-            raise PluginError(f"unknown hook {', '.join(unknown)}; zoo's hooks are: {known}")
+            what = unknown.group(1) if unknown else _validation_reason(exc)
+            raise PluginError(f"unknown hook {what}; zoo's hooks are: {known}") from exc
 
-    def _impls(self, hook_name: str, plugin_name: str) -> list[Any]:
-        caller = getattr(self.pm.hook, hook_name)
-        return [impl for impl in caller.get_hookimpls() if impl.plugin_name == plugin_name]
+    def _hook(self, plugin: Any, name: str) -> Any:
+        """``pm.hook.NAME`` restricted to ``plugin``: its implementations, through pluggy."""
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        return self.pm.subset_hook_caller(name, remove_plugins=others)
 
-    def _run_hooks(self, info: PluginInfo) -> None:
-        source = _Source(plugin=info.name, distribution=info.distribution, version=info.version)
+    def _run_hooks(self, plugin: Any, info: PluginInfo) -> None:
+        source = Source(plugin=info.name, distribution=info.distribution, version=info.version)
         for kind, hook_name in REGISTRY_HOOKS.items():
-            registry = self.registries[kind]
-            for impl in self._impls(hook_name, info.name):
-                registry._source = source
-                try:
-                    impl.function(registry=registry)
-                finally:
-                    registry._source = _Source()
-        for impl in self._impls("register_commands", info.name):
-            self._collect_commands(impl, info)
+            self._hook(plugin, hook_name)(registry=self.registries[kind].scoped(source))
+        self._collect_commands(plugin, info)
         info.registered = {
             PLURAL[k]: names for k, r in self.registries.items() if (names := r.registered_by(info.name))
         }
 
-    def _collect_commands(self, impl: Any, info: PluginInfo) -> None:
+    def _collect_commands(self, plugin: Any, info: PluginInfo) -> None:
         import click  # only the command line needs click; keep it off the library path
 
         staging = click.Group(name=info.name)
-        impl.function(cli=staging)
+        self._hook(plugin, "register_commands")(cli=staging)
         for cmd_name in staging.commands:
             if cmd_name in CORE_COMMANDS:
                 raise PluginError(f"command '{cmd_name}' would replace zoo's own command; rename it")

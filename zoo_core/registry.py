@@ -216,8 +216,10 @@ def natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-@attrs.define
-class _Source:
+@attrs.frozen
+class Source:
+    """Who registers: stamped on every entry a plugin's hooks add."""
+
     plugin: str = ""
     distribution: str = ""
     version: str = ""
@@ -231,7 +233,13 @@ class Registry:
             raise ValueError(f"unknown registry kind {kind!r}; expected one of {KINDS}")
         self.kind = kind
         self._entries: dict[str, list[Entry]] = {}
-        self._source = _Source()
+        self._source = Source()
+
+    def scoped(self, source: Source) -> Registry:
+        """This registry as one plugin's hooks see it: the same entries, its own stamp on new ones."""
+        view = Registry(self.kind)
+        view._entries, view._source = self._entries, source
+        return view
 
     def __repr__(self) -> str:
         return f"<Registry {PLURAL[self.kind]}: {len(self)} entries>"

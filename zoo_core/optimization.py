@@ -15,6 +15,7 @@ from typing import Any
 from zoo_core.errors import ZooError
 
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
+_NOTHING = contextlib.nullcontext()  # reusable: entering it does nothing
 
 
 def check_precision(precision: str, device: Any) -> str | None:
@@ -83,8 +84,9 @@ class Optimization(Mapping):
         self.dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
         # a CUDA graph bakes in what autocast cached while recording: no cache then
         self._cache = not graphed
-        self.scaler = torch.amp.GradScaler(device.type) if precision == "16-mixed" else None
+        self.scaler = torch.amp.GradScaler(self.device.type) if precision == "16-mixed" else None
         self.average = average  # a data-parallel job's all-reduce of a list of parameters' gradients
+        self._plain = average is None and self.scaler is None and grad_clip is None
         self.micro = 0  # micro-batches seen in the current accumulation window (0-based)
         self._stepped: list[str] = []
 
@@ -109,6 +111,9 @@ class Optimization(Mapping):
             loss = loss / self.accumulate
         if self.scaler is not None:
             loss = self.scaler.scale(loss)
+        if self.dtype is None:  # the common case, on the hot path: nothing to leave
+            loss.backward(**kwargs)
+            return
         with self._no_autocast():
             loss.backward(**kwargs)
 
@@ -118,8 +123,13 @@ class Optimization(Mapping):
             return
         import torch
 
-        for key in [name] if name is not None else list(self.optimizers):
+        for key in (name,) if name is not None else self.optimizers:
             optimizer = self.optimizers[key]
+            self._stepped.append(key)
+            if self._plain:  # nothing to average, unscale or clip: the hand loop's two calls
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                continue
             if self.average is not None:
                 self.average([p for group in optimizer.param_groups for p in group["params"]])
             if self.scaler is not None:
@@ -132,7 +142,6 @@ class Optimization(Mapping):
             else:
                 optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            self._stepped.append(key)
 
     # -- what the loop calls -----------------------------------------------------------------
     def stepped(self, *names: str) -> None:
@@ -142,7 +151,7 @@ class Optimization(Mapping):
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """The forward pass in the run's precision (nothing to do in 32-true)."""
         if self.dtype is None:
-            return contextlib.nullcontext()
+            return _NOTHING
         import torch
 
         return torch.autocast(self.device.type, dtype=self.dtype, cache_enabled=self._cache)
@@ -160,10 +169,11 @@ class Optimization(Mapping):
         if closed:
             if self.scaler is not None and self._stepped:
                 self.scaler.update()
-            for key in dict.fromkeys(self._stepped):
-                if key in self.schedulers:
-                    self.schedulers[key].step()
-            self._stepped = []
+            if self.schedulers:
+                for key in dict.fromkeys(self._stepped):
+                    if key in self.schedulers:
+                        self.schedulers[key].step()
+            self._stepped.clear()
         self.micro = 0 if closed else self.micro + 1
         return closed
 

@@ -96,6 +96,14 @@ class Plan:
     total_steps: int  # optimizer steps in the whole run
     loop: dict[str, Any]
     dist: Any
+    _full: list[Any] | None = attrs.field(default=None, init=False, repr=False)
+
+    @property
+    def full_batch(self) -> list[Any]:
+        """The whole training set as one batch, as it is (made once: a lesson may take thousands)."""
+        if self._full is None:
+            self._full = [tuple(self.train_set.tensors)]
+        return self._full
 
     def epoch(self, epoch: int, start: int = 0) -> Any:
         """Epoch ``epoch``'s batches from micro-batch ``start`` on, shuffled by the seed and epoch."""
@@ -103,7 +111,7 @@ class Plan:
 
         loop, dist = self.loop, self.dist
         if loop["batch_size"] is None and self.preloaded and not dist.active:
-            return [tuple(self.train_set.tensors)]  # full batch, as is
+            return self.full_batch
         order = batch_indices(
             self.n,
             dist.local_batch(loop["batch_size"]),

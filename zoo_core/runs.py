@@ -238,13 +238,13 @@ def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], defaul
 
 def check_losses(row: dict[str, Any], *, stop: bool, run_dir: Path, say: Callable[[str], None]) -> None:
     """A logged loss that is NaN or infinite stops the run (or, when asked, only warns)."""
+    if all(math.isfinite(v) for v in row.values() if type(v) is float):  # the hot path: one pass
+        return
     bad = {
         k: v
         for k, v in row.items()
         if k not in ("step", "epoch") and isinstance(v, float) and not math.isfinite(v)
     }
-    if not bad:
-        return
     what = ", ".join(f"{k}={v}" for k, v in bad.items())
     if not stop:
         say(f"warning: {what} at step {row['step']}; training goes on (stop_on_nan=false)")

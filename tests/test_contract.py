@@ -81,11 +81,11 @@ def test_dataset_that_needs_files_is_checked_with_data_root(zoo_plugin_zoo, tmp_
 
 def test_single_entry_and_json(zoo_plugin_zoo):
     zoo_plugin_zoo("regression")
-    result = CliRunner().invoke(cli, ["check", "regression:quadratic", "--json"])
+    result = CliRunner().invoke(cli, ["check", "standard:quadratic", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["ok"] and data["failed"] == 0
-    assert {o["subject"] for o in data["outcomes"]} == {"dataset regression:quadratic"}
+    assert {o["subject"] for o in data["outcomes"]} == {"dataset standard:quadratic"}
 
 
 def test_unknown_target_is_a_one_line_error(zoo_plugin_zoo):
@@ -229,7 +229,7 @@ def test_plugin_importing_torch_when_listed_fails(zoo_plugin_zoo, tmp_path, monk
 
         @hookimpl
         def register_trainers(registry):
-            registry.add("heavy", factory="zoo_plugins.supervised.step:Supervised", summary="s", tags=["t"])
+            registry.add("heavy", factory="zoo_plugins.standard.supervised:Supervised", summary="s", tags=["t"])
         """,
     )
     zoo_plugin_zoo("zoo_heavy")
@@ -252,7 +252,7 @@ def test_lazy_module_plugin_lists_without_torch(zoo_plugin_zoo, tmp_path, monkey
 
         @hookimpl
         def register_trainers(registry):
-            registry.add("light", factory="zoo_plugins.supervised.step:Supervised", summary="s", tags=["t"])
+            registry.add("light", factory="zoo_plugins.standard.supervised:Supervised", summary="s", tags=["t"])
         """,
     )
     zoo_plugin_zoo("zoo_light")
@@ -375,8 +375,8 @@ def test_optimizer_that_does_not_descend_fails(zoo_plugin_zoo, factory, message)
 
 
 def test_every_builtin_optimizer_descends(zoo_plugin_zoo):
-    zoo_plugin_zoo("optimizers")
-    code, lines = check("optimizers")
+    zoo_plugin_zoo("standard")
+    code, lines = check("standard")
     descends = [line for line in lines_with(lines, "PASS") if "descends: " in line]
     assert code == 0 and len(descends) == 5, "\n".join(lines)
 
@@ -391,7 +391,7 @@ def test_unmarked_hook_fails_the_check_and_warns_on_load(zoo_plugin_zoo, tmp_pat
 
         @hookimpl
         def register_trainers(registry):
-            registry.add("t", factory="zoo_plugins.supervised.step:Supervised", summary="s", tags=["t"])
+            registry.add("t", factory="zoo_plugins.standard.supervised:Supervised", summary="s", tags=["t"])
 
         def register_optimizers(registry):  # the mistake: no @hookimpl, so it never runs
             registry.add("lion", factory="torch.optim:SGD", summary="s", tags=["t"])
@@ -488,8 +488,8 @@ def test_zoo_check_fixture_trains_on_request(zoo_check):
 
 
 def test_zoo_check_fixture_takes_one_entry_as_zoo_check_does(zoo_check):
-    report = zoo_check("regression:quadratic", listing=False)
-    assert {o.subject for o in report.outcomes} == {"dataset regression:quadratic"}
+    report = zoo_check("standard:quadratic", listing=False)
+    assert {o.subject for o in report.outcomes} == {"dataset standard:quadratic"}
 
 
 def halving(optimizer, total_steps, gamma=0.5):
@@ -520,8 +520,8 @@ def test_schedulers_are_checked_for_what_they_build(zoo_plugin_zoo):
 
 
 def test_zoos_own_schedulers_pass(zoo_plugin_zoo):
-    zoo_plugin_zoo("schedulers")
-    code, lines = check("schedulers")
+    zoo_plugin_zoo("standard")
+    code, lines = check("standard")
     assert code == 0, "\n".join(lines)
     assert len([x for x in lines_with(lines, "PASS") if "builds: over an SGD optimizer" in x]) >= 5
 

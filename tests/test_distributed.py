@@ -95,7 +95,7 @@ PROBE_STEPS = """
 import os
 import time
 
-from zoo_plugins.regression.lesson import RegressionTrainer
+from zoo_plugins.standard.fits import RegressionTrainer
 
 
 class DiesOnWorker1(RegressionTrainer):

@@ -66,7 +66,7 @@ def test_train_and_eval(installed):
     saved = json.loads((out / "config.json").read_text())
     assert saved["plugin"] == {"name": "example", "distribution": "zoo-example-plugin", "version": "0.2.0"}
     assert saved["config"]["dataset"] == "example:spiral"
-    assert saved["config"]["trainer"] == "supervised:supervised"
+    assert saved["config"]["trainer"] == "standard:supervised"
     proc = installed.zoo("eval", str(out), "--json")
     assert proc.returncode == 0, proc.stderr
     evaluated = json.loads(proc.stdout)

@@ -38,7 +38,7 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
     env["OMP_NUM_THREADS"] = "1"
     env["ZOO_LOAD_PLUGINS"] = (
-        "supervised,regression,optimizers"  # the lesson and the step it uses: a quick start
+        "standard,regression"  # the lesson and the standard parts it uses: a quick start
     )
     return env
 

@@ -257,10 +257,10 @@ def test_rules_for_plugin_authors_examples_run(examples, title):
 
 
 def test_supervised_trainer_table_lists_its_settings_and_losses():
-    from zoo_plugins.supervised.step import LOSSES
+    from zoo_plugins.standard.supervised import LOSSES
 
     text = sections(PAGE)["The supervised trainer"]
-    defaults = zoo_core.get_zoo().registries["trainer"].get("supervised:supervised").defaults
+    defaults = zoo_core.get_zoo().registries["trainer"].get("standard:supervised").defaults
     assert all(f"| `{k}` | `{v!r}` |" in text for k, v in defaults.items())
     assert all(f"`{name}`" in text for name in LOSSES)
 
@@ -372,11 +372,11 @@ def test_malformed_api_versions_fail_the_plugin(make_zoo, versions):
 
 # -- the environment variables do what the page says ---------------------------------------------------
 def test_load_plugins_keeps_only_those(monkeypatch):
-    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "regression, supervised")
+    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "regression, standard")
     monkeypatch.delenv("ZOO_BLOCK_PLUGINS", raising=False)
     zoo = Zoo.discover()
     loaded = {n for n, p in zoo.plugins.items() if p.status == "loaded"}
-    assert loaded == {"regression", "supervised"}
+    assert loaded == {"regression", "standard"}
     assert zoo.plugins["classification"].status == "skipped"
 
 
@@ -391,7 +391,8 @@ def test_block_plugins(monkeypatch):
     monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "regression,classification")
     zoo = Zoo.discover()
     assert zoo.plugins["regression"].status == zoo.plugins["classification"].status == "blocked"
-    assert "quadratic" not in zoo.registries["dataset"]
+    assert "regression" not in zoo.registries["model"] and "classification" not in zoo.registries["model"]
+    assert "quadratic" in zoo.registries["dataset"]  # a standard part: quick-build still trains on it
 
 
 def _failing():

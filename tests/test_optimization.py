@@ -17,7 +17,7 @@ from tests.conftest import Toy
 from zoo_core import Optimization, Trainer, ZooError, hookimpl
 from zoo_core.cli import cli
 from zoo_core.training import Interrupted, train_model
-from zoo_plugins import schedulers as builtin_schedulers
+from zoo_plugins import standard as builtin_schedulers
 
 pytestmark = pytest.mark.numerics
 

@@ -64,7 +64,7 @@ def test_print_config_is_a_toml_template_that_flags_override(tmp_path):
     )
     config = result.config
     assert (config.loop["lr"], config.loop["steps"], config.loop["batch_size"]) == (0.05, 12, None)
-    assert config.scheduler == "schedulers:cosine" and config.scheduler_params["warmup_steps"] == 3
+    assert config.scheduler == "standard:cosine" and config.scheduler_params["warmup_steps"] == 3
 
 
 @pytest.mark.parametrize(
@@ -244,7 +244,7 @@ def test_runs_outside_the_root_are_listed_and_deleted_ones_skipped(tmp_path):
     listed = json.loads(_zoo("runs", "--json").output)
     runs = {os.path.basename(r["run"]): r for r in listed}
     assert {"one", "two"} <= set(runs) and len(listed) == 3
-    assert runs["two"]["optimizer"] == "optimizers:adam" and runs["one"]["status"] == "finished"
+    assert runs["two"]["optimizer"] == "standard:adam" and runs["one"]["status"] == "finished"
     import shutil
 
     shutil.rmtree(elsewhere / "one")

@@ -9,7 +9,7 @@ after every epoch.
 
 Registers model ``batchnorm`` (an ``nn.ModuleDict``: ``plain`` and ``bn``), dataset
 ``wide-parabola`` and trainer ``batchnorm-compare`` (the shared comparison trainer of
-``zoo_plugins.optimizers.compare`` plus the figures ``batchnorm.png`` and ``activations.png``).
+``zoo_plugins.standard.compare`` plus the figures ``batchnorm.png`` and ``activations.png``).
 
 What changed from the tutorial's code:
 - the net is an ``nn.Sequential`` (the tutorial keeps layers in Python lists registered with
@@ -52,7 +52,7 @@ def register_models(registry):
             "eval_every": 32,
             "dataset": {"n": 2000, "n_test": 200, "noise": 2.0},
         },
-        predictor="zoo_plugins.regression.predict:Comparison",
+        predictor="zoo_plugins.standard.predict:Comparison",
         # measured 686-698 (the labels' variance) and 52-350 (seeds 0-2, default and avx2)
         expects={"test_mse_plain": (">=", 600.0), "test_mse_bn": ("<=", 500.0)},
     )

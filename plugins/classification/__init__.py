@@ -5,8 +5,10 @@ class, ``nn.CrossEntropyLoss`` takes those raw scores and the integer labels (no
 prediction is the arg-max of the scores. 100 steps of full-batch SGD (lr 0.02) reach a training
 accuracy of 1.0. The figure colours the points by the predicted class.
 
-Registers model ``classification``, dataset ``two-clusters`` and trainer ``classification`` (the
-shared ``supervised`` step with cross-entropy, plus this lesson's figure, ``classification.png``).
+Registers model ``classification``: lesson 301's ``Net`` with 2 inputs and 2 outputs. Its dataset
+``two-clusters`` and trainer ``classification`` (the ``supervised`` step with cross-entropy, plus
+the lesson's figure, ``classification.png``) are in the ``standard`` plugin (``fits.py``), because
+lesson 303 trains with them too.
 
 What changed from the tutorial's code:
 - no ``Variable`` and no ``.type(torch.FloatTensor)``/``.type(torch.LongTensor)``: the data is made
@@ -28,7 +30,7 @@ LESSON = "302 classification"
 def register_models(registry):
     registry.add(
         "classification",
-        factory="zoo_plugins.classification.lesson:Net",
+        factory="zoo_plugins.standard.nets:Net",
         summary="2-10-2 ReLU net (an nn.Module class) separating two Gaussian clusters",
         lesson=LESSON,
         tags=["mlp", "classification", "class-built"],
@@ -43,31 +45,7 @@ def register_models(registry):
             "trainer": {"loss": "cross_entropy"},
             "dataset": {"n": 100, "center": 2.0, "std": 1.0},
         },
-        predictor="zoo_plugins.classification.predict:Points",
+        predictor="zoo_plugins.standard.predict:Points",
         # measured 0.99-1.00 (seeds 0-2, CPU capabilities default and avx2)
         expects={"accuracy": (">=", 0.97)},
-    )
-
-
-@hookimpl
-def register_datasets(registry):
-    registry.add(
-        "two-clusters",
-        factory="zoo_plugins.classification.lesson:two_clusters",
-        summary="n 2-D points ~ N(+center, std) labelled 0 and n ~ N(-center, std) labelled 1",
-        lesson=LESSON,
-        tags=["synthetic", "classification", "2-d"],
-        defaults={"n": 100, "center": 2.0, "std": 1.0},
-    )
-
-
-@hookimpl
-def register_trainers(registry):
-    registry.add(
-        "classification",
-        factory="zoo_plugins.classification.lesson:ClassificationTrainer",
-        summary="The supervised step (cross-entropy by default) plus the points-by-prediction figure",
-        lesson=LESSON,
-        tags=["supervised", "classification"],
-        defaults={"loss": "cross_entropy", "eval_batch_size": 1000},
     )

@@ -7,7 +7,7 @@ grows; dropout keeps the two closer. Evaluation runs in ``eval()`` mode, where d
 
 Registers model ``dropout`` (an ``nn.ModuleDict``: ``plain`` and ``dropout``), dataset
 ``noisy-line`` and trainer ``dropout-compare`` (the shared comparison trainer of
-``zoo_plugins.optimizers.compare`` plus the figure ``dropout.png``).
+``zoo_plugins.standard.compare`` plus the figure ``dropout.png``).
 
 What changed from the tutorial's code:
 - two hand-written training lines per step become the comparison trainer looping over the two nets;
@@ -36,7 +36,7 @@ def register_models(registry):
         optimizer="adam",
         trainer="dropout-compare",
         recipe={"lr": 0.01, "steps": 500, "batch_size": None, "dataset": {"n": 20, "noise": 0.3}},
-        predictor="zoo_plugins.regression.predict:Comparison",
+        predictor="zoo_plugins.standard.predict:Comparison",
         # measured 0.0062-0.017 and 0.090-0.173 (seeds 0-2, default and avx2)
         expects={"train_mse_plain": ("<=", 0.03), "test_mse_dropout": ("<=", 0.25)},
     )

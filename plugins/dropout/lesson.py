@@ -11,7 +11,7 @@ from torch.utils.data import TensorDataset
 from zoo_core import Splits
 from zoo_core.figures import pyplot, save_figure
 from zoo_core.layers import activation as make_activation
-from zoo_plugins.optimizers.compare import Compare
+from zoo_plugins.standard.compare import Compare
 
 
 def mlp(n_hidden: int, activation: str, p: float) -> nn.Sequential:

@@ -83,7 +83,7 @@ def sample(
         out = (path if path.is_dir() else path.parent) / "samples.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     if conditional:
-        from zoo_plugins.conditional_gan.lesson import plot_classes
+        from zoo_plugins.gan.conditional import plot_classes
 
         plot_classes(curves, labels, model.art_components, out)
     else:

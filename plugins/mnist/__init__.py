@@ -10,6 +10,11 @@ The tutorial loads MNIST with torchvision and a ``ToTensor`` transform per sampl
   ``train_size`` cuts the training set for quick runs.
 It also provides the ``mnist-classifier`` trainer (the plain supervised step plus a figure of test
 digits with their predicted labels) that the CNN and RNN lessons train with.
+
+It is a data plugin of its own, not part of ``standard``: only the digit lessons need it, it is the
+one plugin that downloads data and reads torchvision's files, and blocking it
+(``ZOO_BLOCK_PLUGINS=mnist``) should cost those lessons alone. Like ``standard``, the digit lessons
+may depend on it; no other plugin does.
 """
 
 from zoo_core import hookimpl

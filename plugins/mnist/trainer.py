@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from zoo_plugins.mnist.figures import digit_grid
-from zoo_plugins.supervised.step import Supervised
+from zoo_plugins.standard.supervised import Supervised
 
 
 class DigitClassifier(Supervised):

@@ -5,12 +5,11 @@ Four 1-20-1 ReLU nets with the same architecture (each its own initial weights) 
 and its own optimizer. Plain SGD is clearly the slowest; momentum, RMSprop and Adam reach the noise
 floor (MSE about 0.010) within the 12 epochs.
 
-Registers the optimizers ``sgd``, ``momentum``, ``rmsprop``, ``adam`` and ``adagrad`` that every
-lesson trains with; model ``optimizers`` (an ``nn.ModuleDict``, one net per racer; which optimizers
-race is its ``optimizers`` setting: ``--set optimizers=sgd,adam``), dataset ``noisy-parabola``,
-the general comparison trainer ``compare`` (several models, same batches; reused by the dropout and
-batch-normalization lessons: ``zoo_plugins.optimizers.compare``) and the race trainer
-``optimizer-race`` (one optimizer per net; figure ``race.png``).
+Registers model ``optimizers`` (an ``nn.ModuleDict``, one net per racer; which optimizers race is
+its ``optimizers`` setting: ``--set optimizers=sgd,adam``), dataset ``noisy-parabola`` and the race
+trainer ``optimizer-race`` (one optimizer per net; figure ``race.png``). The racers themselves
+(``sgd``, ``momentum``, ``rmsprop``, ``adam``, ``adagrad``) and the comparison trainer it builds on
+(``compare``) are standard parts every lesson shares: the ``standard`` plugin registers them.
 
 What changed from the tutorial's code:
 - four copies of the training code become one trainer that loops over the nets of a ModuleDict;
@@ -22,7 +21,7 @@ What changed from the tutorial's code:
   which the other lessons' Adam uses.
 - the optimizers are torch's own, with torch's default implementation (the for-loop on the CPU,
   ``foreach`` on CUDA), so the race gives the same figures on every CPU; ``--set fused=true`` opts in
-  to the fused kernels (see ``factories.py`` for why and what it costs).
+  to the fused kernels (see ``zoo_plugins/standard/optimizers.py`` for why and what it costs).
 - the per-net loss lists and ``plt.plot`` become the run's metrics and ``race.png`` (log scale,
   with each racer's final MSE and the noise floor).
 """
@@ -31,51 +30,6 @@ from zoo_core import hookimpl
 
 LESSON = "306 optimizers"
 _LESSON = "zoo_plugins.optimizers.lesson"
-
-
-@hookimpl
-def register_optimizers(registry):
-    factories = "zoo_plugins.optimizers.factories"
-    registry.add(
-        "sgd",
-        factory=f"{factories}:sgd",
-        lesson=LESSON,
-        tags=["sgd"],
-        summary="Plain stochastic gradient descent: p -= lr * grad",
-        defaults={"fused": None, "foreach": None},
-    )
-    registry.add(
-        "momentum",
-        factory=f"{factories}:sgd",
-        lesson=LESSON,
-        tags=["sgd", "momentum"],
-        summary="SGD with momentum (0.8): steps follow a running velocity",
-        defaults={"momentum": 0.8, "fused": None, "foreach": None},
-    )
-    registry.add(
-        "rmsprop",
-        factory=f"{factories}:rmsprop",
-        lesson=LESSON,
-        tags=["adaptive"],
-        summary="RMSprop (alpha 0.9): steps scaled by a running RMS of the gradient",
-        defaults={"alpha": 0.9, "foreach": None},
-    )
-    registry.add(
-        "adam",
-        factory=f"{factories}:adam",
-        lesson=LESSON,
-        tags=["adaptive", "momentum"],
-        summary="Adam: momentum plus RMSprop scaling, bias-corrected (torch's betas)",
-        defaults={"betas": (0.9, 0.999), "fused": None, "foreach": None},
-    )
-    registry.add(
-        "adagrad",
-        factory=f"{factories}:adagrad",
-        lesson=LESSON,
-        tags=["adaptive"],
-        summary="Adagrad: steps scaled by the root of all past squared gradients",
-        defaults={"fused": None, "foreach": None},
-    )
 
 
 @hookimpl
@@ -91,7 +45,7 @@ def register_models(registry):
         optimizer="sgd",  # unused by the race itself: each net uses the optimizer it is named after
         trainer="optimizer-race",
         recipe={"lr": 0.01, "epochs": 12, "batch_size": 32, "dataset": {"n": 1000, "noise": 0.1}},
-        predictor="zoo_plugins.regression.predict:Comparison",
+        predictor="zoo_plugins.standard.predict:Comparison",
         # measured: sgd 0.058-0.076, the others 0.0096-0.0134 (seeds 0-2, default and avx2)
         expects={
             "mse_sgd": ("<=", 0.12),
@@ -116,14 +70,6 @@ def register_datasets(registry):
 
 @hookimpl
 def register_trainers(registry):
-    registry.add(
-        "compare",
-        factory="zoo_plugins.optimizers.compare:Compare",
-        summary="Several models (an nn.ModuleDict) trained side by side on the same batches",
-        lesson=LESSON,
-        tags=["comparison"],
-        defaults={"loss": "mse", "eval_batch_size": 4096},
-    )
     registry.add(
         "optimizer-race",
         factory=f"{_LESSON}:Race",

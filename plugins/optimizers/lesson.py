@@ -12,7 +12,7 @@ from torch.utils.data import TensorDataset
 from zoo_core import Splits, ZooError
 from zoo_core.figures import pyplot, save_figure
 from zoo_core.layers import activation as make_activation
-from zoo_plugins.optimizers.compare import Compare, variants
+from zoo_plugins.standard.compare import Compare, variants
 
 
 def key_of(name: str) -> str:

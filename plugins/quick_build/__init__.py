@@ -55,7 +55,7 @@ def register_models(registry):
         optimizer="sgd",
         trainer="regression",
         recipe=REGRESSION_RECIPE,
-        predictor="zoo_plugins.regression.predict:Numbers",
+        predictor="zoo_plugins.standard.predict:Numbers",
         expects=REGRESSION_EXPECTS,
     )
     registry.add(
@@ -69,7 +69,7 @@ def register_models(registry):
         optimizer="sgd",
         trainer="classification",
         recipe=CLASSIFICATION_RECIPE,
-        predictor="zoo_plugins.classification.predict:Points",
+        predictor="zoo_plugins.standard.predict:Points",
         expects=CLASSIFICATION_EXPECTS,
     )
     registry.add(
@@ -83,6 +83,6 @@ def register_models(registry):
         optimizer="sgd",
         trainer="regression",
         recipe=REGRESSION_RECIPE,
-        predictor="zoo_plugins.regression.predict:Numbers",
+        predictor="zoo_plugins.standard.predict:Numbers",
         expects=REGRESSION_EXPECTS,
     )

@@ -4,8 +4,9 @@ It teaches the loop every later lesson repeats: a model written as an ``nn.Modul
 (mean squared error), an optimizer (SGD, lr 0.2), and 200 full-batch steps of forward, loss,
 ``zero_grad``, ``backward``, ``step``. The figure shows the points and the fitted curve.
 
-Registers model ``regression``, dataset ``quadratic`` and trainer ``regression`` (the shared
-``supervised`` step, plus this lesson's figure, ``regression.png``).
+Registers model ``regression``. Its class ``Net``, its dataset ``quadratic`` and its trainer
+``regression`` (the ``supervised`` step plus the lesson's figure, ``regression.png``) are in the
+``standard`` plugin (``nets.py``, ``fits.py``), because lessons 302-304 train with them too.
 
 What changed from the tutorial's code:
 - no ``Variable``: tensors carry ``requires_grad`` themselves, and ``loss.data[0]`` (an error on a
@@ -27,7 +28,7 @@ LESSON = "301 regression"
 def register_models(registry):
     registry.add(
         "regression",
-        factory="zoo_plugins.regression.lesson:Net",
+        factory="zoo_plugins.standard.nets:Net",
         summary="1-10-1 ReLU net (an nn.Module class) fitting a noisy parabola",
         lesson=LESSON,
         tags=["mlp", "regression", "class-built"],
@@ -42,31 +43,7 @@ def register_models(registry):
             "trainer": {"loss": "mse"},
             "dataset": {"n": 100, "noise": 0.2},
         },
-        predictor="zoo_plugins.regression.predict:Numbers",
+        predictor="zoo_plugins.standard.predict:Numbers",
         # measured 0.0049-0.0092 (seeds 0-9, CPU capabilities default and avx2)
         expects={"eval_loss": ("<=", 0.02)},
-    )
-
-
-@hookimpl
-def register_datasets(registry):
-    registry.add(
-        "quadratic",
-        factory="zoo_plugins.regression.lesson:quadratic",
-        summary="n points x evenly spaced in [low, high], y = x**2 + noise * U(0, 1)",
-        lesson=LESSON,
-        tags=["synthetic", "regression", "1-d"],
-        defaults={"n": 100, "noise": 0.2, "low": -1.0, "high": 1.0},
-    )
-
-
-@hookimpl
-def register_trainers(registry):
-    registry.add(
-        "regression",
-        factory="zoo_plugins.regression.lesson:RegressionTrainer",
-        summary="The supervised step (MSE by default) plus the fitted-curve figure",
-        lesson=LESSON,
-        tags=["supervised", "regression"],
-        defaults={"loss": "mse", "eval_batch_size": 1000},
     )

@@ -7,7 +7,7 @@ ways, draws the three nets' predictions side by side (they are bit-identical), a
 each format costs and requires. The tutorial's lr 0.5 sometimes switches every ReLU off (about 3
 seeds in 10): the net then predicts a constant; the command and the trainer's ``dead`` metric say so.
 
-Registers model ``save-reload`` (trains with dataset ``quadratic`` from the regression lesson),
+Registers model ``save-reload`` (trains with dataset ``quadratic``, lesson 301's, from ``standard``),
 trainer ``save-reload`` (the supervised step plus ``dead``/``active_units`` metrics, the figure
 ``save-reload.png`` and ``trained_outputs.safetensors``: the outputs of the net still in memory,
 which the reloads are compared with) and the command ``zoo save-reload``.
@@ -39,7 +39,7 @@ def register_models(registry):
         optimizer="sgd",
         trainer="save-reload",
         recipe={"lr": 0.5, "steps": 100, "batch_size": None, "dataset": {"n": 100, "noise": 0.2}},
-        predictor="zoo_plugins.regression.predict:Numbers",
+        predictor="zoo_plugins.standard.predict:Numbers",
         # measured 0.0047-0.066 (seeds 0-29): some seeds keep only 2-3 live units
         expects={"eval_loss": ("<=", 0.1)},
     )

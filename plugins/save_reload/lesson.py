@@ -15,7 +15,7 @@ from zoo_core.figures import pyplot, save_figure
 from zoo_core.formats import as_table, compare_formats
 from zoo_core.layers import activation as make_activation
 from zoo_core.text import table
-from zoo_plugins.supervised.step import Supervised
+from zoo_plugins.standard.supervised import Supervised
 
 #: what the trainer records of the net still in memory, so reloads can be compared with it
 TRAINED_OUTPUTS = "trained_outputs.safetensors"

@@ -8,7 +8,7 @@ from torch import nn
 
 import zoo_core
 from zoo_plugins.batchnorm.lesson import BatchNormCompare, layer_values
-from zoo_plugins.optimizers.compare import Compare
+from zoo_plugins.standard.compare import Compare
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import zoo_core
-from zoo_plugins.classification.lesson import ClassificationTrainer
-from zoo_plugins.supervised.step import Supervised
+from zoo_plugins.standard.fits import ClassificationTrainer
+from zoo_plugins.standard.supervised import Supervised
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

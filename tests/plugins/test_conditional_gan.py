@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import zoo_core
 from zoo_core.cli import cli
-from zoo_plugins.conditional_gan.lesson import (
+from zoo_plugins.gan.conditional import (
     ConditionalGAN,
     ConditionalGANTrainer,
     class_of,

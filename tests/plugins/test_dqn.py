@@ -177,7 +177,7 @@ def without_gymnasium(args):
         "import sys; sys.modules['gymnasium'] = None; from zoo_core.cli import main; "
         f"sys.argv = ['zoo', *{args!r}]; main()"
     )
-    env = {**os.environ, "ZOO_LOAD_PLUGINS": "dqn,optimizers"}
+    env = {**os.environ, "ZOO_LOAD_PLUGINS": "dqn,standard"}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
 
 

@@ -50,4 +50,4 @@ def test_every_lesson_trains_with_bf16_clipping_accumulation_and_cosine(name, mn
         1.0,
         options["accumulate"],
     )
-    assert result.config.scheduler == "schedulers:cosine"
+    assert result.config.scheduler == "standard:cosine"

@@ -10,8 +10,8 @@ from torch import nn
 import zoo_core
 from zoo_core import ZooError
 from zoo_core.cli import cli
-from zoo_plugins.optimizers.compare import Compare
 from zoo_plugins.optimizers.lesson import Race, RaceNets
+from zoo_plugins.standard.compare import Compare
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

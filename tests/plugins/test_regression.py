@@ -8,8 +8,9 @@ from click.testing import CliRunner
 
 import zoo_core
 from zoo_core.cli import cli
-from zoo_plugins.regression.lesson import Net, RegressionTrainer
-from zoo_plugins.supervised.step import Supervised
+from zoo_plugins.standard.fits import RegressionTrainer
+from zoo_plugins.standard.nets import Net
+from zoo_plugins.standard.supervised import Supervised
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

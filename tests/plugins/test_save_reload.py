@@ -8,9 +8,9 @@ from torch import nn
 
 import zoo_core
 from zoo_core.cli import cli
-from zoo_plugins.optimizers.factories import sgd
 from zoo_plugins.save_reload.lesson import Net, SaveReloadTrainer, unit_activity
-from zoo_plugins.supervised.step import Supervised
+from zoo_plugins.standard.optimizers import sgd
+from zoo_plugins.standard.supervised import Supervised
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

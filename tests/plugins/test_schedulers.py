@@ -8,7 +8,7 @@ import torch
 import zoo_core
 from zoo_core import ZooError
 from zoo_core.checkpoint import _flatten
-from zoo_plugins.schedulers import factories
+from zoo_plugins.standard import schedulers as factories
 
 
 @pytest.mark.parametrize("name", ["constant", "step", "exponential", "cosine", "onecycle", "linear-warmup"])

@@ -7,7 +7,12 @@ from torch import nn
 
 from zoo_core import Trainer
 
-LOSSES = {"mse": nn.MSELoss, "cross_entropy": nn.CrossEntropyLoss, "l1": nn.L1Loss}
+#: loss name -> (criterion class, short metric name); the one table every standard trainer reads
+LOSSES: dict[str, tuple[type[nn.Module], str]] = {
+    "mse": (nn.MSELoss, "mse"),
+    "l1": (nn.L1Loss, "mae"),
+    "cross_entropy": (nn.CrossEntropyLoss, "ce"),
+}
 
 
 class Supervised(Trainer):
@@ -21,7 +26,7 @@ class Supervised(Trainer):
 
             raise ZooError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         self.loss_name = loss
-        self.criterion = LOSSES[loss]()
+        self.criterion = LOSSES[loss][0]()
         self.eval_batch_size = eval_batch_size
 
     def loss(self, model, batch):

@@ -1,4 +1,4 @@
-"""What ``zoo predict`` does with the regression lessons: numbers in, the fitted y out."""
+"""What ``zoo predict`` does with the small nets of lessons 301-306: numbers (or x,y points) in, outputs out."""
 
 from __future__ import annotations
 
@@ -78,3 +78,27 @@ class Comparison(Numbers):
 def _squeeze(value: Any) -> Any:
     """A one-element list as its number, so 1-D inputs and outputs read as plain numbers."""
     return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+class Points(Numbers):
+    """Each INPUT is one point, ``x,y``; the answer is its class and every class's probability."""
+
+    inputs = "points as x,y pairs, one per argument (e.g. 2,1.5 -1,-2)"
+    what = "x,y"
+
+    def show(
+        self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions
+    ) -> list[dict[str, Any]]:
+        probs = outputs.softmax(-1)
+        return [
+            {"x": point, "class": int(p.argmax()), "probabilities": [round(float(v), 6) for v in p]}
+            for point, p in zip(batch[0].tolist(), probs, strict=True)
+        ]
+
+    def text(self, records: list[dict[str, Any]]) -> str:
+        n = len(records[0]["probabilities"])
+        rows = [
+            [",".join(f"{v:g}" for v in r["x"]), r["class"], *(f"{p:.4f}" for p in r["probabilities"])]
+            for r in records
+        ]
+        return table(rows, ["POINT", "CLASS", *(f"P({c})" for c in range(n))])

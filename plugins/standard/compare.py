@@ -7,7 +7,7 @@ step. The shared loop saves and reloads the ``ModuleDict`` like any other model.
 It is public: the optimizer race (306), dropout (503) and batch normalization (504) lessons use it,
 and a third-party plugin can subclass it the same way::
 
-    from zoo_plugins.optimizers.compare import Compare
+    from zoo_plugins.standard.compare import Compare
 
     class MyComparison(Compare):
         def figures(self, model, data, device, history, run_dir): ...
@@ -28,13 +28,7 @@ from torch import nn
 
 from zoo_core import Trainer, ZooError
 from zoo_core.figures import pyplot, save_figure
-
-#: loss name -> (criterion class, short metric name)
-LOSSES: dict[str, tuple[type[nn.Module], str]] = {
-    "mse": (nn.MSELoss, "mse"),
-    "l1": (nn.L1Loss, "mae"),
-    "cross_entropy": (nn.CrossEntropyLoss, "ce"),
-}
+from zoo_plugins.standard.supervised import LOSSES
 
 
 def variants(model: nn.Module) -> list[str]:

@@ -1,0 +1,144 @@
+"""Lessons stand alone: each depends only on zoo_core and the plugins of shared parts.
+
+Blocking any one lesson plugin leaves every other built-in model trainable, and no module of a
+lesson imports another lesson's package.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+import zoo_core
+from zoo_core import training
+from zoo_core.plugins import ENTRY_POINT_GROUP, Zoo, set_zoo
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+#: the built-in plugins of shared parts that lessons may depend on
+SHARED = {"standard", "mnist"}
+#: settings that keep one or two steps of each model quick (small data, small evaluations)
+QUICK = {
+    "gan": ["dataset.n=128", "dataset.n_eval=16", "trainer.eval_samples=16"],
+    "conditional-gan": ["dataset.n=128", "dataset.n_eval=16", "trainer.eval_samples=16"],
+}
+HAVE_GYM = importlib.util.find_spec("gymnasium") is not None
+
+
+def builtin_plugins() -> dict[str, str]:
+    """Entry-point name -> module of every plugin this package ships."""
+    return {
+        ep.name: ep.value
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if ep.value.startswith("zoo_plugins.")
+    }
+
+
+LESSONS = sorted(set(builtin_plugins()) - SHARED)
+
+
+def test_the_shared_plugins_are_built_in():
+    assert SHARED <= set(builtin_plugins())
+    assert {"supervised", "schedulers", "conditional-gan"}.isdisjoint(builtin_plugins())
+
+
+@pytest.fixture(scope="module")
+def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny MNIST files (the lesson tests' fake digits): the digit lessons train on them offline."""
+    from tests.plugins.conftest import write_mnist
+
+    return write_mnist(tmp_path_factory.mktemp("mnist-data"), n_train=64, n_test=32)
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, str]:
+    """Every built-in model (bare name -> its plugin), from a zoo with every plugin loaded."""
+    zoo = Zoo.discover()
+    return {
+        e.name: e.plugin
+        for e in zoo.registries["model"]
+        if e.plugin in builtin_plugins() and (HAVE_GYM or e.name != "dqn")
+    }
+
+
+@pytest.mark.parametrize("blocked", LESSONS)
+def test_blocking_one_lesson_leaves_the_others_trainable(blocked, models, mnist_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_BLOCK_PLUGINS", blocked)
+    monkeypatch.delenv("ZOO_LOAD_PLUGINS", raising=False)
+    monkeypatch.setattr(training, "draw_figures", lambda *args, **kwargs: [])
+    previous = set_zoo(Zoo.discover())
+    try:
+        assert zoo_core.get_zoo().plugins[blocked].status == "blocked"
+        others = {name for name, plugin in models.items() if plugin != blocked}
+        assert others, blocked
+        for name in sorted(others):
+            result = zoo_core.train(
+                name,
+                steps=2,
+                sets=QUICK.get(name, []),
+                out=tmp_path / name,
+                device="cpu",
+                quiet=True,
+                data_root=str(mnist_root),
+            )
+            assert result.step == 2 and result.history, name
+    finally:
+        set_zoo(previous)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module name an ``import`` or ``from ... import`` in the file names (relative resolved)."""
+    package = "zoo_plugins." + path.parent.name
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")[: 3 - node.level] if node.level else []
+            base = ".".join(parts + ([node.module] if node.module else []))
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_no_lesson_imports_another_lesson():
+    packages = {module.split(".")[1] for module in builtin_plugins().values()}
+    lessons = packages - SHARED
+    crossings = []
+    for package in sorted(lessons):
+        for path in sorted((PLUGINS / package).rglob("*.py")):
+            for name in imported_modules(path):
+                parts = name.split(".")
+                if parts[0] == "zoo_plugins" and len(parts) > 1 and parts[1] not in {package, *SHARED}:
+                    crossings.append(f"{path.relative_to(PLUGINS)} imports {name}")
+    assert not crossings, "\n".join(crossings)
+
+
+def test_the_scan_sees_a_crossing(tmp_path):
+    lesson = tmp_path / "dropout"
+    lesson.mkdir()
+    (lesson / "lesson.py").write_text(
+        "from zoo_plugins.optimizers.lesson import Race\nfrom . import figures\nimport zoo_plugins.gan\n"
+    )
+    names = imported_modules(lesson / "lesson.py")
+    assert {"zoo_plugins.optimizers.lesson", "zoo_plugins.dropout.figures", "zoo_plugins.gan"} <= names
+
+
+def test_factory_strings_stay_inside_the_plugin():
+    """Entries name factories and predictors by ``module:attr``; a lesson's point into itself or the shared parts."""
+    zoo = Zoo.discover()
+    wrong = []
+    for kind, registry in zoo.registries.items():
+        for entry in registry:
+            module = builtin_plugins().get(entry.plugin)
+            if module is None or entry.plugin in SHARED:
+                continue
+            for ref in (entry.factory, getattr(entry, "predictor", None)):
+                if isinstance(ref, str) and ref.startswith("zoo_plugins."):
+                    owner = ref.split(":")[0].split(".")[1]
+                    if owner not in {module.split(".")[1], *SHARED}:
+                        wrong.append(f"{kind} {entry.plugin}:{entry.name} -> {ref}")
+    assert not wrong, "\n".join(wrong)

@@ -31,15 +31,7 @@ from benchmarks.common import (
     run_folder,
     train,
 )
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+from zoo_core.text import table
 
 
 def environment() -> dict[str, Any]:
@@ -111,7 +103,7 @@ def save_on_cuda_reload_on_cpu(mnist: Path | None) -> dict[str, Any]:
         weights_equal and out["max_output_difference"] < 1e-5 and math.isclose(mse_gpu, mse_cpu, rel_tol=1e-4)
     )
     print(
-        _table(
+        table(
             [
                 [
                     "regression",
@@ -164,7 +156,7 @@ def resume_on_cpu() -> dict[str, Any]:
         "ok": ok,
     }
     print(
-        _table(
+        table(
             [
                 [
                     "gan",
@@ -239,7 +231,7 @@ def lessons(mnist: Path | None, steps: int) -> list[dict[str, Any]]:
             ]
         )
     print(
-        _table(
+        table(
             table,
             [
                 "MODEL",

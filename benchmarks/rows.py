@@ -25,6 +25,7 @@ from benchmarks.common import (
     run_folder,
     train,
 )
+from zoo_core.text import table as text_table
 
 
 @dataclass
@@ -675,10 +676,5 @@ def table(results: list[Result]) -> str:
         ]
         for r in results
     ]
-    widths = [max(len(x[i]) for x in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in [headers, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
     notes = [f"  {r.row}: {r.notes}" for r in results if r.notes]
-    return "\n".join(lines + ([""] + notes if notes else []))
+    return "\n".join([text_table(rows, headers)] + ([""] + notes if notes else []))

@@ -22,13 +22,13 @@ from zoo_core.assembly import assemble
 from zoo_core.config import LOOP_DEFAULTS, ConfigFile, RunConfig, resolve
 from zoo_core.data import to_device
 from zoo_core.errors import Interrupted, ZooError
-from zoo_core.monitor import BEST, Monitor
+from zoo_core.monitor import BEST
 from zoo_core.plugins import get_zoo
+from zoo_core.record import Record
 from zoo_core.runs import (
     CONFIG,
     METRICS,
     SUMMARY,
-    TensorBoardLog,
     check_losses,
     failing,
     find_run,
@@ -347,88 +347,28 @@ def fit(
 
     # 1. Build everything (model, data, trainer, optimizers, schedulers, the step), seeded.
     run = assemble(config, device, dist, say=progress.say)
-    model, data, trainer, plan = run.parts.model, run.parts.data, run.trainer, run.plan
-    accumulate, total = loop["accumulate"], run.plan.total_steps
-    log_every = loop["log_every"] or max(1, total // 200)
-    watch = Monitor(loop["monitor"], loop["mode"], loop["patience"]) if loop["eval_every"] else None
-    tensorboard = TensorBoardLog(run_dir) if loop["logger"] == "tensorboard" and dist.is_main else None
-
-    # 2. The run folder: config first, so even an interrupted run can be repeated or resumed.
-    env = {**environment(device), **dist.describe()}
-    log = dist.metrics_log(run_dir / METRICS)  # only worker 0 writes the run folder
-    step = 0  # optimizer steps taken
-    if resume:
-        # one checked commit: weights and state from the same save, the state validated
-        state = checkpoint.load_checkpoint(run_dir, model, run.optimizers, device=device)
-        with checkpoint.restoring(run_dir / checkpoint.STATE):  # a misfit is one line
-            for name, opt in run.optimizers.items():
-                opt.load_state_dict(state["optimizers"][name])
-            run.opt.load_state_dict(state.get("optimization", {}))
-            trainer.load_state_dict(to_device(state.get("trainer", {}), device))
-            set_rng_state(state["rng"])
-        step = int(state["step"])
-        log.rows = list(state.get("history", []))
-        if watch is not None:
-            watch.load_state_dict(state.get("monitor", {}))
-    if resume and step > total:
+    model, data, trainer, plan, opt = run.parts.model, run.parts.data, run.trainer, run.plan, run.opt
+    total, log_every = plan.total_steps, loop["log_every"] or max(1, plan.total_steps // 200)
+    record = Record(run, run_dir, dist, {**environment(device), **dist.describe()}, save_format)
+    step = record.restore(device) if resume else 0  # optimizer steps taken
+    if step > total:
         raise ZooError(f"the run is at step {step} already; give a --steps or --epochs that goes further")
-    if dist.is_main:
-        checkpoint.write_json(
-            run_dir / CONFIG, _config_record(config, env, save_format, run.parts.model_entry)
-        )
-        mark_status(run_dir, "running", step=step, started=time.time())
+    record.start(step)
 
-    def meta(final: bool) -> dict[str, Any]:
-        """What a weights file says of itself: enough to rebuild the model and know its run."""
-        return {
-            "zoo.model": config.model,
-            "zoo.plugin": run.parts.model_entry.plugin,
-            "zoo.config": config.to_dict(),
-            "zoo.metrics": metrics if final else {},
-            "zoo.versions": env,
-            "zoo.step": step,
-        }
-
-    def save(final: bool) -> list[str]:
-        """Weights (and the training state) as they are after ``step`` optimizer steps."""
-        if not dist.is_main:
-            return []
-        was_training = model.training
-        state = {
-            "step": step,
-            "optimizers": {k: o.state_dict() for k, o in run.optimizers.items()},
-            "optimization": run.opt.state_dict(),
-            "trainer": trainer.state_dict(),
-            "rng": rng_state(),
-            "history": log.rows,
-            "monitor": watch.state_dict() if watch is not None else {},
-        }
-        files = checkpoint.save_checkpoint(  # weights (+ pickle) and state as one commit
-            run_dir,
-            model,
-            metadata=meta(final),
-            state=state,
-            save_format=save_format,
-            finite=loop["stop_on_nan"],
-        )
-        model.train(was_training)
-        log.flush()
-        return files
-
-    # 3. The loop: ``accumulate`` micro-batches per optimizer step. Losses stay on the device and
+    # 2. The loop: ``accumulate`` micro-batches per optimizer step. Losses stay on the device and
     #    are read only every ``log_every`` steps.
-    metrics: dict[str, float] = {}
     progress.total = total
-    for notice in run.notices:
+    for notice in [
+        *run.notices,
+        f"training {config.model} on {device} ({reason}); {total} steps -> {run_dir}",
+    ]:
         progress.say(notice)
-    progress.say(f"training {config.model} on {device} ({reason}); {total} steps -> {run_dir}")
     sums: dict[str, Any] = {}
-    count = 0
-    batch_no = step * accumulate  # micro-batches consumed so far
+    count, batch_no, stop = 0, step * loop["accumulate"], False  # batch_no: micro-batches so far
     loop_started = time.perf_counter()
     model.train()
     with stop_on_sigint() as interrupt:
-        while batch_no < plan.total_batches and not interrupt["stop"]:
+        while batch_no < plan.total_batches and not (stop or interrupt["stop"]):
             epoch = batch_no // plan.per_epoch
             for batch in plan.epoch(epoch, start=batch_no % plan.per_epoch):
                 if not plan.preloaded:  # preloaded tensors are on the device already
@@ -439,7 +379,7 @@ def fit(
                     sums[key] = sums[key] + value if key in sums else value
                 count += 1
                 last = batch_no >= plan.total_batches
-                if not (run.opt.end_micro_batch() or last):
+                if not (opt.end_micro_batch() or last):
                     continue  # the window goes on: no optimizer step yet
                 step += 1
                 row = None
@@ -447,38 +387,30 @@ def fit(
                 if step % log_every == 0 or step == total or evaluate_now:
                     row = {"step": step, "epoch": epoch + 1}
                     row.update(dist.mean({k: float(v) / count for k, v in sums.items()}))
-                    row["lr"] = run.opt.lr()
+                    row["lr"] = opt.lr()
                     check_losses(row, stop=loop["stop_on_nan"], run_dir=run_dir, say=progress.say)
                     sums, count = {}, 0
                     if evaluate_now:
                         evaluated = trainer.evaluate(model, data, device)
                         row.update(evaluated)
                         model.train()
-                        if watch.observe(evaluated, step, trainer) and dist.is_main:
-                            best = {**meta(False), "zoo.best": watch.record()}
-                            checkpoint.save_weights(model, run_dir / BEST, best)
-                    log.add(row)
-                    if tensorboard is not None:
-                        tensorboard.add(row)
+                        record.evaluated(step, evaluated)
+                    record.add(row)
                 progress.update(step, row)
                 if loop["checkpoint_every"] and step % loop["checkpoint_every"] == 0 and step < total:
-                    save(final=False)
+                    record.save(step)
                 if on_step is not None:
                     on_step(step)
-                if watch is not None and watch.out_of_patience:
-                    progress.say(watch.why_stopped())
-                    last = True
-                if last or interrupt["stop"]:
+                if record.watch is not None and record.watch.out_of_patience:
+                    progress.say(record.watch.why_stopped())
+                    stop = True
+                if last or stop or interrupt["stop"]:
                     break
-            if watch is not None and watch.out_of_patience:
-                break
-        loop_seconds = time.perf_counter() - loop_started
         compile_seconds = getattr(run.step, "compile_seconds", None)
-        if compile_seconds:
-            loop_seconds -= compile_seconds
+        loop_seconds = time.perf_counter() - loop_started - (compile_seconds or 0)
         if interrupt["stop"] and step < total:
             progress.close()
-            save(final=False)
+            record.save(step)
             if not dist.is_main:
                 raise SystemExit(Interrupted.exit_code)  # worker 0 says where the state is
             raise Interrupted(
@@ -486,27 +418,17 @@ def fit(
                 f"resume with: zoo train {config.model} --resume {run_dir}"
             )
 
-    # 4. Evaluate, save, draw.
+    # 3. Evaluate, save, draw.
+    log = record.log
     metrics = {k: v for k, v in log.rows[-1].items() if k not in _NOT_METRICS} if log.rows else {}
-    final_metrics = trainer.evaluate(model, data, device)
-    metrics.update(final_metrics)
+    final = trainer.evaluate(model, data, device)
+    metrics.update(final)
     model.train()
     if log.rows:
         log.rows[-1].update(metrics)
-    files = save(final=True)
-    if watch is not None and dist.is_main:
-        if watch.observe(final_metrics, step, trainer) or not (run_dir / BEST).exists():
-            checkpoint.save_weights(model, run_dir / BEST, {**meta(True), "zoo.best": watch.record()})
-        files.append(BEST)
-    if tensorboard is not None:
-        tensorboard.add({"step": step, **final_metrics})
-        tensorboard.close()
-    files += (
-        draw_figures(trainer, model, data, device, log.rows, run_dir, config.model, progress.say)
-        if dist.is_main
-        else []
-    )
-    files = [METRICS, CONFIG] + files + [SUMMARY]
+    files = record.finish(step, metrics, final)
+    if dist.is_main:
+        files += draw_figures(trainer, model, data, device, log.rows, run_dir, config.model, progress.say)
     result = RunResult(
         run_dir=run_dir,
         config=config,
@@ -517,31 +439,18 @@ def fit(
         loop_seconds=loop_seconds,
         device=str(device),
         device_reason=reason,
-        files=files,
+        files=[METRICS, CONFIG, *files, SUMMARY],
         model=model,
         compile_seconds=compile_seconds,
     )
     if dist.is_main:
-        extra = {"best": watch.record()} if watch is not None else {}
-        if watch is not None and watch.out_of_patience:
-            extra["stopped_early"] = watch.why_stopped()
-        mark_status(run_dir, "finished", **result.to_dict(), **extra)
+        mark_status(run_dir, "finished", **result.to_dict(), **record.summary())
     progress.close()
     dist.wait_for_all()
     return result
 
 
 _NOT_METRICS = ("step", "epoch", "lr")
-
-
-def _config_record(config: RunConfig, env: dict[str, Any], save_format: str, entry: Any) -> dict[str, Any]:
-    """What ``config.json`` holds: the resolved config, the machine, and the model's plugin."""
-    return {
-        "config": config.to_dict(),
-        "environment": env,
-        "save_format": save_format,
-        "plugin": {"name": entry.plugin, "distribution": entry.distribution, "version": entry.version},
-    }
 
 
 def draw_figures(

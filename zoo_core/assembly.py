@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from zoo_core.config import RunConfig, build_dataset
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, first_line
 from zoo_core.plugins import get_zoo
 from zoo_core.registry import Entry
 from zoo_core.trainer import optimization_style
@@ -320,9 +320,8 @@ class _CompiledStep:
         except Exception as exc:
             if not _from_compiler(exc):
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ZooError(
-                f"--compile failed: {type(exc).__name__}: {first[:300]}; train without --compile"
+                f"--compile failed: {type(exc).__name__}: {first_line(exc)}; train without --compile"
             ) from exc
         self.compile_seconds = time.perf_counter() - started
         return out

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -121,9 +121,8 @@ def read_header(path: str | Path) -> tuple[dict[str, str], dict[str, tuple[int, 
             meta = fh.metadata() or {}
             shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
     except Exception as exc:  # safetensors raises its own error type for every kind of damage
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ZooError(
-            f"{path}: not a readable safetensors file ({detail}); it may be truncated or "
+            f"{path}: not a readable safetensors file ({first_line(exc)}); it may be truncated or "
             "corrupt: re-run training or restore the file"
         ) from exc
     return meta, shapes
@@ -560,7 +559,6 @@ def restoring(path: str | Path) -> Iterator[None]:
     except ZooError:
         raise
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _damaged(
-            Path(path), f"cannot restore the training state ({type(exc).__name__}: {detail})"
+            Path(path), f"cannot restore the training state ({type(exc).__name__}: {first_line(exc)})"
         ) from exc

@@ -100,9 +100,8 @@ def _verify(
                 expected = model(*batch)
                 got = run(batch)
         except Exception as exc:
-            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ZooError(
-                f"the exported program fails on a batch of {batch[0].shape[0]} ({detail})"
+                f"the exported program fails on a batch of {batch[0].shape[0]} ({first_line(exc)})"
             ) from exc
         diff, ok = largest_difference(expected, got)
         if not ok:

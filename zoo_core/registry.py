@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from zoo_core.errors import AmbiguousName, PluginError, ZooError
+from zoo_core.errors import AmbiguousName, PluginError, ZooError, first_line
 
 KINDS = ("model", "dataset", "optimizer", "trainer", "scheduler")
 PLURAL = {kind: f"{kind}s" for kind in KINDS}
@@ -112,7 +112,7 @@ class Entry:
         except Exception as exc:
             raise ZooError(
                 f"{self.kind} '{self.qualname}' could not be built with {_settings(params)}: "
-                f"{_first_line(exc)}"
+                f"{first_line(exc)}"
             ) from exc
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,11 +160,6 @@ def _import_path(target: Callable[..., Any] | str) -> str:
 def _settings(params: Mapping[str, Any]) -> str:
     shown = ", ".join(f"{k}={v!r}" for k, v in params.items() if not hasattr(v, "__next__"))
     return shown[:300] or "its defaults"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _refuse_empty(entry: Entry, model: Any, params: Mapping[str, Any]) -> None:

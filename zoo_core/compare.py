@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.errors import ZooError
+from zoo_core.monitor import mode_of
 from zoo_core.runs import CONFIG, METRICS, SUMMARY, find_run, read_json
 
 _SKIP = ("step", "epoch", "lr")
@@ -95,7 +96,7 @@ def compare_runs(runs: Sequence[str | Path], metric: str | None = None) -> dict[
         if metric and not values:
             report["missing"].append(f"{run} has no '{metric}'")
         if values:
-            mode = "max" if any(w in metric for w in ("accuracy", "score", "reward", "bounds")) else "min"
+            mode = mode_of(metric, "auto")  # as --monitor judges it
             pick = max if mode == "max" else min
             best = pick(values, key=lambda sv: sv[1])
             entry.update(final_metric=values[-1][1], best_metric=best[1], best_step=int(best[0]), mode=mode)

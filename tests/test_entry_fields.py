@@ -56,12 +56,12 @@ def zoo(make_zoo):
 
 
 def test_optimizer_lr_is_used_when_a_run_switches_to_it(zoo):
-    assert resolve("toy").loop["lr"] == 0.1  # the recipe's lr, for the recipe's own optimizer
-    assert resolve("toy", optimizer="lion").loop["lr"] == 1e-4  # switched: the optimizer's own
-    assert resolve("toy", optimizer="extras:lion", loop={"lr": 0.003}).loop["lr"] == 0.003  # --lr wins
-    assert resolve("toy", optimizer="lion", sets=["lr=0.002"]).loop["lr"] == 0.002  # so does --set
-    assert resolve("lion-toy").loop["lr"] == 1e-4  # the recipe names no lr
-    assert resolve("lion-toy", optimizer="sgd").loop["lr"] == 0.01  # sgd declares none: the loop's
+    assert resolve("toy").loop.lr == 0.1  # the recipe's lr, for the recipe's own optimizer
+    assert resolve("toy", optimizer="lion").loop.lr == 1e-4  # switched: the optimizer's own
+    assert resolve("toy", optimizer="extras:lion", loop={"lr": 0.003}).loop.lr == 0.003  # --lr wins
+    assert resolve("toy", optimizer="lion", sets=["lr=0.002"]).loop.lr == 0.002  # so does --set
+    assert resolve("lion-toy").loop.lr == 1e-4  # the recipe names no lr
+    assert resolve("lion-toy", optimizer="sgd").loop.lr == 0.01  # sgd declares none: the loop's
 
 
 def test_optimizer_lr_is_refused_among_defaults_and_on_other_kinds():

@@ -222,7 +222,12 @@ class NotCapturable(Regress):
 def test_wrap_step_decides_when_to_capture(trainer, loop, preloaded, backend, expect, notice):
     said = []
     step = wrap_step(
-        trainer, torch.device("cpu"), loop, preloaded=preloaded, say=said.append, backend=backend
+        trainer,
+        torch.device("cpu"),
+        enabled=loop.get("cuda_graphs", True),
+        preloaded=preloaded,
+        say=said.append,
+        backend=backend,
     )
     assert isinstance(step, GraphedStep) if expect == "graphed" else step == trainer.step
     if notice:
@@ -275,7 +280,7 @@ def test_fit_replays_the_step_and_trains_exactly_as_eagerly(toy_zoo, tmp_path, m
     assert all(torch.equal(a[k], b[k]) for k in a)
     saved = json.loads((tmp_path / "eager" / "config.json").read_text())["config"]["loop"]
     assert saved["cuda_graphs"] is False
-    assert graphed.config.loop["cuda_graphs"] is True
+    assert graphed.config.loop.cuda_graphs is True
 
 
 def test_no_cuda_graphs_flag_sets_the_loop_setting(toy_zoo, tmp_path):

@@ -21,9 +21,8 @@ from click.testing import CliRunner
 from doc_blocks import ROOT, Block, blocks, commands, match_output, sections, write
 
 import zoo_core
-from zoo_core import hookspecs
+from zoo_core import hookspecs, settings
 from zoo_core.cli import cli
-from zoo_core.config import LOOP_DEFAULTS
 from zoo_core.contract import isolated_zoo
 from zoo_core.errors import PluginError
 from zoo_core.plugins import PluginInfo, Zoo, set_zoo
@@ -280,7 +279,7 @@ def test_registry_fields_are_documented():
 
 def test_recipe_loop_keys_are_documented_with_their_defaults():
     text = sections(PAGE)["Recipe loop keys"]
-    wrong = [k for k, v in LOOP_DEFAULTS.items() if f"| `{k}` | `{v!r}` |" not in text]
+    wrong = [k for k, v in settings.defaults().items() if f"| `{k}` | `{v!r}` |" not in text]
     assert not wrong, f"loop keys missing or with another default on the page: {wrong}"
 
 

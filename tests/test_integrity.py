@@ -242,7 +242,7 @@ def test_numbers_that_cannot_train_are_one_line_and_leave_nothing(toy_zoo, tmp_p
 
 def test_one_length_given_by_set_replaces_the_recipes_other_one(toy_zoo, tmp_path):
     result = train_model("toy", out=tmp_path / "run", device="cpu", sets=["epochs=2"])
-    assert result.config.loop["steps"] is None and result.step == 8  # 64 samples, batches of 16
+    assert result.config.loop.steps is None and result.step == 8  # 64 samples, batches of 16
 
 
 class Diverges:

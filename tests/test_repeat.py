@@ -63,7 +63,7 @@ def test_print_config_is_a_toml_template_that_flags_override(tmp_path):
         config_file=template, steps=12, sets=["warmup_steps=3"], device="cpu", out=tmp_path / "r"
     )
     config = result.config
-    assert (config.loop["lr"], config.loop["steps"], config.loop["batch_size"]) == (0.05, 12, None)
+    assert (config.loop.lr, config.loop.steps, config.loop.batch_size) == (0.05, 12, None)
     assert config.scheduler == "standard:cosine" and config.scheduler_params["warmup_steps"] == 3
 
 

@@ -165,7 +165,7 @@ def test_set_values_are_typed_by_their_defaults(toy_zoo, tmp_path):
     assert c.model_params == {"hidden": 8, "activation": "relu"}
     assert c.dataset_params["slope"] == -1.5 and c.optimizer_params["momentum"] == 0.5
     assert c.trainer_params["weight"] == 2.0 and isinstance(c.trainer_params["weight"], float)
-    assert c.loop["shuffle"] is False and result.step == 4
+    assert c.loop.shuffle is False and result.step == 4
 
 
 def test_epochs_count_batches_and_drop_last(toy_zoo, tmp_path):

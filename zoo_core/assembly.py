@@ -64,7 +64,7 @@ def build_parts(
     from zoo_core.training import seed_everything
 
     registries = get_zoo().registries
-    seed = config.loop["seed"]
+    seed = config.loop.seed
     seed_everything(seed)
     model_entry = registries["model"].get(config.model)
     model = build_model(model_entry, config.model_params, device) if model is None else model.to(device)
@@ -110,15 +110,15 @@ class Plan:
         from zoo_core.data import batch_indices
 
         loop, dist = self.loop, self.dist
-        if loop["batch_size"] is None and self.preloaded and not dist.active:
+        if loop.batch_size is None and self.preloaded and not dist.active:
             return self.full_batch
         order = batch_indices(
             self.n,
-            dist.local_batch(loop["batch_size"]),
-            seed=loop["seed"],
+            dist.local_batch(loop.batch_size),
+            seed=loop.seed,
             epoch=epoch,
-            shuffle=loop["shuffle"],
-            drop_last=loop["drop_last"],
+            shuffle=loop.shuffle,
+            drop_last=loop.drop_last,
             rank=dist.rank,
             world=dist.world,
             device=self.train_set.tensors[0].device if self.preloaded else None,
@@ -137,20 +137,20 @@ def plan_batches(config: RunConfig, data: Any, device: Any, dist: Any) -> Plan:
     tensors = tensors_of(train_set)
     if tensors is not None and device.type != "cpu":
         train_set = torch.utils.data.TensorDataset(*(t.to(device) for t in tensors))
-    batches = Batches(train_set, workers=loop["workers"], seed=loop["seed"])
+    batches = Batches(train_set, workers=loop.workers, seed=loop.seed)
     n = len(batches)
     if n == 0:
         raise ZooError(f"dataset '{config.dataset}' has no training samples")
-    size = loop["batch_size"] or n
-    per_epoch = n // size if loop["drop_last"] else math.ceil(n / size)
+    size = loop.batch_size or n
+    per_epoch = n // size if loop.drop_last else math.ceil(n / size)
     per_epoch = dist.steps_per_epoch(n, loop, per_epoch)
     if per_epoch == 0:
         raise ZooError(f"batch_size {size} is larger than the {n} training samples with drop_last set")
-    accumulate = loop["accumulate"]
-    if loop["steps"]:
-        total_batches = loop["steps"] * accumulate
+    accumulate = loop.accumulate
+    if loop.steps:
+        total_batches = loop.steps * accumulate
     else:
-        total_batches = loop["epochs"] * per_epoch
+        total_batches = loop.epochs * per_epoch
     return Plan(
         train_set=train_set,
         batches=batches,
@@ -196,7 +196,7 @@ def assemble(
     trainer = dist.data_parallel(parts.trainer, config.trainer)
     style = optimization_style(trainer)
     _refuse_v1_options(config, style)
-    notice = check_precision(loop["precision"], device)
+    notice = check_precision(loop.precision, device)
     notices = [f"note: {notice}"] if notice else []
     plan = plan_batches(config, parts.data, device, dist)
 
@@ -209,7 +209,7 @@ def assemble(
 
         entry = registries["optimizer"].get(name or config.optimizer)
         settings = {**(config.optimizer_params if name is None else {}), **overrides}
-        made = entry.call(params, lr=loop["lr"] if lr is None else lr, **entry.params(settings))
+        made = entry.call(params, lr=loop.lr if lr is None else lr, **entry.params(settings))
         if not isinstance(made, torch.optim.Optimizer):
             raise _returned(entry, made, "a torch.optim.Optimizer")
         return made
@@ -219,30 +219,32 @@ def assemble(
         name: create_scheduler(config.scheduler, o, plan.total_steps, **config.scheduler_params)
         for name, o in optimizers.items()
     }
-    if loop["compile"]:
-        compile_model(parts.model, trainer, loop["compile_mode"])
+    if loop.compile:
+        compile_model(parts.model, trainer, loop.compile_mode)
     graphable = _graph_blocker(config, style, schedulers)
     opt = Optimization(
         optimizers,
         schedulers,
         device=device,
-        precision=loop["precision"],
-        accumulate=loop["accumulate"],
-        grad_clip=loop["grad_clip"],
-        graphed=device.type == "cuda" and loop["cuda_graphs"] and not loop["compile"] and graphable is None,
+        precision=loop.precision,
+        accumulate=loop.accumulate,
+        grad_clip=loop.grad_clip,
+        graphed=device.type == "cuda" and loop.cuda_graphs and not loop.compile and graphable is None,
         average=dist.average_gradients if dist.active and style == "manual" else None,
     )
     if trainer is not parts.trainer:
         trainer.opt = opt  # the data-parallel wrapper syncs gradients on a window's last micro-batch only
     step = _step_of(trainer, style, opt)
-    if loop["compile"]:  # compile's own reduce-overhead mode does the graphs
+    if loop.compile:  # compile's own reduce-overhead mode does the graphs
         step = _CompiledStep(step)
-    elif device.type == "cuda" and loop["cuda_graphs"] and graphable is not None:
+    elif device.type == "cuda" and loop.cuda_graphs and graphable is not None:
         say(f"cuda graphs: off, {graphable}; the step runs eagerly")
     else:
         from zoo_core.graphs import wrap_step  # on CUDA, a capturable step is replayed as a graph
 
-        step = wrap_step(trainer, device, loop, preloaded=plan.preloaded, say=say, step=step)
+        step = wrap_step(
+            trainer, device, enabled=loop.cuda_graphs, preloaded=plan.preloaded, say=say, step=step
+        )
     return Assembly(
         parts=parts,
         trainer=trainer,
@@ -259,7 +261,7 @@ def _refuse_v1_options(config: RunConfig, style: str) -> None:
     if style != "v1":
         return
     for key, (flag, default) in _NEEDS_API_2.items():
-        if config.loop[key] != default:
+        if getattr(config.loop, key) != default:
             raise ZooError(
                 f"trainer '{config.trainer}' drives its own optimizer steps (plugin API 1); "
                 f"{flag} needs a trainer of API 2 (a loss() method, or manual = True)"
@@ -269,9 +271,9 @@ def _refuse_v1_options(config: RunConfig, style: str) -> None:
 def _graph_blocker(config: RunConfig, style: str, schedulers: Mapping[str, Any]) -> str | None:
     """Why the step cannot be one CUDA graph with these options, or None when it can."""
     loop = config.loop
-    if loop["accumulate"] > 1:
-        return f"--accumulate {loop['accumulate']} makes the step differ between micro-batches"
-    if loop["precision"] == "16-mixed":
+    if loop.accumulate > 1:
+        return f"--accumulate {loop.accumulate} makes the step differ between micro-batches"
+    if loop.precision == "16-mixed":
         return "16-mixed checks for infinite gradients on the host every step"
     if any(s is not None for s in schedulers.values()):
         return f"the scheduler '{config.scheduler}' changes the learning rate a graph bakes in"

@@ -347,7 +347,7 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
     distributed.set_timeout(options.pop("timeout"))
     nproc = options.pop("nproc")
     if options.pop("print_config"):
-        from zoo_core.config import to_toml
+        from zoo_core.configfile import to_toml
         from zoo_core.training import configure
 
         config, _, _ = configure(name, **options)

@@ -457,7 +457,7 @@ class Checker:
                     if value is not None and not math.isfinite(value):
                         fail("trains", f"{key} became {value} at step {row['step']}")
             # the control: the untrained model, as the run built it, on the same fixed batch
-            seed_everything(config.loop["seed"])
+            seed_everything(config.loop.seed)
             initial = build_model(entry, config.model_params, cpu)
             trained = result.model
             reported = any(k == "loss" or k.startswith("loss_") for row in history for k in row)

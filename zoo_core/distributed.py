@@ -33,6 +33,8 @@ from zoo_core.runs import MetricsLog
 if TYPE_CHECKING:
     import torch
 
+    from zoo_core.settings import Loop
+
 #: torchrun sets these in every worker; all of them present means "I am one worker of a job".
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 #: ``ZOO_DEBUG_RANK_WEIGHTS=DIR``: every worker writes its copy of the weights to DIR/rankN.safetensors
@@ -139,7 +141,7 @@ class Context:
             self.fail(_uneven_batch(batch_size, self.world))
         return batch_size // self.world
 
-    def steps_per_epoch(self, n: int, loop: Mapping[str, Any], single: int) -> int:
+    def steps_per_epoch(self, n: int, loop: Loop, single: int) -> int:
         """Steps in one epoch: ``single`` for one process, else the length of this worker's shard."""
         if not self.active:
             return single
@@ -147,11 +149,11 @@ class Context:
 
         shard = batch_indices(
             n,
-            self.local_batch(loop["batch_size"]),
-            seed=loop["seed"],
+            self.local_batch(loop.batch_size),
+            seed=loop.seed,
             epoch=0,
             shuffle=False,
-            drop_last=loop["drop_last"],
+            drop_last=loop.drop_last,
             rank=self.rank,
             world=self.world,
         )

@@ -40,8 +40,8 @@ Step = Callable[[Any, Any, Mapping[str, Any]], Mapping[str, Any]]
 def wrap_step(
     step_logic: Any,
     device: Any,
-    loop: Mapping[str, Any],
     *,
+    enabled: bool = True,
     preloaded: bool,
     say: Callable[[str], None] | None = None,
     backend: Any = None,
@@ -49,12 +49,12 @@ def wrap_step(
 ) -> Step:
     """``step`` (default ``step_logic.step``), or a :class:`GraphedStep` around it when it can be captured.
 
-    Capture needs a CUDA device (or an explicit ``backend``), the ``cuda_graphs`` loop setting on,
+    Capture needs a CUDA device (or an explicit ``backend``), ``enabled`` (the ``cuda_graphs`` loop setting),
     a trainer with ``capturable = True`` and preloaded (in-memory tensor) data.
     """
     say = say or _silent
     step = step or step_logic.step
-    if not loop.get("cuda_graphs", True):
+    if not enabled:
         return step
     backend = backend if backend is not None else _backend_for(device)
     if backend is None:

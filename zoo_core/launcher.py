@@ -46,7 +46,7 @@ def _check_config(config: Any, nproc: int) -> None:
     factory = get_zoo().registries["trainer"].get(config.trainer).load()
     if not getattr(factory, "data_parallel", True):
         raise ZooError(_not_data_parallel(config.trainer, getattr(factory, "__name__", "trainer")))
-    batch_size = config.loop.get("batch_size")
+    batch_size = config.loop.batch_size
     if batch_size is not None and batch_size % nproc:
         raise ZooError(_uneven_batch(batch_size, nproc))
     request = (config.device or "auto").strip().lower()

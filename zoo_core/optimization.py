@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from zoo_core.errors import ZooError
+from zoo_core.settings import PRECISIONS
 
-PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 _NOTHING = contextlib.nullcontext()  # reusable: entering it does nothing
 
 

@@ -23,10 +23,8 @@ class Record:
         self.run, self.run_dir, self.dist, self.env = run, run_dir, dist, env
         self.config, self.save_format = run.parts.config, save_format
         self.log = dist.metrics_log(run_dir / METRICS)  # only worker 0 writes the run folder
-        self.watch = Monitor(loop["monitor"], loop["mode"], loop["patience"]) if loop["eval_every"] else None
-        self.tensorboard = (
-            TensorBoardLog(run_dir) if loop["logger"] == "tensorboard" and dist.is_main else None
-        )
+        self.watch = Monitor(loop.monitor, loop.mode, loop.patience) if loop.eval_every else None
+        self.tensorboard = TensorBoardLog(run_dir) if loop.logger == "tensorboard" and dist.is_main else None
 
     def restore(self, device: Any) -> int:
         """Resume: the weights, optimizers, schedules, trainer, RNGs, history and best; the step."""
@@ -99,7 +97,7 @@ class Record:
             metadata=self.meta(step, metrics or {}),
             state=state,
             save_format=self.save_format,
-            finite=self.config.loop["stop_on_nan"],
+            finite=self.config.loop.stop_on_nan,
         )
         model.train(was_training)
         self.log.flush()

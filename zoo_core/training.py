@@ -17,9 +17,10 @@ from typing import Any
 
 import attrs
 
-from zoo_core import checkpoint, distributed, lock
+from zoo_core import checkpoint, distributed, lock, settings
 from zoo_core.assembly import assemble
-from zoo_core.config import LOOP_DEFAULTS, ConfigFile, RunConfig, resolve
+from zoo_core.config import RunConfig, resolve
+from zoo_core.configfile import ConfigFile
 from zoo_core.data import to_device
 from zoo_core.errors import Interrupted, ZooError
 from zoo_core.monitor import BEST
@@ -200,9 +201,9 @@ def configure(
 ) -> tuple[RunConfig, Path | None, str]:
     """What a ``zoo train`` command line means: the config, the run it resumes (or None) and the
     save format. ``loop`` takes the loop's settings by name (``steps=``, ``lr=`` ...)."""
-    unknown = sorted(set(loop) - set(LOOP_DEFAULTS))
+    unknown = sorted(set(loop) - set(settings.NAMES))
     if unknown:
-        raise TypeError(f"unknown loop settings {unknown}; see zoo_core.config.LOOP_DEFAULTS")
+        raise TypeError(f"unknown loop settings {unknown}; see zoo_core.settings.Loop")
     if save_format not in SAVE_FORMATS:
         raise ZooError(f"--save-format {save_format!r}: choose one of {', '.join(SAVE_FORMATS)}")
     if resume is not None:
@@ -295,16 +296,17 @@ def _reopen(
         raise ZooError("give either --epochs or --steps, not both")
     finished = read_json(run_dir / SUMMARY).get("status") == "finished"
     if longer:
-        (key, value), was = next(iter(longer.items())), config.loop.get(next(iter(longer)))
+        (key, value), was = next(iter(longer.items())), getattr(config.loop, next(iter(longer)))
         if was is not None and value <= was:
             raise ZooError(
                 f"--resume {run_dir}: --{key} {value} is not more than the run's {was}; "
                 f"resume without --{key} to finish it, or give more"
             )
-        config.loop.update(steps=None, epochs=None)
-        config.loop[key] = value
+        config.loop = config.loop.replace(**{"steps": None, "epochs": None, key: value})
     elif finished:
-        length = " ".join(f"{k}={config.loop[k]}" for k in ("steps", "epochs") if config.loop[k])
+        length = " ".join(
+            f"{k}={getattr(config.loop, k)}" for k in ("steps", "epochs") if getattr(config.loop, k)
+        )
         raise ZooError(
             f"--resume {run_dir}: the run already finished ({length}); nothing changed. "
             "Pass a longer --steps or --epochs to train it further"
@@ -348,7 +350,7 @@ def fit(
     # 1. Build everything (model, data, trainer, optimizers, schedulers, the step), seeded.
     run = assemble(config, device, dist, say=progress.say)
     model, data, trainer, plan, opt = run.parts.model, run.parts.data, run.trainer, run.plan, run.opt
-    total, log_every = plan.total_steps, loop["log_every"] or max(1, plan.total_steps // 200)
+    total, log_every = plan.total_steps, loop.log_every or max(1, plan.total_steps // 200)
     record = Record(run, run_dir, dist, {**environment(device), **dist.describe()}, save_format)
     step = record.restore(device) if resume else 0  # optimizer steps taken
     if step > total:
@@ -364,7 +366,7 @@ def fit(
     ]:
         progress.say(notice)
     sums: dict[str, Any] = {}
-    count, batch_no, stop = 0, step * loop["accumulate"], False  # batch_no: micro-batches so far
+    count, batch_no, stop = 0, step * loop.accumulate, False  # batch_no: micro-batches so far
     loop_started = time.perf_counter()
     model.train()
     with stop_on_sigint() as interrupt:
@@ -383,12 +385,12 @@ def fit(
                     continue  # the window goes on: no optimizer step yet
                 step += 1
                 row = None
-                evaluate_now = loop["eval_every"] and step % loop["eval_every"] == 0 and step < total
+                evaluate_now = loop.eval_every and step % loop.eval_every == 0 and step < total
                 if step % log_every == 0 or step == total or evaluate_now:
                     row = {"step": step, "epoch": epoch + 1}
                     row.update(dist.mean({k: float(v) / count for k, v in sums.items()}))
                     row["lr"] = opt.lr()
-                    check_losses(row, stop=loop["stop_on_nan"], run_dir=run_dir, say=progress.say)
+                    check_losses(row, stop=loop.stop_on_nan, run_dir=run_dir, say=progress.say)
                     sums, count = {}, 0
                     if evaluate_now:
                         evaluated = trainer.evaluate(model, data, device)
@@ -397,7 +399,7 @@ def fit(
                         record.evaluated(step, evaluated)
                     record.add(row)
                 progress.update(step, row)
-                if loop["checkpoint_every"] and step % loop["checkpoint_every"] == 0 and step < total:
+                if loop.checkpoint_every and step % loop.checkpoint_every == 0 and step < total:
                     record.save(step)
                 if on_step is not None:
                     on_step(step)

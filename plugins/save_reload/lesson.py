@@ -175,7 +175,7 @@ def run(out: str | None, seed: int, steps: int, device: str, echo: Any = print) 
     )
     run_dir = result.run_dir
     echo(
-        f"trained save-reload (1-10-1 ReLU, SGD lr {result.config.loop['lr']}, {result.step} steps, "
+        f"trained save-reload (1-10-1 ReLU, SGD lr {result.config.loop.lr}, {result.step} steps, "
         f"seed {seed}) in {result.seconds:.2f}s on {result.device}: "
         f"MSE {result.metrics['eval_loss']:.4f}{' (DEAD NET: constant output)' if result.metrics.get('dead') else ''}"
         f" -> {run_dir}"
@@ -213,7 +213,7 @@ def run(out: str | None, seed: int, steps: int, device: str, echo: Any = print) 
     if reloaded["dead"] or result.metrics.get("dead"):
         echo("")
         echo(
-            f"WARNING: dead net: with lr {result.config.loop['lr']} every hidden ReLU switched off "
+            f"WARNING: dead net: with lr {result.config.loop.lr} every hidden ReLU switched off "
             f"for seed {seed} (active units: {int(result.metrics.get('active_units', 0))}), so the net "
             "predicts one constant; its reloads are identical, but this is not a fit. "
             "Try another --seed or a smaller lr (zoo train save-reload --set lr=0.2)."

@@ -57,7 +57,7 @@ def test_entry_recipe_is_the_tutorials():
     assert (trainer["epsilon"], trainer["target_every"], trainer["mask_terminal"]) == (0.1, 100, False)
     assert zoo_core.get_dataset("cartpole").defaults["episodes"] == 400
     config = resolve("dqn")
-    assert config.loop["epochs"] == 1 and not config.loop["shuffle"]  # 400 episodes, in order
+    assert config.loop.epochs == 1 and not config.loop.shuffle  # 400 episodes, in order
 
 
 def test_net_starts_from_the_lessons_weights():

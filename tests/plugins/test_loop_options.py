@@ -45,7 +45,7 @@ def test_every_lesson_trains_with_bf16_clipping_accumulation_and_cosine(name, mn
     else:  # the schedule moves on the episodes in which it learnt (not before its memory filled)
         assert rows[-1]["lr"] < rows[0]["lr"]
     saved = result.config.loop
-    assert (saved["precision"], saved["grad_clip"], saved["accumulate"]) == (
+    assert (saved.precision, saved.grad_clip, saved.accumulate) == (
         "bf16-mixed",
         1.0,
         options["accumulate"],

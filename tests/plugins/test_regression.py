@@ -61,7 +61,7 @@ def test_full_default_run_learns(tmp_path):
     """The tutorial's whole recipe: 100 points, SGD lr 0.2, full batch, 200 steps."""
     result = zoo_core.train("regression", out=tmp_path / "run", device="cpu", quiet=True)
     assert result.step == 200
-    assert result.config.loop["lr"] == 0.2 and result.config.loop["batch_size"] is None
+    assert result.config.loop.lr == 0.2 and result.config.loop.batch_size is None
     mse = result.metrics["eval_loss"]
     assert mse < 0.013
     first = result.history[0]["loss"]

@@ -27,12 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from zoo_core.errors import ZooError, switch
+from zoo_core.errors import ZooError, debugging
 from zoo_core.runs import MetricsLog
 
 if TYPE_CHECKING:
-    import torch
-
     from zoo_core.settings import Loop
 
 #: torchrun sets these in every worker; all of them present means "I am one worker of a job".
@@ -53,10 +51,6 @@ _PEER_LOST_WORDS = (
     "remote process exited",  # nccl
     "communicator was aborted",
 )
-
-
-def _debug() -> bool:
-    return switch("ZOO_DEBUG")
 
 
 def _peer_lost(exc: BaseException) -> bool:
@@ -83,13 +77,13 @@ def _timed_out(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _peers() -> Iterator[None]:
+def peers() -> Iterator[None]:
     """Around collectives: when another worker died or went silent, leave quietly (the launcher
     names it)."""
     try:
         yield
     except Exception as exc:
-        if _debug() or not _peer_lost(exc):
+        if debugging() or not _peer_lost(exc):
             raise
         raise SystemExit(TIMED_OUT if _timed_out(exc) else PEER_LOST) from None
 
@@ -138,7 +132,7 @@ class Context:
         if batch_size is None or not self.active:
             return batch_size
         if batch_size % self.world:
-            self.fail(_uneven_batch(batch_size, self.world))
+            self.fail(uneven_batch(batch_size, self.world))
         return batch_size // self.world
 
     def steps_per_epoch(self, n: int, loop: Loop, single: int) -> int:
@@ -170,7 +164,7 @@ class Context:
 
             if self.local_rank == 0:
                 result = fn(*args, **kwargs)
-            with _peers():
+            with peers():
                 tdist.barrier()
             return result if self.local_rank == 0 else fn(*args, **kwargs)
 
@@ -183,7 +177,7 @@ class Context:
             return
         import torch.distributed as tdist
 
-        with _peers():
+        with peers():
             tdist.barrier()
 
     def mean(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,7 +192,7 @@ class Context:
         if not keys:
             return out
         total = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=self.device)
-        with _peers():
+        with peers():
             tdist.all_reduce(total, op=tdist.ReduceOp.SUM)
         out.update(zip(keys, (total / self.world).tolist(), strict=True))
         return out
@@ -208,7 +202,7 @@ class Context:
         import torch.distributed as tdist
 
         grads = [p.grad for p in params if p.grad is not None]
-        with _peers():
+        with peers():
             for grad in grads:
                 tdist.all_reduce(grad, op=tdist.ReduceOp.SUM)
                 grad.div_(self.world)
@@ -223,18 +217,22 @@ class Context:
         if not self.active:
             return trainer
         if not getattr(trainer, "data_parallel", True):
-            self.fail(_not_data_parallel(name, type(trainer).__name__))
+            self.fail(not_data_parallel(name, type(trainer).__name__))
+        from zoo_core.parallel import DataParallel
+
         return DataParallel(trainer, self, name)
 
 
-def _uneven_batch(batch_size: int, world: int) -> str:
+def uneven_batch(batch_size: int, world: int) -> str:
+    """Why a global batch cannot be split over the workers (the launcher checks it first, too)."""
     return (
         f"--batch-size {batch_size} is the global batch and must split evenly over the {world} "
         f"workers; use a multiple of {world}"
     )
 
 
-def _not_data_parallel(name: str, cls: str) -> str:
+def not_data_parallel(name: str, cls: str) -> str:
+    """Why a trainer that says ``data_parallel = False`` cannot run in a job."""
     return (
         f"trainer '{name}' cannot run data-parallel ({cls}.data_parallel is False); "
         "train it in one process, without --nproc or torchrun"
@@ -356,7 +354,7 @@ def on_main(fn: Callable[..., Any], *args: Any, device: str | None = "auto") -> 
             box = [("ok", fn(*args))]
         except ZooError as exc:
             error, box = exc, [("error", exc.exit_code)]
-    with _peers():
+    with peers():
         tdist.broadcast_object_list(box, src=0, device=ctx.device)
     if error is not None:
         raise error
@@ -366,114 +364,8 @@ def on_main(fn: Callable[..., Any], *args: Any, device: str | None = "auto") -> 
     return value
 
 
-# -- the trainer, data-parallel ---------------------------------------------------------------
-def _ddp_class() -> type:
-    from torch.nn.parallel import DistributedDataParallel
-
-    class ZooDDP(DistributedDataParallel):
-        """DDP that also answers for the model's own attributes and items (``model.n_ideas``)."""
-
-        def __getattr__(self, name: str) -> Any:
-            try:
-                return super().__getattr__(name)
-            except AttributeError:
-                if name == "module":  # not set yet, during DDP's own __init__
-                    raise
-                return getattr(self.module, name)
-
-        def __getitem__(self, key: Any) -> Any:  # model["generator"], model[0]
-            return self.module[key]
-
-    return ZooDDP
-
-
-class DataParallel:
-    """A trainer entry run by one worker of a job: the entry's methods, made data-parallel.
-
-    - ``configure_optimizers`` also wraps the model in ``DistributedDataParallel``; ``step``
-      gets the wrapper, so ``loss.backward()`` averages the gradients over the workers. A step
-      that never calls the wrapper (it calls parts of the model, ``model.generator(z)``) would
-      leave the gradients unaveraged: it stops the run with an error instead.
-    - A manual trainer (``manual = True``) is not wrapped: it steps through the run's
-      ``Optimization``, whose ``step(name)`` averages that optimizer's gradients over the workers
-      first, however the step calls the model's parts.
-    - ``evaluate`` first copies worker 0's buffers (BatchNorm statistics) to every worker, then
-      averages the metrics over the workers; ``figures`` are drawn by worker 0 only.
-    Everything else (``state_dict``, the entry's own attributes) is the entry's.
-    """
-
-    capturable = False  # a DDP step is not captured as a graph
-    opt: Any = None  # the run's Optimization, set by the assembly
-
-    def __init__(self, trainer: Any, ctx: Context, name: str) -> None:
-        self.trainer = trainer
-        self.ctx = ctx
-        self.name = name
-        self.ddp: Any = None
-        self.forwards = 0
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "trainer":  # not set yet (a copy being made)
-            raise AttributeError(name)
-        return getattr(self.trainer, name)
-
-    def configure_optimizers(self, model: torch.nn.Module, make_optimizer: Any) -> dict[str, Any]:
-        optimizers = self.trainer.configure_optimizers(model, make_optimizer)
-        if getattr(self.trainer, "manual", False):
-            return optimizers  # it steps through the Optimization, which averages the gradients
-        if any(p.requires_grad for p in model.parameters()):
-            cuda = self.ctx.device.type == "cuda"
-            self.ddp = _ddp_class()(model, device_ids=[self.ctx.device.index] if cuda else None)
-            self.ddp.register_forward_pre_hook(self._count)
-        return optimizers
-
-    def _count(self, module: Any, args: Any) -> None:
-        self.forwards += 1
-
-    def step(self, model: torch.nn.Module, batch: Any, optimizers: Any) -> dict[str, Any]:
-        if getattr(self.trainer, "manual", False):
-            return self.trainer.step(model, batch, optimizers)
-        return self._through_ddp(self.trainer.step, model, batch, optimizers)
-
-    def _through_ddp(self, method: Any, model: torch.nn.Module, *args: Any) -> dict[str, Any]:
-        """``method`` given the DDP wrapper; inside an accumulation window, without gradient sync."""
-        if self.ddp is None:  # nothing to train: no gradients to average
-            return method(model, *args)
-        self.forwards = 0
-        last = self.opt is None or self.opt.last_micro_batch
-        with _peers(), contextlib.nullcontext() if last else self.ddp.no_sync():
-            losses = method(self.ddp, *args)
-        if not self.forwards:
-            self.ctx.fail(
-                f"trainer '{self.name}' cannot run data-parallel: its step calls parts of the model "
-                "instead of the model itself, so the workers' gradients would not be averaged; train "
-                "it in one process (or set data_parallel = False on the trainer class)"
-            )
-        return losses
-
-    def evaluate(self, model: torch.nn.Module, data: Any, device: Any) -> dict[str, float]:
-        import torch.distributed as tdist
-
-        with _peers():
-            for buffer in model.buffers():
-                tdist.broadcast(buffer, src=0)
-        folder = os.environ.get(DEBUG_WEIGHTS_ENV)
-        if folder:
-            from zoo_core.checkpoint import save_weights
-
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            save_weights(
-                model, Path(folder) / f"rank{self.ctx.rank}.safetensors", {"zoo.rank": self.ctx.rank}
-            )
-        return self.ctx.mean(self.trainer.evaluate(model, data, device))
-
-    def figures(self, *args: Any, **kwargs: Any) -> Any:
-        return self.trainer.figures(*args, **kwargs) if self.ctx.is_main else []
-
-
 __all__ = [
     "Context",
-    "DataParallel",
     "current",
     "is_main",
     "launched",

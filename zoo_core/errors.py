@@ -34,6 +34,11 @@ def switch(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def debugging() -> bool:
+    """Whether full tracebacks are wanted (``zoo --debug`` or ``ZOO_DEBUG=1``) instead of one line."""
+    return switch("ZOO_DEBUG")
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (or its type): a library's error, fit for one line."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

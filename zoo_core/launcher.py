@@ -18,15 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo_core.distributed import (
-    PEER_LOST,
-    TIMED_OUT,
-    _debug,
-    _not_data_parallel,
-    _uneven_batch,
-    timeout,
-)
-from zoo_core.errors import ZooError
+from zoo_core.distributed import PEER_LOST, TIMED_OUT, not_data_parallel, timeout, uneven_batch
+from zoo_core.errors import ZooError, debugging
 
 
 class WorkerFailed(ZooError):
@@ -45,10 +38,10 @@ def _check_config(config: Any, nproc: int) -> None:
 
     factory = get_zoo().registries["trainer"].get(config.trainer).load()
     if not getattr(factory, "data_parallel", True):
-        raise ZooError(_not_data_parallel(config.trainer, getattr(factory, "__name__", "trainer")))
+        raise ZooError(not_data_parallel(config.trainer, getattr(factory, "__name__", "trainer")))
     batch_size = config.loop.batch_size
     if batch_size is not None and batch_size % nproc:
-        raise ZooError(_uneven_batch(batch_size, nproc))
+        raise ZooError(uneven_batch(batch_size, nproc))
     request = (config.device or "auto").strip().lower()
     if request == "mps":
         raise ZooError("--device mps: data-parallel training runs on CPUs (gloo) or CUDA GPUs (nccl)")
@@ -72,7 +65,7 @@ def _quiet_agent() -> Iterator[None]:
     ]
     handlers = {s: signal.getsignal(s) for s in handled}
     disabled = logging.root.manager.disable
-    if not _debug():
+    if not debugging():
         logging.disable(logging.ERROR)  # the agent's warnings and errors; zoo says what happened
     try:
         yield

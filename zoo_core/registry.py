@@ -272,42 +272,10 @@ class Registry:
         """Register ``name``; ``factory`` is a callable or a lazy ``"module:attr"`` string."""
         src = self._source
         who = f"plugin '{src.plugin}'" if src.plugin else "registration"
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise PluginError(
-                f"{who}: {self.kind} name {name!r} is invalid; use lower-case letters, digits, "
-                "'.', '_' or '-'"
-            )
-        for what, target in (("factory", factory), ("predictor", predictor)):
-            if (what == "factory" or target is not None) and not _lazy(target):
-                raise PluginError(
-                    f"{who}: {self.kind} '{name}' needs a callable {what} or a 'module:attr' string, "
-                    f"got {target!r}"
-                )
-        if self.kind != "model":
-            given = {
-                k: v
-                for k, v in zip(
-                    _MODEL_ONLY,
-                    (dataset, optimizer, trainer, scheduler, recipe, predictor, expects),
-                    strict=True,
-                )
-                if v
-            }
-            if given:
-                raise PluginError(
-                    f"{who}: {', '.join(given)} only apply to models, not to {self.kind} '{name}'"
-                )
-        if lr is not None and self.kind != "optimizer":
-            raise PluginError(f"{who}: lr only applies to optimizers, not to {self.kind} '{name}'")
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
-            raise PluginError(f"{who}: lr of optimizer '{name}' must be a positive number, got {lr!r}")
-        if defaults is not None and "lr" in defaults and self.kind == "optimizer":
-            raise PluginError(
-                f"{who}: optimizer '{name}' has 'lr' among its defaults; declare it as "
-                f"registry.add(..., lr={defaults['lr']!r})"
-            )
-        if defaults is not None and not isinstance(defaults, Mapping):
-            raise PluginError(f"{who}: defaults of {self.kind} '{name}' must be a mapping")
+        model_only = (dataset, optimizer, trainer, scheduler, recipe, predictor, expects)
+        self._check(
+            who, name, factory, predictor, dict(zip(_MODEL_ONLY, model_only, strict=True)), lr, defaults
+        )
         for existing in self._entries.get(name, ()):
             if existing.plugin == src.plugin:
                 raise PluginError(f"{who} registers {self.kind} '{name}' twice")
@@ -333,6 +301,43 @@ class Registry:
         )
         self._entries.setdefault(name, []).append(entry)
         return entry
+
+    def _check(
+        self,
+        who: str,
+        name: Any,
+        factory: Any,
+        predictor: Any,
+        model_only: Mapping[str, Any],
+        lr: Any,
+        defaults: Any,
+    ) -> None:
+        """Refuse a declaration that would fail later, naming the plugin, the entry and the field."""
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(
+                f"{who}: {self.kind} name {name!r} is invalid; use lower-case letters, digits, "
+                "'.', '_' or '-'"
+            )
+        for what, target in (("factory", factory), ("predictor", predictor)):
+            if (what == "factory" or target is not None) and not _lazy(target):
+                raise PluginError(
+                    f"{who}: {self.kind} '{name}' needs a callable {what} or a 'module:attr' string, "
+                    f"got {target!r}"
+                )
+        given = [k for k, v in model_only.items() if v]
+        if self.kind != "model" and given:
+            raise PluginError(f"{who}: {', '.join(given)} only apply to models, not to {self.kind} '{name}'")
+        if lr is not None and self.kind != "optimizer":
+            raise PluginError(f"{who}: lr only applies to optimizers, not to {self.kind} '{name}'")
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
+            raise PluginError(f"{who}: lr of optimizer '{name}' must be a positive number, got {lr!r}")
+        if defaults is not None and "lr" in defaults and self.kind == "optimizer":
+            raise PluginError(
+                f"{who}: optimizer '{name}' has 'lr' among its defaults; declare it as "
+                f"registry.add(..., lr={defaults['lr']!r})"
+            )
+        if defaults is not None and not isinstance(defaults, Mapping):
+            raise PluginError(f"{who}: defaults of {self.kind} '{name}' must be a mapping")
 
     def get(self, name: str) -> Entry:
         """Find ``name`` or ``plugin:name``; unknown or ambiguous names raise with suggestions."""

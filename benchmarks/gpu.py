@@ -76,7 +76,7 @@ def save_on_cuda_reload_on_cpu(mnist: Path | None) -> dict[str, Any]:
     import torch
 
     import zoo_core
-    from zoo_core.training import evaluate_run
+    from zoo_core.evaluation import evaluate_run
 
     with run_folder() as tmp:
         run, said = train("regression", out=tmp / "run", device="cuda")

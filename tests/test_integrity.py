@@ -15,7 +15,8 @@ from safetensors.torch import load_file, save_file
 
 import zoo_core
 from zoo_core import ZooError, checkpoint, lock
-from zoo_core.training import evaluate_run, train_model
+from zoo_core.evaluation import evaluate_run
+from zoo_core.training import train_model
 
 
 def _weights(run_dir):

@@ -212,7 +212,7 @@ def test_damaged_or_foreign_weights_are_clear_errors(toy_zoo, tmp_path):
 
 
 def test_eval_rebuilds_and_measures_again(toy_zoo, tmp_path):
-    from zoo_core.training import evaluate_run
+    from zoo_core.evaluation import evaluate_run
 
     result = train_model("toy", out=tmp_path / "run", device="cpu")
     again = evaluate_run(tmp_path / "run", device="cpu")
@@ -221,30 +221,6 @@ def test_eval_rebuilds_and_measures_again(toy_zoo, tmp_path):
         train_model("toy", out=tmp_path / "p", device="cpu", save_format="pickle")
         evaluate_run(tmp_path / "p", device="cpu")
     assert evaluate_run(tmp_path / "p", device="cpu", trust_pickle=True)["metrics"]["eval_mse"] >= 0
-
-
-def test_progress_is_a_live_bar_on_a_terminal_and_lines_elsewhere():
-    import io
-
-    from zoo_core.training import Progress
-
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    term = Terminal()
-    bar = Progress(total=4, quiet=False, stream=term)
-    for step in range(1, 5):
-        bar.update(step, {"step": step, "epoch": 1, "loss": 1.0 / step})
-    bar.close()
-    assert "4/4" in term.getvalue() and "loss=0.25" in term.getvalue()
-
-    pipe = io.StringIO()
-    lines = Progress(total=4, quiet=False, stream=pipe)
-    for step in range(1, 5):
-        lines.update(step, {"step": step, "epoch": 1, "loss": 1.0 / step})
-    assert pipe.getvalue().splitlines()[-1] == "step 4/4 epoch 1 loss=0.25"
-    assert "\r" not in pipe.getvalue()
 
 
 def test_a_run_that_fails_before_training_leaves_no_folder(make_zoo, tmp_path):

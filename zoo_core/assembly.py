@@ -61,7 +61,7 @@ def build_parts(
     config: RunConfig, device: Any, *, dist: Any = None, model: Any = None, data: Any = None
 ) -> Parts:
     """Model (seeded, on ``device``), dataset and trainer of ``config``; a given model or data are used."""
-    from zoo_core.training import seed_everything
+    from zoo_core.seeding import seed_everything
 
     registries = get_zoo().registries
     seed = config.loop.seed

@@ -391,8 +391,8 @@ def eval_cmd(
 
     RUN_OR_FILE is a run folder, a model name, a weights file, a hub folder or hf://org/name.
     """
+    from zoo_core.evaluation import evaluate_run
     from zoo_core.hub import SCHEME, weights_of
-    from zoo_core.training import evaluate_run
 
     if run.startswith(SCHEME):
         run = str(weights_of(run))  # downloaded (or from the cache) and checked

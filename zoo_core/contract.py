@@ -337,7 +337,9 @@ class Checker:
         from zoo_core import checkpoint, distributed
         from zoo_core.assembly import assemble, build_model
         from zoo_core.config import resolve
-        from zoo_core.training import evaluate_run, seed_everything, train_model
+        from zoo_core.evaluation import evaluate_run
+        from zoo_core.seeding import seed_everything
+        from zoo_core.training import train_model
 
         registries = get_zoo().registries
 

@@ -13,6 +13,7 @@ from typing import Any
 from zoo_core import checkpoint
 from zoo_core.monitor import BEST, Monitor
 from zoo_core.runs import CONFIG, METRICS, TensorBoardLog, mark_status
+from zoo_core.seeding import rng_state, set_rng_state
 
 
 class Record:
@@ -29,7 +30,6 @@ class Record:
     def restore(self, device: Any) -> int:
         """Resume: the weights, optimizers, schedules, trainer, RNGs, history and best; the step."""
         from zoo_core.data import to_device
-        from zoo_core.training import set_rng_state
 
         run = self.run
         # one checked commit: weights and state from the same save, the state validated
@@ -87,7 +87,7 @@ class Record:
             "optimizers": {k: o.state_dict() for k, o in run.optimizers.items()},
             "optimization": run.opt.state_dict(),
             "trainer": run.trainer.state_dict(),
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "history": self.log.rows,
             "monitor": self.watch.state_dict() if self.watch is not None else {},
         }
@@ -140,9 +140,3 @@ class Record:
         if watch.out_of_patience:
             extra["stopped_early"] = watch.why_stopped()
         return extra
-
-
-def _rng_state() -> dict[str, Any]:
-    from zoo_core.training import rng_state
-
-    return rng_state()

@@ -6,12 +6,8 @@ metrics and figures); devices, seeding, batches, logging, checkpoints and resume
 
 from __future__ import annotations
 
-import random
-import signal
-import sys
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +19,8 @@ from zoo_core.config import RunConfig, resolve
 from zoo_core.configfile import ConfigFile
 from zoo_core.data import to_device
 from zoo_core.errors import Interrupted, ZooError
-from zoo_core.monitor import BEST
 from zoo_core.plugins import get_zoo
+from zoo_core.progress import Progress, stop_on_sigint
 from zoo_core.record import Record
 from zoo_core.runs import (
     CONFIG,
@@ -73,114 +69,6 @@ class RunResult:
             "device_reason": self.device_reason,
             "files": self.files,
         }
-
-
-def seed_everything(seed: int) -> None:
-    """One seed for Python's ``random``, numpy and torch (CPU and every GPU)."""
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    """Every random generator's state, so a resumed run draws what the original would have."""
-    import numpy as np
-    import torch
-
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    import numpy as np
-    import torch
-
-    random.setstate(_as_tuple(state["python"]))
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _as_tuple(value: Any) -> Any:
-    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
-
-
-@contextmanager
-def stop_on_sigint() -> Any:
-    """Turn the first Ctrl-C into a flag the loop checks between steps; a second one aborts."""
-    flag = {"stop": False}
-    if sys.platform == "win32" or not _main_thread():
-        yield flag
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if flag["stop"]:
-            raise KeyboardInterrupt
-        flag["stop"] = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-class Progress:
-    """A tqdm bar with the live loss on a terminal, plain periodic lines otherwise, or nothing."""
-
-    def __init__(self, total: int, quiet: bool, stream: Any = None) -> None:
-        self.total, self.quiet = total, quiet  # total may be set later, before the first update
-        self.stream = stream or sys.stdout
-        self.bar: Any = None
-        self.next_line = 0
-
-    def say(self, text: str) -> None:
-        if self.quiet:
-            return
-        if self.bar is not None:
-            self.bar.write(text)
-        else:
-            print(text, file=self.stream, flush=True)
-
-    def update(self, step: int, row: dict[str, Any] | None) -> None:
-        if self.quiet:
-            return
-        if self.bar is None and self.stream.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=self.total, initial=step - 1, unit="step", dynamic_ncols=True, file=self.stream
-            )
-        if self.bar is not None:
-            if row:  # set_postfix redraws at most every tqdm's mininterval, like update()
-                self.bar.set_postfix(
-                    {k: f"{v:.4g}" for k, v in row.items() if k not in ("step", "epoch")}, refresh=False
-                )
-            self.bar.update(step - self.bar.n)
-        elif row is not None and (step >= self.next_line or step == self.total):
-            shown = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k not in ("step", "epoch"))
-            self.say(f"step {step}/{self.total} epoch {row['epoch']} {shown}")
-            self.next_line = step + max(1, self.total // 10)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def configure(
@@ -338,7 +226,12 @@ def fit(
     quiet: bool = True,
     on_step: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Train ``config`` into ``run_dir``: the shared loop."""
+    """Train ``config`` into ``run_dir``: the shared loop.
+
+    Long on purpose (about 120 lines): like nanoGPT's ``train.py``, the loop is one function a
+    learner reads top to bottom in three numbered parts (build, loop, finish); what it writes is
+    ``Record``'s (record.py) and what it optimizes ``Optimization``'s, so only the order lives here.
+    """
     from zoo_core.devices import environment
 
     started = time.perf_counter()
@@ -476,57 +369,3 @@ def draw_figures(
     paths = list(step_logic.figures(model, data, device, history, run_dir) or [])
     curve = loss_curve(history, run_dir / "loss.png", title=title)
     return [Path(p).name for p in paths] + ([curve.name] if curve else [])
-
-
-def evaluate_run(
-    run: str | Path,
-    device: str = "auto",
-    data_root: str | None = None,
-    trust_pickle: bool = False,
-    best: bool = False,
-) -> dict[str, Any]:
-    """Rebuild a run's model (from ``model.safetensors``, or ``best.safetensors``; a pickle only
-    when trusted) and evaluate it."""
-    from zoo_core.devices import pick_device
-
-    path = find_run(run)
-    run_dir = path if path.is_dir() else path.parent
-    if best:
-        path = run_dir / BEST
-        if not path.is_file():
-            raise ZooError(
-                f"{run_dir}: no {BEST}; a run keeps its best weights when it evaluates as it goes "
-                "(--set eval_every=N)"
-            )
-    pickled = path.suffix == ".pt" or (
-        path.is_dir() and not (path / checkpoint.WEIGHTS).exists() and (path / checkpoint.PICKLE).exists()
-    )
-    dev, _ = pick_device(device)
-    if pickled:
-        source = path if path.is_file() else path / checkpoint.PICKLE
-        model = checkpoint.load_pickle(source, trust=trust_pickle, device=str(dev))
-        saved = read_json(run_dir / CONFIG).get("config")
-        if not saved:
-            raise ZooError(f"{source}: no config.json beside it, so the lesson's data are unknown")
-        config, saved_metrics = RunConfig.from_dict(saved, str(run_dir / CONFIG)), {}  # [integrity]
-    else:
-        source = path / checkpoint.WEIGHTS if path.is_dir() else path
-        meta = checkpoint.read_metadata(source)
-        if not isinstance(meta.get("zoo.config"), dict):
-            raise ZooError(f"{source}: has no zoo metadata; only files saved by zoo can be evaluated")
-        # [integrity] metadata is untrusted: validated like user input
-        config = RunConfig.from_dict(meta["zoo.config"], f"{source} (metadata zoo.config)")
-        saved_metrics = checkpoint.saved_metrics(meta, source)
-        model = checkpoint.load_model(source, device=str(dev))
-    from zoo_core.assembly import build_parts
-
-    config.data_root = data_root  # a path read from a file is never used
-    parts = build_parts(config, dev, model=model)
-    metrics = parts.trainer.evaluate(parts.model.eval(), parts.data, dev)
-    return {
-        "source": str(source),
-        "model": config.model,
-        "device": str(dev),
-        "metrics": metrics,
-        "saved_metrics": saved_metrics,
-    }

@@ -1,0 +1,76 @@
+"""What a run shows while it trains (a bar, periodic lines, or nothing) and how Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def stop_on_sigint() -> Any:
+    """Turn the first Ctrl-C into a flag the loop checks between steps; a second one aborts."""
+    flag = {"stop": False}
+    if sys.platform == "win32" or not _main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+class Progress:
+    """A tqdm bar with the live loss on a terminal, plain periodic lines otherwise, or nothing."""
+
+    def __init__(self, total: int, quiet: bool, stream: Any = None) -> None:
+        self.total, self.quiet = total, quiet  # total may be set later, before the first update
+        self.stream = stream or sys.stdout
+        self.bar: Any = None
+        self.next_line = 0
+
+    def say(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.write(text)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def update(self, step: int, row: dict[str, Any] | None) -> None:
+        if self.quiet:
+            return
+        if self.bar is None and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total, initial=step - 1, unit="step", dynamic_ncols=True, file=self.stream
+            )
+        if self.bar is not None:
+            if row:  # set_postfix redraws at most every tqdm's mininterval, like update()
+                self.bar.set_postfix(
+                    {k: f"{v:.4g}" for k, v in row.items() if k not in ("step", "epoch")}, refresh=False
+                )
+            self.bar.update(step - self.bar.n)
+        elif row is not None and (step >= self.next_line or step == self.total):
+            shown = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k not in ("step", "epoch"))
+            self.say(f"step {step}/{self.total} epoch {row['epoch']} {shown}")
+            self.next_line = step + max(1, self.total // 10)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -17,7 +17,6 @@ plugin is checked for listing its entries without importing torch (in a fresh in
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import os
@@ -27,15 +26,14 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import attrs
 
-from zoo_core.errors import PluginError, ZooError, switch
-from zoo_core.plugins import ENTRY_POINT_GROUP, PluginInfo, Zoo, get_zoo
+from zoo_core.errors import ZooError, switch
+from zoo_core.plugins import PluginInfo, get_zoo, installed
 from zoo_core.registry import COMPARISONS, KINDS, Entry, expectation
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -44,8 +42,6 @@ DEFAULT_STEPS = 20
 DESCENT_STEPS, DESCENT_LR = 10, 0.01
 #: the least relative drop of the loss on a fixed batch that counts as learning, not noise
 MIN_DROP = 0.01
-#: the distribution whose plugins count as zoo's own (the lessons, ``supervised``, the optimizers)
-BUILTIN_DISTRIBUTION = "zoo"
 
 
 @attrs.define
@@ -131,70 +127,6 @@ def _stage(emit: Callable[..., None], check: str) -> Iterator[None]:
             traceback.print_exc()
         emit(FAIL, check, _error(exc))
         raise _Stop from exc
-
-
-# -- loading one plugin in isolation ---------------------------------------------------------------
-def _entry_points() -> dict[str, metadata.EntryPoint]:
-    found: dict[str, metadata.EntryPoint] = {}
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
-        found.setdefault(ep.name, ep)  # the same distribution may be on sys.path twice
-    return found
-
-
-def _dist_of(ep: metadata.EntryPoint) -> tuple[str, str]:
-    dist = getattr(ep, "dist", None)
-    return (dist.metadata["Name"], dist.version) if dist else ("", "")
-
-
-def _add_entry_point(zoo: Zoo, ep: metadata.EntryPoint) -> PluginInfo:
-    name, version = _dist_of(ep)
-    info = PluginInfo(name=ep.name, module=ep.value, distribution=name, version=version)
-    try:
-        module = ep.load()
-    except Exception as exc:  # contained exactly as discovery contains it
-        zoo.plugins[info.name] = info
-        zoo._fail(info, exc)
-        return info
-    return zoo.add_plugin(module, info)
-
-
-def isolated_zoo(plugin: str | ModuleType | Any, *, builtins: bool = True) -> tuple[Zoo, PluginInfo]:
-    """A zoo of one plugin (plus zoo's own plugins unless ``builtins=False``) and its info.
-
-    ``plugin`` is an installed plugin's entry-point name, an importable module name, or a plugin
-    object (a module, class or instance with hook implementations). Other installed third-party
-    plugins are left out, so a test sees only what this plugin and zoo itself register. A plugin
-    that fails to load raises ``PluginError`` with its error.
-    """
-    eps = _entry_points()
-    target_ep = eps.get(plugin) if isinstance(plugin, str) else None
-    target: Any = plugin
-    if isinstance(plugin, str) and target_ep is None:
-        try:
-            target = importlib.import_module(plugin)
-        except ImportError as exc:
-            known = ", ".join(sorted(eps)) or "none"
-            raise PluginError(
-                f"no plugin {plugin!r}: it is neither an installed 'zoo' entry point (installed: "
-                f"{known}) nor an importable module ({exc}); did you 'pip install -e .' your package?"
-            ) from exc
-    if target_ep is not None:
-        name = target_ep.name
-    else:  # named as Zoo.from_plugins names plugin objects
-        raw = str(getattr(target, "__name__", None) or type(target).__name__)
-        name = raw.rpartition(".")[2].lower()
-    zoo = Zoo()
-    if builtins:
-        for ep in eps.values():
-            if ep.name != name and _dist_of(ep)[0] == BUILTIN_DISTRIBUTION:
-                _add_entry_point(zoo, ep)
-    if target_ep is not None:
-        info = _add_entry_point(zoo, target_ep)
-    else:
-        info = zoo.add_plugin(target, PluginInfo(name=name, module=raw))
-    if info.status != "loaded":
-        raise PluginError(f"plugin '{name}' {info.status}: {info.error}")
-    return zoo, info
 
 
 # -- the checks -------------------------------------------------------------------------------------
@@ -765,9 +697,9 @@ print(json.dumps({"status": info.status if info else "missing", "error": info.er
 def check_listing(info: PluginInfo) -> Outcome:
     """Listing the plugin's entries in a fresh interpreter must not import torch."""
     subject = f"plugin {info.name}"
-    ep = _entry_points().get(info.name)
+    found = installed().get(info.name)
     loaded = get_zoo().pm.get_plugin(info.name)
-    if ep is not None and ep.value == info.module:
+    if found is not None and found[1].module == info.module:
         env_plugins, module = info.name, ""
     elif (
         isinstance(loaded, ModuleType)

@@ -533,6 +533,6 @@ def test_zoos_own_schedulers_pass(zoo_plugin_zoo):
      ("RNNTrainer", "an RNNTrainer"), ("BatchNormCompare", "a BatchNormCompare")],
 )  # fmt: skip
 def test_a_or_an_as_the_name_is_spoken(noun, said):
-    from zoo_core.contract import _article
+    from zoo_core.contract.parts import article
 
-    assert _article(noun) == said
+    assert article(noun) == said

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 import zoo_core
 from zoo_core.cli import cli
-from zoo_core.contract import isolated_zoo, run_checks
+from zoo_core.contract import run_checks
 from zoo_core.errors import PluginError
+from zoo_core.plugins import Zoo
 
 STEPS = "12"
 
@@ -291,14 +292,14 @@ def test_zoo_plugin_zoo_unknown_plugin_fails_the_test(zoo_plugin_zoo):
         zoo_plugin_zoo("zoo_nope")
 
 
-def test_isolated_zoo_raises_for_a_failing_plugin():
+def test_an_isolated_zoo_raises_for_a_failing_plugin():
     class Crashing:
         @zoo_core.hookimpl
         def register_models(self, registry):
             raise RuntimeError("boom")
 
     with pytest.raises(PluginError, match="plugin 'crashing' failed: RuntimeError: boom"):
-        isolated_zoo(Crashing(), builtins=False)
+        Zoo.isolated(Crashing(), builtins=False)
 
 
 def test_zoo_check_fixture_passes_and_reports(zoo_check):
@@ -532,6 +533,6 @@ def test_zoos_own_schedulers_pass(zoo_plugin_zoo):
      ("RNNTrainer", "an RNNTrainer"), ("BatchNormCompare", "a BatchNormCompare")],
 )  # fmt: skip
 def test_a_or_an_as_the_name_is_spoken(noun, said):
-    from zoo_core.contract import _article
+    from zoo_core.contract.parts import article
 
-    assert _article(noun) == said
+    assert article(noun) == said

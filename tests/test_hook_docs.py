@@ -23,7 +23,6 @@ from doc_blocks import ROOT, Block, blocks, commands, match_output, sections, wr
 import zoo_core
 from zoo_core import hookspecs, settings
 from zoo_core.cli import cli
-from zoo_core.contract import isolated_zoo
 from zoo_core.errors import PluginError
 from zoo_core.plugins import PluginInfo, Zoo, set_zoo
 from zoo_core.registry import Registry
@@ -83,7 +82,7 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def zoo_of(*modules: str) -> Zoo:
     """zoo's own plugins plus the example packages ``modules``, made the current zoo."""
-    zoo, _ = isolated_zoo(modules[0])
+    zoo, _ = Zoo.isolated(modules[0])
     for name in modules[1:]:
         info = zoo.add_plugin(importlib.import_module(name), PluginInfo(name=name, module=name))
         assert info.status == "loaded", info.error
@@ -311,7 +310,7 @@ def test_api_version_is_the_one_on_the_page():
 
 def test_api_version_example(examples):
     with pytest.raises(PluginError, match="incompatible: needs zoo plugin API 3; this zoo provides 1, 2"):
-        isolated_zoo("zoo_future")
+        Zoo.isolated("zoo_future")
     previous = set_zoo(None)
     try:
         zoo = zoo_of("zoo_line")

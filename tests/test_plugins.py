@@ -163,6 +163,29 @@ def test_throwaway_plugin_objects(make_zoo):
     assert [e.qualname for e in zoo_core.list_models()] == ["toy:toy"]
 
 
+def test_an_isolated_zoo_holds_one_plugin_and_zoos_own_as_discovery_names_them(monkeypatch):
+    for var in ("ZOO_LOAD_PLUGINS", "ZOO_BLOCK_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+    everything = Zoo.discover()
+    own = {name for name, info in everything.plugins.items() if info.distribution == "zoo"}
+    zoo, info = Zoo.isolated("regression")
+    assert info is zoo.plugins["regression"] and info.status == "loaded"
+    assert set(zoo.plugins) == own
+    assert {n: i.registered for n, i in zoo.plugins.items()} == {
+        n: everything.plugins[n].registered for n in own
+    }
+    alone, _ = Zoo.isolated("regression", builtins=False)
+    assert list(alone.plugins) == ["regression"]
+
+
+def test_an_isolated_plugin_object_is_named_as_make_zoo_names_it(make_zoo):
+    from tests.conftest import Toy
+
+    zoo, info = Zoo.isolated(Toy, builtins=False)
+    assert (info.name, info.module) == ("toy", "Toy")
+    assert list(zoo.plugins) == list(make_zoo(Toy).plugins) == ["toy"]
+
+
 def test_hook_register_models_fills_the_model_registry(toy_zoo):
     assert toy_zoo.registries["model"].get("toy").dataset == "line"
 
@@ -264,9 +287,12 @@ def test_two_distributions_with_one_plugin_name_are_both_reported_and_reachable(
         monkeypatch.delenv(var, raising=False)
     try:
         zoo = Zoo.discover()
+        alone, info = Zoo.isolated("other-zoo/shapes", builtins=False)  # by the name discovery gave it
     finally:
         for m in ("zp_acme", "zp_other"):
             sys.modules.pop(m, None)
+    assert list(alone.plugins) == ["other-zoo/shapes"] and info.distribution == "other-zoo"
+    assert alone.registries["model"].get("net").summary == "from other-zoo"
     assert sorted(zoo.plugins) == ["other-zoo/shapes", "shapes"]
     assert zoo.plugins["shapes"].distribution == "acme-zoo"
     assert all(info.status == "loaded" for info in zoo.plugins.values())

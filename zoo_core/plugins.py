@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import re
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -16,10 +17,12 @@ import attrs
 import pluggy
 
 from zoo_core import hookspecs
-from zoo_core.errors import PluginError, switch
+from zoo_core.errors import PluginError, debugging, switch
 from zoo_core.registry import KINDS, PLURAL, Entry, Registry, Source
 
 ENTRY_POINT_GROUP = "zoo"
+#: the distribution whose plugins count as zoo's own (the lessons, ``standard``, ``mnist``)
+BUILTIN_DISTRIBUTION = "zoo"
 REGISTRY_HOOKS = {kind: f"register_{PLURAL[kind]}" for kind in KINDS}
 # zoo's own commands: a plugin command with one of these names is refused, never swapped in.
 CORE_COMMANDS = frozenset(
@@ -49,11 +52,16 @@ def _env_list(name: str) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def _load_order(ep: Any) -> tuple[str, int, str]:
-    """By name; for a name two distributions share, zoo's own first, then by distribution."""
+def _distribution(ep: metadata.EntryPoint) -> tuple[str, str]:
+    """The name and version of the distribution that declares ``ep`` (empty when unknown)."""
     dist = getattr(ep, "dist", None)
-    distribution = dist.metadata["Name"] if dist else ""
-    return (ep.name, 0 if distribution == "zoo" else 1, distribution)
+    return (dist.metadata["Name"], dist.version) if dist else ("", "")
+
+
+def _load_order(ep: metadata.EntryPoint) -> tuple[str, int, str]:
+    """By name; for a name two distributions share, zoo's own first, then by distribution."""
+    distribution = _distribution(ep)[0]
+    return (ep.name, 0 if distribution == BUILTIN_DISTRIBUTION else 1, distribution)
 
 
 def strict() -> bool:
@@ -79,6 +87,38 @@ class PluginInfo:
         return attrs.asdict(self)
 
 
+def installed(
+    *, say: Callable[[str], None] | None = None
+) -> dict[str, tuple[metadata.EntryPoint, PluginInfo]]:
+    """Installed plugins, not loaded, by the one name that discovery, isolation and ``zoo check`` share."""
+    found: dict[str, tuple[metadata.EntryPoint, PluginInfo]] = {}
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_load_order):
+        distribution, version = _distribution(ep)
+        name = ep.name
+        if name in found:
+            if found[name][1].distribution == distribution:  # the same distribution twice on sys.path
+                continue
+            name = f"{distribution or ep.value}/{ep.name}"
+            if say is not None:
+                taken = found[ep.name][1].distribution
+                say(
+                    f"zoo: plugin name '{ep.name}' is taken by {taken or 'another plugin'}; "
+                    f"the one from {distribution or ep.value} is loaded as '{name}' "
+                    f"(its entries are '{name}:NAME')"
+                )
+            if name in found:
+                continue
+        info = PluginInfo(name=name, module=ep.value, distribution=distribution, version=version)
+        found[name] = (ep, info)
+    return found
+
+
+def _object_info(plugin: Any, fallback: str = "plugin") -> PluginInfo:
+    """A plugin object's info: named after its module, class or type, lower case, without dots."""
+    name = str(getattr(plugin, "__name__", None) or type(plugin).__name__ or fallback)
+    return PluginInfo(name=name.rpartition(".")[2].lower(), module=name)
+
+
 class Zoo:
     """The registries plus the plugins that filled them."""
 
@@ -95,44 +135,15 @@ class Zoo:
         """Load every installed plugin, honouring ZOO_LOAD_PLUGINS and ZOO_BLOCK_PLUGINS."""
         zoo = cls()
         allow, block = _env_list("ZOO_LOAD_PLUGINS"), _env_list("ZOO_BLOCK_PLUGINS") or set()
-        taken: dict[str, str] = {}  # plugin name -> the distribution it belongs to
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_load_order):
-            dist = getattr(ep, "dist", None)
-            distribution = dist.metadata["Name"] if dist else ""
-            name = ep.name
-            if name in taken:
-                if taken[name] == distribution:  # the same distribution found twice on sys.path
-                    continue
-                name = f"{distribution or ep.value}/{ep.name}"
-                print(
-                    f"zoo: plugin name '{ep.name}' is taken by {taken[ep.name] or 'another plugin'}; "
-                    f"the one from {distribution or ep.value} is loaded as '{name}' "
-                    f"(its entries are '{name}:NAME')",
-                    file=sys.stderr,
-                )
-                if name in taken:
-                    continue
-            taken[name] = distribution
-            info = PluginInfo(
-                name=name, module=ep.value, distribution=distribution, version=dist.version if dist else ""
-            )
+        for name, (ep, info) in installed(say=lambda text: print(text, file=sys.stderr)).items():
             if allow is not None and name not in allow:
                 info.status = "skipped"
-                zoo.plugins[name] = info
-                continue
-            if name in block:
+            elif name in block:
                 info.status = "blocked"
+            if info.status != "loaded":
                 zoo.plugins[name] = info
                 continue
-            zoo.plugins[name] = info
-            try:
-                module = ep.load()
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:  # a broken plugin, even one calling sys.exit, must not break zoo
-                zoo._fail(info, exc)
-                continue
-            zoo.add_plugin(module, info)
+            zoo._load_entry_point(ep, info)
         return zoo
 
     @classmethod
@@ -140,9 +151,47 @@ class Zoo:
         """A zoo made of the given plugin objects only (modules, classes, instances): for tests."""
         zoo = cls()
         for i, plugin in enumerate(plugins):
-            name = str(getattr(plugin, "__name__", None) or type(plugin).__name__ or f"plugin{i}")
-            zoo.add_plugin(plugin, PluginInfo(name=name.rpartition(".")[2].lower(), module=name))
+            zoo.add_plugin(plugin, _object_info(plugin, f"plugin{i}"))
         return zoo
+
+    @classmethod
+    def isolated(cls, plugin: str | ModuleType | Any, *, builtins: bool = True) -> tuple[Zoo, PluginInfo]:
+        """A zoo of one plugin (plus zoo's own unless ``builtins=False``) and its info, so that a
+        plugin's tests and ``zoo check`` see only what it and zoo register.
+
+        ``plugin`` is an installed plugin's name, an importable module name, or a plugin object (a
+        module, class or instance with hook implementations); the environment's ZOO_LOAD_PLUGINS
+        and ZOO_BLOCK_PLUGINS do not apply. A plugin that fails to load raises ``PluginError``.
+        """
+        found = installed()
+        entry_point = found.get(plugin) if isinstance(plugin, str) else None
+        if entry_point is None and isinstance(plugin, str):
+            plugin = _import_plugin(plugin, found)
+        info = entry_point[1] if entry_point else _object_info(plugin)
+        zoo = cls()
+        if builtins:
+            for ep, builtin in found.values():
+                if builtin.name != info.name and builtin.distribution == BUILTIN_DISTRIBUTION:
+                    zoo._load_entry_point(ep, builtin)
+        if entry_point:
+            zoo._load_entry_point(*entry_point)
+        else:
+            zoo.add_plugin(plugin, info)
+        if info.status != "loaded":
+            raise PluginError(f"plugin '{info.name}' {info.status}: {info.error}")
+        return zoo, info
+
+    def _load_entry_point(self, ep: metadata.EntryPoint, info: PluginInfo) -> PluginInfo:
+        """Import an installed plugin and add it; an import that fails is that plugin's failure."""
+        self.plugins[info.name] = info
+        try:
+            module = ep.load()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin, even one calling sys.exit, must not break zoo
+            self._fail(info, exc)
+            return info
+        return self.add_plugin(module, info)
 
     def add_plugin(self, plugin: Any, info: PluginInfo) -> PluginInfo:
         """Register one plugin object and run its hooks; a failure is contained to that plugin."""
@@ -239,7 +288,7 @@ class Zoo:
         if strict():
             raise PluginError(f"plugin '{info.name}' ({self._label(info)}) failed: {info.error}") from exc
         self._report(info)
-        if switch("ZOO_DEBUG"):
+        if debugging():
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
     @staticmethod
@@ -276,6 +325,18 @@ def _validation_reason(exc: pluggy.PluginValidationError) -> str:
         f"hook {definition or hook}: zoo calls hooks by keyword, so its parameter must be named as the "
         f"hook's: {hook}({expected})"
     )
+
+
+def _import_plugin(name: str, found: dict[str, Any]) -> ModuleType:
+    """The module ``name``, for a plugin that is not installed; else a ``PluginError`` that helps."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        known = ", ".join(sorted(found)) or "none"
+        raise PluginError(
+            f"no plugin {name!r}: it is neither an installed 'zoo' entry point (installed: "
+            f"{known}) nor an importable module ({exc}); did you 'pip install -e .' your package?"
+        ) from exc
 
 
 def unmarked_hooks(plugin: Any) -> list[str]:

@@ -46,14 +46,13 @@ def zoo_plugin_zoo() -> Iterator[Callable[..., Zoo]]:
     or a plugin object. Other installed third-party plugins are left out. A plugin that fails to
     load fails the test with its error.
     """
-    from zoo_core.contract import isolated_zoo
     from zoo_core.errors import PluginError
 
     previous = set_zoo(None)
 
     def factory(plugin: Any, *, builtins: bool = True) -> Zoo:
         try:
-            zoo, _ = isolated_zoo(plugin, builtins=builtins)
+            zoo, _ = Zoo.isolated(plugin, builtins=builtins)
         except PluginError as exc:
             pytest.fail(str(exc), pytrace=False)
         set_zoo(zoo)
@@ -73,7 +72,7 @@ def zoo_check(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     ``zoo check --train``. Returns the ``zoo_core.contract.Report``; a FAIL fails the test with
     the whole report.
     """
-    from zoo_core.contract import DEFAULT_STEPS, isolated_zoo, run_checks
+    from zoo_core.contract import DEFAULT_STEPS, run_checks
     from zoo_core.errors import PluginError
 
     previous = set_zoo(None)
@@ -93,7 +92,7 @@ def zoo_check(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         if isinstance(plugin, str) and ":" in plugin:  # 'plugin:name', as 'zoo check' takes it
             entry, plugin = plugin, plugin.partition(":")[0]
         try:
-            zoo, info = isolated_zoo(plugin, builtins=builtins)
+            zoo, info = Zoo.isolated(plugin, builtins=builtins)
         except PluginError as exc:
             pytest.fail(str(exc), pytrace=False)
         set_zoo(zoo)

@@ -198,7 +198,7 @@ def test_console_script_error_has_no_traceback():
 
 
 def test_shell_completion_offers_registry_names(toy_zoo):
-    from zoo_core.cli import _complete
+    from zoo_core.cli.app import _complete
 
     assert _complete("model")(None, None, "to") == ["toy", "toy:toy"]
     assert _complete("dataset")(None, None, "") == ["line", "toy:line"]

@@ -1,25 +1,21 @@
 """Saving and loading: safetensors by default, the whole-model pickle only beside it, on request.
 
-Every file is written atomically (temporary file, flush, fsync, rename), so a kill at any moment
-leaves the previous good file in place. A checkpoint (weights, state, pickle) is one commit: its
-files are staged under ``.NAME.next``, a journal naming them is renamed into place (the commit
-point), then the files are moved over the old ones; :func:`recover` finishes or undoes a commit a
-kill cut short, so the weights and the state on disk always come from the same step.
+Every file is written through :mod:`zoo_core.atomic`, so a kill at any moment leaves the previous
+good file in place, and a checkpoint (weights, state, pickle) is one commit there, so the weights
+and the state on disk always come from the same step. Every file is checked before use.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import math
-import os
 import secrets
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo_core import atomic
 from zoo_core.errors import ZooError, first_line
 
 if TYPE_CHECKING:
@@ -29,60 +25,7 @@ WEIGHTS = "model.safetensors"
 PICKLE = "model.pt"
 STATE = "state.safetensors"
 FORMAT_VERSION = "1"
-JOURNAL = ".checkpoint.commit"  # present: the staged .NAME.next files are whole and go into place
 CHECKPOINT_FILES = (WEIGHTS, PICKLE, STATE)
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` says the disk (or the quota) is full; safetensors says so only in words."""
-    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
-        return True
-    return any(os.strerror(code) in str(exc) for code in _NO_SPACE)
-
-
-def _naming(exc: BaseException, path: Path, *, rename: bool = False) -> BaseException:
-    """A full disk as an OSError naming the file that could not be written; others unchanged."""
-    if not disk_full(exc) or (isinstance(exc, OSError) and exc.filename and not rename):
-        return exc
-    code = exc.errno if isinstance(exc, OSError) and exc.errno in _NO_SPACE else errno.ENOSPC
-    return OSError(code, os.strerror(code), str(path))
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is fsynced and renamed over it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        named = _naming(exc, path)
-        if named is not exc:
-            raise named from exc
-        raise
-
-
-def write_text(path: str | Path, text: str) -> None:
-    """Write a text file atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically, pretty enough to read."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 # -- model weights ------------------------------------------------------------------------------
@@ -97,7 +40,7 @@ def save_weights(model: torch.nn.Module, path: str | Path, metadata: Mapping[str
     from safetensors.torch import save_model
 
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic.atomic_path(path) as tmp:
         save_model(model, str(tmp), metadata=_weights_metadata(metadata))
     return path
 
@@ -329,84 +272,6 @@ def _state_metadata(state: Mapping[str, Any], tensors: dict[str, Any], commit_id
     return meta
 
 
-# -- a checkpoint as one commit ---------------------------------------------------------------------
-def _staged(run_dir: Path, name: str) -> Path:
-    return run_dir / f".{name}.next"
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make renames in ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def commit(run_dir: str | Path, writers: Mapping[str, Callable[[Path], None]]) -> list[str]:
-    """Write several files as one unit: after a kill at any moment, all are new or all are old."""
-    run_dir = Path(run_dir)
-    unknown = sorted(set(writers) - set(CHECKPOINT_FILES))
-    if unknown:
-        raise ValueError(f"not checkpoint files: {unknown}")
-    recover(run_dir)
-    current = STATE
-    try:
-        for current, write in writers.items():
-            staged = _staged(run_dir, current)
-            write(staged)
-            os.chmod(staged, 0o666 & ~_UMASK)
-            with open(staged, "rb+") as fh:
-                os.fsync(fh.fileno())
-        write_json(run_dir / JOURNAL, {"files": list(writers)})  # the commit point
-    except BaseException as exc:
-        for name in writers:
-            with contextlib.suppress(FileNotFoundError):
-                _staged(run_dir, name).unlink()
-        named = _naming(exc, run_dir / current, rename=True)  # the checkpoint's file, not a staged one
-        if named is not exc:
-            raise named from exc
-        raise
-    _roll_forward(run_dir, list(writers))
-    return list(writers)
-
-
-def _roll_forward(run_dir: Path, names: list[str]) -> None:
-    for name in names:
-        staged = _staged(run_dir, name)
-        if staged.exists():
-            os.replace(staged, run_dir / name)
-    _fsync_dir(run_dir)
-    with contextlib.suppress(FileNotFoundError):
-        (run_dir / JOURNAL).unlink()
-
-
-def recover(run_dir: str | Path) -> list[str]:
-    """Finish a committed checkpoint a kill interrupted, undo an uncommitted one, drop temp files."""
-    run_dir = Path(run_dir)
-    journal = run_dir / JOURNAL
-    done: list[str] = []
-    if journal.exists():
-        try:
-            names = json.loads(journal.read_text())["files"]
-        except (OSError, ValueError, KeyError, TypeError):
-            names = None
-        if isinstance(names, list) and names and all(n in CHECKPOINT_FILES for n in names):
-            done = [n for n in names if _staged(run_dir, n).exists()]
-            _roll_forward(run_dir, names)
-        else:  # not a journal this code wrote: leave the checkpoint as it is
-            journal.unlink()
-    for leftover in [*run_dir.glob(".*.next"), *run_dir.glob(".*.tmp")]:
-        with contextlib.suppress(FileNotFoundError):
-            leftover.unlink()
-    return done
-
-
 def save_checkpoint(
     run_dir: str | Path,
     model: torch.nn.Module,
@@ -446,7 +311,7 @@ def save_checkpoint(
     tensors: dict[str, Any] = {}
     state_meta = _state_metadata(state, tensors, commit_id)
     writers[STATE] = lambda p: save_file(tensors, str(p), metadata=state_meta)
-    return commit(run_dir, writers)
+    return atomic.commit(run_dir, writers, CHECKPOINT_FILES)
 
 
 def _damaged(path: Path, what: str) -> ZooError:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo_core import checkpoint
+from zoo_core import atomic, checkpoint
 from zoo_core.monitor import BEST, Monitor
 from zoo_core.runs import CONFIG, METRICS, TensorBoardLog, mark_status
 
@@ -52,7 +52,7 @@ class Record:
         if not self.dist.is_main:
             return
         entry = self.run.parts.model_entry
-        checkpoint.write_json(
+        atomic.write_json(
             self.run_dir / CONFIG,
             {
                 "config": self.config.to_dict(),

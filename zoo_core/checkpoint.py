@@ -7,16 +7,15 @@ and the state on disk always come from the same step. Every file is checked befo
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo_core import atomic
 from zoo_core.errors import ZooError, first_line
+from zoo_core.state import check_optimizer, damaged, flatten, unflatten, validate_state
 
 if TYPE_CHECKING:
     import torch
@@ -209,45 +208,7 @@ def load_pickle(path: str | Path, *, trust: bool, device: str = "cpu") -> Any:
         raise ZooError(f"{path}: cannot unpickle ({type(exc).__name__}: {exc})") from exc
 
 
-# -- resumable training state, without pickle ----------------------------------------------------
-def _flatten(obj: Any, tensors: dict[str, Any]) -> Any:
-    import numpy as np
-    import torch
-
-    if isinstance(obj, torch.Tensor):
-        key = f"t{len(tensors)}"
-        tensors[key] = obj.detach().cpu().contiguous()
-        return {"__tensor__": key}
-    if isinstance(obj, np.ndarray):
-        return {"__ndarray__": _flatten(torch.from_numpy(obj.copy()), tensors)}
-    if isinstance(obj, dict):
-        return {"__dict__": [[_flatten(k, tensors), _flatten(v, tensors)] for k, v in obj.items()]}
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_flatten(v, tensors) for v in obj]}
-    if isinstance(obj, list):
-        return [_flatten(v, tensors) for v in obj]
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"cannot save {type(obj).__name__} in a training state")
-
-
-def _unflatten(obj: Any, tensors: Mapping[str, Any]) -> Any:
-    if isinstance(obj, list):
-        return [_unflatten(v, tensors) for v in obj]
-    if isinstance(obj, dict):
-        if "__tensor__" in obj:
-            return tensors[obj["__tensor__"]]
-        if "__ndarray__" in obj:
-            return _unflatten(obj["__ndarray__"], tensors).numpy()
-        if "__tuple__" in obj:
-            return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
-        if "__dict__" in obj:
-            return {_unflatten(k, tensors): _unflatten(v, tensors) for k, v in obj["__dict__"]}
-    return obj
-
-
+# -- resumable training state, without pickle (zoo_core.state) ------------------------------------
 def load_state(path: str | Path) -> dict[str, Any]:
     """Read back a training state; a skeleton that does not match its tensors is one error."""
     from safetensors.torch import load_file
@@ -257,15 +218,15 @@ def load_state(path: str | Path) -> dict[str, Any]:
     if "zoo.state" not in meta:
         raise ZooError(f"{path}: not a zoo training state")
     try:
-        return _unflatten(json.loads(meta["zoo.state"]), load_file(str(path)))
+        return unflatten(json.loads(meta["zoo.state"]), load_file(str(path)))
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        raise _damaged(
+        raise damaged(
             path, f"its contents do not match its description ({type(exc).__name__}: {exc})"
         ) from exc
 
 
 def _state_metadata(state: Mapping[str, Any], tensors: dict[str, Any], commit_id: str = "") -> dict[str, str]:
-    skeleton = _flatten(dict(state), tensors)
+    skeleton = flatten(dict(state), tensors)
     meta = {"zoo.format": FORMAT_VERSION, "zoo.state": json.dumps(skeleton)}
     if commit_id:
         meta["zoo.commit"] = commit_id
@@ -314,79 +275,6 @@ def save_checkpoint(
     return atomic.commit(run_dir, writers, CHECKPOINT_FILES)
 
 
-def _damaged(path: Path, what: str) -> ZooError:
-    return ZooError(
-        f"{path}: {what}; the file is damaged or was edited: restore it, or start a new run "
-        "(resume needs the state this run wrote)"
-    )
-
-
-def validate_state(state: Any, path: str | Path) -> dict[str, Any]:
-    """Check a training state read from a file (untrusted) before anything uses it."""
-    path = Path(path)
-    if not isinstance(state, dict):
-        raise _damaged(path, "the training state is not a mapping")
-    step = state.get("step")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise _damaged(path, f"'step' must be a whole number >= 0, not {step!r}")
-    optimizers = state.get("optimizers")
-    if not isinstance(optimizers, dict) or not all(
-        isinstance(o, dict) and isinstance(o.get("state"), dict) and isinstance(o.get("param_groups"), list)
-        for o in optimizers.values()
-    ):
-        raise _damaged(path, "'optimizers' must map names to optimizer states")
-    if not isinstance(state.get("rng"), dict) or not {"python", "numpy", "torch"} <= set(state["rng"]):
-        raise _damaged(path, "'rng' must hold the python, numpy and torch generator states")
-    if not isinstance(state.get("trainer", {}), dict):
-        raise _damaged(path, "'trainer' must be a mapping")
-    history = state.get("history", [])
-    if not isinstance(history, list):
-        raise _damaged(path, "'history' must be a list of metric rows")
-    for row in history:
-        if (
-            not isinstance(row, dict)
-            or isinstance(row.get("step"), bool)
-            or not isinstance(row.get("step"), int)
-        ):
-            raise _damaged(path, f"history row {row!r} has no whole-number 'step'")
-        bad = [k for k, v in row.items() if not isinstance(k, str) or not isinstance(v, (int, float, str))]
-        if bad:
-            raise _damaged(path, f"history row at step {row['step']} has unusable values for {bad}")
-    return state
-
-
-def _check_optimizer(path: Path, name: str, saved: dict[str, Any], optimizer: Any) -> None:
-    """Every saved per-parameter tensor is a scalar or has its parameter's shape."""
-    import torch
-
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    groups = saved["param_groups"]
-    if len(groups) != len(optimizer.param_groups) or not all(
-        isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups
-    ):
-        raise _damaged(
-            path,
-            f"optimizer '{name}' has {len(groups)} parameter groups, the run has "
-            f"{len(optimizer.param_groups)}",
-        )
-    for index, values in saved["state"].items():
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(params):
-            raise _damaged(
-                path, f"optimizer '{name}' has state for parameter {index!r}, which does not exist"
-            )
-        if not isinstance(values, dict):
-            raise _damaged(path, f"optimizer '{name}' state of parameter {index} is not a mapping")
-        for key, value in values.items():
-            if isinstance(value, torch.Tensor) and value.dim() and value.shape != params[index].shape:
-                raise _damaged(
-                    path,
-                    f"optimizer '{name}' {key} of parameter {index} has shape {tuple(value.shape)}, "
-                    f"the parameter {tuple(params[index].shape)}",
-                )
-            if isinstance(value, float) and not math.isfinite(value):
-                raise _damaged(path, f"optimizer '{name}' {key} of parameter {index} is {value}")
-
-
 def load_checkpoint(
     run_dir: str | Path,
     model: torch.nn.Module,
@@ -409,21 +297,8 @@ def load_checkpoint(
         )
     missing = sorted(set(optimizers) - set(state["optimizers"]))
     if missing:
-        raise _damaged(path, f"no state for optimizer(s) {', '.join(missing)}")
+        raise damaged(path, f"no state for optimizer(s) {', '.join(missing)}")
     for name, optimizer in optimizers.items():
-        _check_optimizer(path, name, state["optimizers"][name], optimizer)
+        check_optimizer(path, name, state["optimizers"][name], optimizer)
     load_weights(model, run_dir, device=device)
     return state
-
-
-@contextlib.contextmanager
-def restoring(path: str | Path) -> Iterator[None]:
-    """Around putting a saved state back: whatever does not fit is one line naming the file."""
-    try:
-        yield
-    except ZooError:
-        raise
-    except Exception as exc:
-        raise _damaged(
-            Path(path), f"cannot restore the training state ({type(exc).__name__}: {first_line(exc)})"
-        ) from exc

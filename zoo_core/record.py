@@ -13,6 +13,7 @@ from typing import Any
 from zoo_core import atomic, checkpoint
 from zoo_core.monitor import BEST, Monitor
 from zoo_core.runs import CONFIG, METRICS, TensorBoardLog, mark_status
+from zoo_core.state import restoring
 
 
 class Record:
@@ -36,7 +37,7 @@ class Record:
         run = self.run
         # one checked commit: weights and state from the same save, the state validated
         state = checkpoint.load_checkpoint(self.run_dir, run.parts.model, run.optimizers, device=device)
-        with checkpoint.restoring(self.run_dir / checkpoint.STATE):  # a misfit is one line
+        with restoring(self.run_dir / checkpoint.STATE):  # a misfit is one line
             for name, opt in run.optimizers.items():
                 opt.load_state_dict(state["optimizers"][name])
             run.opt.load_state_dict(state.get("optimization", {}))

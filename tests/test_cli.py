@@ -198,10 +198,10 @@ def test_console_script_error_has_no_traceback():
 
 
 def test_shell_completion_offers_registry_names(toy_zoo):
-    from zoo_core.cli import _complete
+    from zoo_core.cli.app import complete
 
-    assert _complete("model")(None, None, "to") == ["toy", "toy:toy"]
-    assert _complete("dataset")(None, None, "") == ["line", "toy:line"]
+    assert complete("model")(None, None, "to") == ["toy", "toy:toy"]
+    assert complete("dataset")(None, None, "") == ["line", "toy:line"]
 
 
 def test_bash_completion_through_click(toy_zoo, monkeypatch):

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import zoo_core
-from zoo_core import ZooError, checkpoint, lock
+from zoo_core import ZooError, atomic, checkpoint, lock
 from zoo_core.evaluation import evaluate_run
 from zoo_core.training import train_model
 
@@ -41,7 +41,9 @@ def test_a_write_cut_before_the_commit_point_leaves_the_old_pair(toy_zoo, tmp_pa
         raise KeyboardInterrupt  # killed while writing the second file
 
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.commit(run, {"model.safetensors": weights, "state.safetensors": state_dies})
+        atomic.commit(
+            run, {"model.safetensors": weights, "state.safetensors": state_dies}, checkpoint.CHECKPOINT_FILES
+        )
     assert {n: (run / n).read_bytes() for n in before} == before
     assert not [p.name for p in run.iterdir() if p.name.endswith((".next", ".tmp", ".commit"))]
 
@@ -75,7 +77,7 @@ def test_weights_and_state_of_different_saves_are_refused(toy_zoo, tmp_path):
 
 def test_files_are_written_with_the_users_umask(toy_zoo, tmp_path):
     train_model("toy", out=tmp_path / "run", device="cpu")
-    want = 0o666 & ~checkpoint._UMASK
+    want = 0o666 & ~atomic._UMASK
     for name in ("model.safetensors", "state.safetensors", "config.json", "metrics.csv", "summary.json"):
         assert stat.S_IMODE((tmp_path / "run" / name).stat().st_mode) == want, name
 

@@ -1,26 +1,21 @@
 """Saving and loading: safetensors by default, the whole-model pickle only beside it, on request.
 
-Every file is written atomically (temporary file, flush, fsync, rename), so a kill at any moment
-leaves the previous good file in place. A checkpoint (weights, state, pickle) is one commit: its
-files are staged under ``.NAME.next``, a journal naming them is renamed into place (the commit
-point), then the files are moved over the old ones; :func:`recover` finishes or undoes a commit a
-kill cut short, so the weights and the state on disk always come from the same step.
+Every file is written through :mod:`zoo_core.atomic`, so a kill at any moment leaves the previous
+good file in place, and a checkpoint (weights, state, pickle) is one commit there, so the weights
+and the state on disk always come from the same step. Every file is checked before use.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
-import math
-import os
 import secrets
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo_core import atomic
 from zoo_core.errors import ZooError, first_line
+from zoo_core.state import check_optimizer, damaged, flatten, unflatten, validate_state
 
 if TYPE_CHECKING:
     import torch
@@ -29,60 +24,7 @@ WEIGHTS = "model.safetensors"
 PICKLE = "model.pt"
 STATE = "state.safetensors"
 FORMAT_VERSION = "1"
-JOURNAL = ".checkpoint.commit"  # present: the staged .NAME.next files are whole and go into place
 CHECKPOINT_FILES = (WEIGHTS, PICKLE, STATE)
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` says the disk (or the quota) is full; safetensors says so only in words."""
-    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
-        return True
-    return any(os.strerror(code) in str(exc) for code in _NO_SPACE)
-
-
-def _naming(exc: BaseException, path: Path, *, rename: bool = False) -> BaseException:
-    """A full disk as an OSError naming the file that could not be written; others unchanged."""
-    if not disk_full(exc) or (isinstance(exc, OSError) and exc.filename and not rename):
-        return exc
-    code = exc.errno if isinstance(exc, OSError) and exc.errno in _NO_SPACE else errno.ENOSPC
-    return OSError(code, os.strerror(code), str(path))
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is fsynced and renamed over it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        named = _naming(exc, path)
-        if named is not exc:
-            raise named from exc
-        raise
-
-
-def write_text(path: str | Path, text: str) -> None:
-    """Write a text file atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically, pretty enough to read."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 # -- model weights ------------------------------------------------------------------------------
@@ -97,7 +39,7 @@ def save_weights(model: torch.nn.Module, path: str | Path, metadata: Mapping[str
     from safetensors.torch import save_model
 
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic.atomic_path(path) as tmp:
         save_model(model, str(tmp), metadata=_weights_metadata(metadata))
     return path
 
@@ -266,45 +208,7 @@ def load_pickle(path: str | Path, *, trust: bool, device: str = "cpu") -> Any:
         raise ZooError(f"{path}: cannot unpickle ({type(exc).__name__}: {exc})") from exc
 
 
-# -- resumable training state, without pickle ----------------------------------------------------
-def _flatten(obj: Any, tensors: dict[str, Any]) -> Any:
-    import numpy as np
-    import torch
-
-    if isinstance(obj, torch.Tensor):
-        key = f"t{len(tensors)}"
-        tensors[key] = obj.detach().cpu().contiguous()
-        return {"__tensor__": key}
-    if isinstance(obj, np.ndarray):
-        return {"__ndarray__": _flatten(torch.from_numpy(obj.copy()), tensors)}
-    if isinstance(obj, dict):
-        return {"__dict__": [[_flatten(k, tensors), _flatten(v, tensors)] for k, v in obj.items()]}
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_flatten(v, tensors) for v in obj]}
-    if isinstance(obj, list):
-        return [_flatten(v, tensors) for v in obj]
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"cannot save {type(obj).__name__} in a training state")
-
-
-def _unflatten(obj: Any, tensors: Mapping[str, Any]) -> Any:
-    if isinstance(obj, list):
-        return [_unflatten(v, tensors) for v in obj]
-    if isinstance(obj, dict):
-        if "__tensor__" in obj:
-            return tensors[obj["__tensor__"]]
-        if "__ndarray__" in obj:
-            return _unflatten(obj["__ndarray__"], tensors).numpy()
-        if "__tuple__" in obj:
-            return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
-        if "__dict__" in obj:
-            return {_unflatten(k, tensors): _unflatten(v, tensors) for k, v in obj["__dict__"]}
-    return obj
-
-
+# -- resumable training state, without pickle (zoo_core.state) ------------------------------------
 def load_state(path: str | Path) -> dict[str, Any]:
     """Read back a training state; a skeleton that does not match its tensors is one error."""
     from safetensors.torch import load_file
@@ -314,97 +218,19 @@ def load_state(path: str | Path) -> dict[str, Any]:
     if "zoo.state" not in meta:
         raise ZooError(f"{path}: not a zoo training state")
     try:
-        return _unflatten(json.loads(meta["zoo.state"]), load_file(str(path)))
+        return unflatten(json.loads(meta["zoo.state"]), load_file(str(path)))
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        raise _damaged(
+        raise damaged(
             path, f"its contents do not match its description ({type(exc).__name__}: {exc})"
         ) from exc
 
 
 def _state_metadata(state: Mapping[str, Any], tensors: dict[str, Any], commit_id: str = "") -> dict[str, str]:
-    skeleton = _flatten(dict(state), tensors)
+    skeleton = flatten(dict(state), tensors)
     meta = {"zoo.format": FORMAT_VERSION, "zoo.state": json.dumps(skeleton)}
     if commit_id:
         meta["zoo.commit"] = commit_id
     return meta
-
-
-# -- a checkpoint as one commit ---------------------------------------------------------------------
-def _staged(run_dir: Path, name: str) -> Path:
-    return run_dir / f".{name}.next"
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make renames in ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def commit(run_dir: str | Path, writers: Mapping[str, Callable[[Path], None]]) -> list[str]:
-    """Write several files as one unit: after a kill at any moment, all are new or all are old."""
-    run_dir = Path(run_dir)
-    unknown = sorted(set(writers) - set(CHECKPOINT_FILES))
-    if unknown:
-        raise ValueError(f"not checkpoint files: {unknown}")
-    recover(run_dir)
-    current = STATE
-    try:
-        for current, write in writers.items():
-            staged = _staged(run_dir, current)
-            write(staged)
-            os.chmod(staged, 0o666 & ~_UMASK)
-            with open(staged, "rb+") as fh:
-                os.fsync(fh.fileno())
-        write_json(run_dir / JOURNAL, {"files": list(writers)})  # the commit point
-    except BaseException as exc:
-        for name in writers:
-            with contextlib.suppress(FileNotFoundError):
-                _staged(run_dir, name).unlink()
-        named = _naming(exc, run_dir / current, rename=True)  # the checkpoint's file, not a staged one
-        if named is not exc:
-            raise named from exc
-        raise
-    _roll_forward(run_dir, list(writers))
-    return list(writers)
-
-
-def _roll_forward(run_dir: Path, names: list[str]) -> None:
-    for name in names:
-        staged = _staged(run_dir, name)
-        if staged.exists():
-            os.replace(staged, run_dir / name)
-    _fsync_dir(run_dir)
-    with contextlib.suppress(FileNotFoundError):
-        (run_dir / JOURNAL).unlink()
-
-
-def recover(run_dir: str | Path) -> list[str]:
-    """Finish a committed checkpoint a kill interrupted, undo an uncommitted one, drop temp files."""
-    run_dir = Path(run_dir)
-    journal = run_dir / JOURNAL
-    done: list[str] = []
-    if journal.exists():
-        try:
-            names = json.loads(journal.read_text())["files"]
-        except (OSError, ValueError, KeyError, TypeError):
-            names = None
-        if isinstance(names, list) and names and all(n in CHECKPOINT_FILES for n in names):
-            done = [n for n in names if _staged(run_dir, n).exists()]
-            _roll_forward(run_dir, names)
-        else:  # not a journal this code wrote: leave the checkpoint as it is
-            journal.unlink()
-    for leftover in [*run_dir.glob(".*.next"), *run_dir.glob(".*.tmp")]:
-        with contextlib.suppress(FileNotFoundError):
-            leftover.unlink()
-    return done
 
 
 def save_checkpoint(
@@ -446,80 +272,7 @@ def save_checkpoint(
     tensors: dict[str, Any] = {}
     state_meta = _state_metadata(state, tensors, commit_id)
     writers[STATE] = lambda p: save_file(tensors, str(p), metadata=state_meta)
-    return commit(run_dir, writers)
-
-
-def _damaged(path: Path, what: str) -> ZooError:
-    return ZooError(
-        f"{path}: {what}; the file is damaged or was edited: restore it, or start a new run "
-        "(resume needs the state this run wrote)"
-    )
-
-
-def validate_state(state: Any, path: str | Path) -> dict[str, Any]:
-    """Check a training state read from a file (untrusted) before anything uses it."""
-    path = Path(path)
-    if not isinstance(state, dict):
-        raise _damaged(path, "the training state is not a mapping")
-    step = state.get("step")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise _damaged(path, f"'step' must be a whole number >= 0, not {step!r}")
-    optimizers = state.get("optimizers")
-    if not isinstance(optimizers, dict) or not all(
-        isinstance(o, dict) and isinstance(o.get("state"), dict) and isinstance(o.get("param_groups"), list)
-        for o in optimizers.values()
-    ):
-        raise _damaged(path, "'optimizers' must map names to optimizer states")
-    if not isinstance(state.get("rng"), dict) or not {"python", "numpy", "torch"} <= set(state["rng"]):
-        raise _damaged(path, "'rng' must hold the python, numpy and torch generator states")
-    if not isinstance(state.get("trainer", {}), dict):
-        raise _damaged(path, "'trainer' must be a mapping")
-    history = state.get("history", [])
-    if not isinstance(history, list):
-        raise _damaged(path, "'history' must be a list of metric rows")
-    for row in history:
-        if (
-            not isinstance(row, dict)
-            or isinstance(row.get("step"), bool)
-            or not isinstance(row.get("step"), int)
-        ):
-            raise _damaged(path, f"history row {row!r} has no whole-number 'step'")
-        bad = [k for k, v in row.items() if not isinstance(k, str) or not isinstance(v, (int, float, str))]
-        if bad:
-            raise _damaged(path, f"history row at step {row['step']} has unusable values for {bad}")
-    return state
-
-
-def _check_optimizer(path: Path, name: str, saved: dict[str, Any], optimizer: Any) -> None:
-    """Every saved per-parameter tensor is a scalar or has its parameter's shape."""
-    import torch
-
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    groups = saved["param_groups"]
-    if len(groups) != len(optimizer.param_groups) or not all(
-        isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups
-    ):
-        raise _damaged(
-            path,
-            f"optimizer '{name}' has {len(groups)} parameter groups, the run has "
-            f"{len(optimizer.param_groups)}",
-        )
-    for index, values in saved["state"].items():
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(params):
-            raise _damaged(
-                path, f"optimizer '{name}' has state for parameter {index!r}, which does not exist"
-            )
-        if not isinstance(values, dict):
-            raise _damaged(path, f"optimizer '{name}' state of parameter {index} is not a mapping")
-        for key, value in values.items():
-            if isinstance(value, torch.Tensor) and value.dim() and value.shape != params[index].shape:
-                raise _damaged(
-                    path,
-                    f"optimizer '{name}' {key} of parameter {index} has shape {tuple(value.shape)}, "
-                    f"the parameter {tuple(params[index].shape)}",
-                )
-            if isinstance(value, float) and not math.isfinite(value):
-                raise _damaged(path, f"optimizer '{name}' {key} of parameter {index} is {value}")
+    return atomic.commit(run_dir, writers, CHECKPOINT_FILES)
 
 
 def load_checkpoint(
@@ -544,21 +297,8 @@ def load_checkpoint(
         )
     missing = sorted(set(optimizers) - set(state["optimizers"]))
     if missing:
-        raise _damaged(path, f"no state for optimizer(s) {', '.join(missing)}")
+        raise damaged(path, f"no state for optimizer(s) {', '.join(missing)}")
     for name, optimizer in optimizers.items():
-        _check_optimizer(path, name, state["optimizers"][name], optimizer)
+        check_optimizer(path, name, state["optimizers"][name], optimizer)
     load_weights(model, run_dir, device=device)
     return state
-
-
-@contextlib.contextmanager
-def restoring(path: str | Path) -> Iterator[None]:
-    """Around putting a saved state back: whatever does not fit is one line naming the file."""
-    try:
-        yield
-    except ZooError:
-        raise
-    except Exception as exc:
-        raise _damaged(
-            Path(path), f"cannot restore the training state ({type(exc).__name__}: {first_line(exc)})"
-        ) from exc

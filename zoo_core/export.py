@@ -144,7 +144,7 @@ def export_pt2(
     """Save ``torch.export``'s program of ``module`` to ``path``, then load it back and check it."""
     import torch
 
-    from zoo_core.checkpoint import atomic_path
+    from zoo_core.atomic import atomic_path
 
     program = _trace(module, example)
     dynamic = _is_dynamic(program)
@@ -177,7 +177,7 @@ def export_onnx(
 
     import torch
 
-    from zoo_core.checkpoint import atomic_path
+    from zoo_core.atomic import atomic_path
 
     ort = require_onnx()
     traced = _trace(module, example)  # the same program as .pt2, its dynamic batch included

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo_core.checkpoint import atomic_path
+from zoo_core.atomic import atomic_path
 
 
 def pyplot() -> Any:

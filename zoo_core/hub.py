@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from zoo_core import checkpoint
+from zoo_core import atomic, checkpoint
 from zoo_core.errors import ZooError, first_line
 from zoo_core.runs import CONFIG, find_run
 
@@ -218,9 +218,9 @@ def write_folder(run: str | Path, out: str | Path | None = None, repo_id: str = 
     shared = {k: v for k, v in meta.items() if k.startswith("zoo.") and k != "zoo.format"}
     shared["zoo.config"] = config["config"]  # without the local data_root
     checkpoint.save_weights(model, out / checkpoint.WEIGHTS, shared)
-    checkpoint.write_json(out / CONFIG, config)
+    atomic.write_json(out / CONFIG, config)
     card = model_card(config, entry.version, entry.summary, entry.lesson, repo_id)
-    checkpoint.write_text(out / CARD, card)
+    atomic.write_text(out / CARD, card)
     return out
 
 

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo_core import checkpoint
+from zoo_core import atomic, checkpoint
 from zoo_core.monitor import BEST, Monitor
 from zoo_core.runs import CONFIG, METRICS, TensorBoardLog, mark_status
 from zoo_core.seeding import rng_state, set_rng_state
+from zoo_core.state import restoring
 
 
 class Record:
@@ -34,7 +35,7 @@ class Record:
         run = self.run
         # one checked commit: weights and state from the same save, the state validated
         state = checkpoint.load_checkpoint(self.run_dir, run.parts.model, run.optimizers, device=device)
-        with checkpoint.restoring(self.run_dir / checkpoint.STATE):  # a misfit is one line
+        with restoring(self.run_dir / checkpoint.STATE):  # a misfit is one line
             for name, opt in run.optimizers.items():
                 opt.load_state_dict(state["optimizers"][name])
             run.opt.load_state_dict(state.get("optimization", {}))
@@ -50,7 +51,7 @@ class Record:
         if not self.dist.is_main:
             return
         entry = self.run.parts.model_entry
-        checkpoint.write_json(
+        atomic.write_json(
             self.run_dir / CONFIG,
             {
                 "config": self.config.to_dict(),

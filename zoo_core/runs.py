@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from zoo_core.checkpoint import WEIGHTS, disk_full, write_json, write_text
+from zoo_core.atomic import disk_full, write_json, write_text
+from zoo_core.checkpoint import CHECKPOINT_FILES, WEIGHTS
 from zoo_core.errors import Interrupted, RunFailed, ZooError, first_line
 
 CONFIG = "config.json"
@@ -76,10 +77,10 @@ def new_run_dir(model: str, out: str | Path | None = None) -> Path:
 
 def reopen_run(run_dir: Path) -> Path:
     """Take an existing run folder for ``--resume``: lock it, then finish or undo a cut checkpoint."""
-    from zoo_core import checkpoint, lock
+    from zoo_core import atomic, lock
 
     lock.claim(run_dir)
-    checkpoint.recover(run_dir)
+    atomic.recover(run_dir, CHECKPOINT_FILES)
     return run_dir
 
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from zoo_core import checkpoint
-from zoo_core.checkpoint import atomic_path
+from zoo_core.atomic import atomic_path
 from zoo_core.figures import pyplot, save_figure
 from zoo_core.formats import as_table, compare_formats
 from zoo_core.layers import activation as make_activation

@@ -7,7 +7,7 @@ import torch
 
 import zoo_core
 from zoo_core import ZooError
-from zoo_core.checkpoint import _flatten
+from zoo_core.state import flatten
 from zoo_plugins.standard import schedulers as factories
 
 
@@ -22,7 +22,7 @@ def test_every_builtin_scheduler_builds_and_saves_plain_state(name):
     for _ in range(3):
         optimizer.step()
         scheduler.step()
-    _flatten(scheduler.state_dict(), {})  # no callables or objects: safetensors state holds it
+    flatten(scheduler.state_dict(), {})  # no callables or objects: safetensors state holds it
 
 
 def test_scheduler_settings_are_checked():

@@ -1,0 +1,93 @@
+"""The ``zoo`` group itself: plugin commands beside ours, one-line errors, and what commands share."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+import zoo_core
+from zoo_core.errors import ZooError, debugging
+from zoo_core.plugins import get_zoo
+
+
+def complete(kind: str) -> Any:
+    """Shell completion of registry names (``plugin:name`` included)."""
+
+    def candidates(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        names: set[str] = set()
+        for entry in get_zoo().registries[kind].list():
+            names.update((entry.name, entry.qualname))
+        return sorted(n for n in names if n.startswith(incomplete))
+
+    return candidates
+
+
+def echo_json(data: Any) -> None:
+    """Print ``--json`` output: indented for people, anything JSON lacks (paths ...) as text."""
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+class ZooGroup(click.Group):
+    """The top-level group: core commands plus the commands plugins add (never replacing ours)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(get_zoo().commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        found = get_zoo().commands.get(name)
+        return found[1] if found else None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZooError as exc:
+            if debugging():
+                traceback.print_exc()
+            click.echo(f"zoo: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except EOFError as exc:  # click would turn it into a bare "Aborted!": keep what happened
+            raise RuntimeError(f"unexpected end of data ({exc or 'EOFError'})") from exc
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(zoo_core.__version__, "--version", prog_name="zoo")
+@click.option("--debug", is_flag=True, help="Show full tracebacks (also ZOO_DEBUG=1).")
+def cli(debug: bool) -> None:
+    """zoo: the classic PyTorch lessons as ready-to-train models, and a home for your own.
+
+    \b
+    zoo list                 what the installed plugins offer
+    zoo train regression     train a lesson with its recipe
+    zoo runs                 what you have trained
+    zoo predict RUN INPUT... run it on your own inputs (zoo export: .pt2, ONNX, hub)
+    """
+    if debug:
+        os.environ["ZOO_DEBUG"] = "1"
+
+
+def main() -> None:
+    """Console entry point: one-line errors, exit 2; tracebacks only with --debug or ZOO_DEBUG=1."""
+    if "--debug" in sys.argv[1:]:
+        os.environ["ZOO_DEBUG"] = "1"
+    try:
+        cli.main(prog_name="zoo")
+    except ZooError as exc:  # raised while building the command list (e.g. strict plugin mode)
+        if debugging():
+            traceback.print_exc()
+        click.echo(f"zoo: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if debugging():
+            raise
+        click.echo(
+            f"zoo: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True
+        )
+        sys.exit(1)

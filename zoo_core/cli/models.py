@@ -1,0 +1,103 @@
+"""Using a trained model: ``zoo predict``, ``zoo export`` and ``zoo push``."""
+
+from __future__ import annotations
+
+import click
+
+from zoo_core.cli.app import cli, echo_json
+from zoo_core.errors import ZooError
+
+
+@cli.command("predict", context_settings={"ignore_unknown_options": True})
+@click.argument("run", metavar="RUN")
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option(
+    "--top-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input."
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Folder for files a model writes [.]."
+)
+@click.option("--device", default="cpu", show_default=True, help="Where to run the model.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def predict_cmd(
+    run: str, inputs: tuple[str, ...], top_k: int, out: str | None, device: str, as_json: bool
+) -> None:
+    """Run a trained model on your own inputs, read the way its lesson says.
+
+    RUN is a run folder, a model name (its latest run), a .safetensors file, a hub folder or
+    hf://org/name. INPUTs: numbers for the regression lessons (0.5 -0.3), x,y points for
+    classification, digit images for the MNIST models (--top-k), images for the autoencoder
+    (reconstructions go to --out); any other model reads .npy, .safetensors or .json tensors.
+    """
+    from zoo_core.devices import pick_device
+    from zoo_core.predict import predict
+
+    unknown = [a for a in inputs if a.startswith("--")]
+    if unknown:
+        raise ZooError(f"no such option: {unknown[0]} (see 'zoo predict --help')")
+    dev, _ = pick_device(device)
+    result = predict(run, inputs, top_k=top_k, out=out, device=str(dev))
+    if as_json:
+        echo_json({"model": result.model, "source": result.source, "predictions": result.records})
+        return
+    click.echo(result.text)
+
+
+@cli.command("export")
+@click.argument("run", metavar="RUN")
+@click.option(
+    "--format", "fmt", type=click.Choice(["pt2", "onnx", "hub"]), required=True, help="What to write."
+)
+@click.option(
+    "--out", type=click.Path(), default=None, help="File (pt2, onnx) or folder (hub) [beside the weights]."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def export_cmd(run: str, fmt: str, out: str | None, as_json: bool) -> None:
+    """Export a trained model: torch.export (.pt2), ONNX, or a Hugging Face model folder (hub).
+
+    pt2 and onnx are checked on the spot: the saved program runs the model's example input and
+    must match PyTorch within 1e-5 + 1e-4 * |y|, or nothing is written. ONNX needs
+    pip install 'zoo[onnx]'.
+    """
+    if fmt == "hub":
+        from zoo_core.hub import write_folder
+
+        folder = write_folder(run, out)
+        if as_json:
+            echo_json(
+                {"format": "hub", "path": str(folder), "files": sorted(p.name for p in folder.iterdir())}
+            )
+            return
+        click.echo(f"wrote {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
+        click.echo(f"load it: zoo eval {folder}, or zoo_core.load_model({str(folder)!r}); share it: zoo push")
+        return
+    from zoo_core.export import export
+
+    result = export(run, fmt, out)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    batch = "dynamic batch" if result.dynamic_batch else "fixed batch"
+    part = f" ({result.part})" if result.part else ""
+    click.echo(f"exported {result.model}{part} to {result.path} ({result.bytes:,} bytes, {batch})")
+    click.echo(
+        f"verified: largest difference from PyTorch {result.max_difference:.3g} on batches of "
+        f"{' and '.join(map(str, result.batches))} (tolerance {result.tolerance})"
+    )
+    how = {
+        "pt2": f"torch.export.load({result.path!r}).module()(x)",
+        "onnx": f"s = onnxruntime.InferenceSession({result.path!r}); s.run(None, {{s.get_inputs()[0].name: x}})",
+    }
+    click.echo(f"load it: {how[fmt]}")
+
+
+@cli.command("push")
+@click.argument("run", metavar="RUN")
+@click.argument("repo_id", metavar="ORG/NAME")
+@click.option("--private", is_flag=True, help="Create the repository as private.")
+def push_cmd(run: str, repo_id: str, private: bool) -> None:
+    """Upload a run to the Hugging Face Hub as a model repo (needs pip install 'zoo[hub]' and a login)."""
+    from zoo_core.hub import push
+
+    url = push(run, repo_id, private=private)
+    click.echo(f"pushed {run} to {url}; load it: zoo eval hf://{repo_id}")

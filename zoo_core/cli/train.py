@@ -1,0 +1,202 @@
+"""``zoo train``, whose ``--help`` also lists the named model's own settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from zoo_core.cli.app import cli, complete, echo_json
+from zoo_core.errors import ZooError
+
+
+class TrainCommand(click.Command):
+    """``zoo train NAME --help`` also lists NAME's own settings with their defaults."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["zoo.args"] = list(args)  # as typed: what the workers of --nproc run again
+        if any(a in ("-h", "--help") for a in args):
+            ctx.meta["zoo.help_model"], ctx.meta["zoo.help_parts"] = self._named(args)
+        return super().parse_args(ctx, args)
+
+    def _named(self, args: list[str]) -> tuple[str | None, dict[str, str]]:
+        """The model NAME and the parts (``--optimizer X`` ...) that ``args`` choose, before parsing."""
+        with_value = {o for p in self.params if isinstance(p, click.Option) and not p.is_flag for o in p.opts}
+        name, parts, rest = None, {}, iter(args)
+        for arg in rest:
+            flag, eq, value = arg.partition("=")
+            if flag in with_value:
+                value = value if eq else next(rest, "")
+                if flag[2:] in ("dataset", "optimizer", "trainer", "scheduler"):
+                    parts[flag[2:]] = value
+            elif not arg.startswith("-") and name is None:
+                name = arg
+        return name, parts
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        name = ctx.meta.get("zoo.help_model")
+        if not name:
+            return
+        try:
+            from zoo_core.config import resolve
+
+            config = resolve(name, **ctx.meta.get("zoo.help_parts", {}))
+        except ZooError as exc:
+            formatter.write_paragraph()
+            formatter.write_text(f"({exc})")
+            return
+        for title, section in (
+            ("model", "model"),
+            ("dataset " + config.dataset, "dataset"),
+            ("trainer " + config.trainer, "trainer"),
+            ("optimizer " + config.optimizer, "optimizer"),
+            ("scheduler " + config.scheduler, "scheduler"),
+            ("loop", "loop"),
+        ):
+            values = config.section(section)
+            if values:
+                with formatter.section(f"Settings of {config.model}: {title} (--set KEY=VALUE)"):
+                    formatter.write_dl([(k, repr(v)) for k, v in values.items()])
+
+
+@cli.command("train", cls=TrainCommand)
+@click.argument("name", required=False, shell_complete=complete("model"))
+@click.option("--device", default=None, metavar="auto|cpu|cuda|cuda:N|mps", help="Where to train [auto].")
+@click.option("--epochs", type=int, default=None, help="Passes over the training data.")
+@click.option("--steps", type=int, default=None, help="Optimizer steps (instead of --epochs).")
+@click.option("--batch-size", type=int, default=None, help="Samples per step.")
+@click.option("--lr", type=float, default=None, help="Learning rate.")
+@click.option("--optimizer", default=None, shell_complete=complete("optimizer"), help="Optimizer entry.")
+@click.option("--dataset", default=None, shell_complete=complete("dataset"), help="Dataset entry.")
+@click.option("--trainer", default=None, shell_complete=complete("trainer"), help="Trainer entry.")
+@click.option("--seed", type=int, default=None, help="One seed for torch, numpy, random and loaders.")
+@click.option(
+    "--scheduler", default=None, shell_complete=complete("scheduler"), help="Learning-rate schedule entry."
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["32-true", "bf16-mixed", "16-mixed"]),
+    default=None,
+    help="Autocast the forward pass (16-mixed: CUDA, with a GradScaler) [32-true].",
+)
+@click.option(
+    "--grad-clip",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="NORM",
+    help="Clip the gradient norm.",
+)
+@click.option(
+    "--accumulate",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Micro-batches per optimizer step.",
+)
+@click.option(
+    "--compile",
+    "compile",
+    is_flag=True,
+    default=None,
+    help="torch.compile the model (--set compile_mode=...).",
+)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any setting (repeatable).")
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Run folder (must be new or empty)."
+)
+@click.option("--data-root", default=None, help="Where datasets that need files look for them.")
+@click.option(
+    "--save-format",
+    type=click.Choice(["safetensors", "pickle", "both"]),
+    default="safetensors",
+    show_default=True,
+    help="pickle adds the whole-model torch.save file (model.pt), for comparison.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Settings from a TOML or JSON file (a run's config.json repeats it); flags apply on top.",
+)
+@click.option("--print-config", is_flag=True, help="Print the resolved config as TOML and exit.")
+@click.option(
+    "--monitor", default=None, metavar="METRIC", help="Evaluation metric that picks best.safetensors."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "min", "max"]),
+    default=None,
+    help="Whether --monitor should go down or up.",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Stop after N evaluations without improvement.",
+)
+@click.option(
+    "--logger",
+    type=click.Choice(["csv", "tensorboard"]),
+    default=None,
+    help="tensorboard adds event files [csv].",
+)
+@click.option("--resume", default=None, metavar="RUN", help="Continue a run; --steps/--epochs may extend it.")
+@click.option(
+    "--no-cuda-graphs", is_flag=True, help="On CUDA, run every step eagerly (= --set cuda_graphs=false)."
+)
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Train data-parallel in N worker processes (torch.distributed.run); --batch-size is the global batch.",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="With several workers: how long one may stay silent before the job ends [600].",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> None:
+    """Train NAME with its recipe; flags and --set override it. 'zoo train NAME --help' lists its settings."""
+    from zoo_core import distributed
+    from zoo_core.training import train_model
+
+    if options.pop("no_cuda_graphs"):
+        options["sets"] = (*options["sets"], "cuda_graphs=false")
+    distributed.set_timeout(options.pop("timeout"))
+    nproc = options.pop("nproc")
+    if options.pop("print_config"):
+        from zoo_core.configfile import to_toml
+        from zoo_core.training import configure
+
+        config, _, _ = configure(name, **options)
+        click.echo(to_toml(config), nl=False)
+        return
+    if nproc is not None:
+        from zoo_core.launcher import launch
+
+        args = click.get_current_context().meta["zoo.args"]
+        launch(args, nproc, {"model": name, **options})  # the workers print; worker 0 the summary
+        return
+    result = train_model(name, quiet=quiet or as_json, **options)
+    if not distributed.is_main():
+        return
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    if not quiet:
+        shown = "  ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.metrics.items()
+        )
+        compiled = f", {result.compile_seconds:.1f}s of it compiling" if result.compile_seconds else ""
+        click.echo(
+            f"done: {result.step} steps in {result.seconds:.1f}s wall ({result.loop_seconds:.1f}s in the loop"
+            f"{compiled}) on {result.device}  {shown}"
+        )
+        click.echo(f"saved: {result.run_dir}")

@@ -105,6 +105,20 @@ def test_a_folder_in_use_is_refused_naming_the_holder(toy_zoo, tmp_path):
     train_model("toy", out=tmp_path / "run", device="cpu")  # free again: the same folder works
 
 
+def test_the_loser_of_a_race_waits_a_moment_for_the_winner_to_sign(tmp_path):
+    import threading
+
+    (tmp_path / "run").mkdir()
+    owner = tmp_path / "run" / lock.OWNER
+    late = threading.Timer(0.2, owner.write_text, args=('{"pid": 77}',))  # the winner, signing late
+    late.start()
+    try:
+        assert lock.holder(tmp_path / "run") == "another process"  # no wait: not signed yet
+        assert lock.holder(tmp_path / "run", wait=5.0) == "process 77"
+    finally:
+        late.join()
+
+
 def test_resume_takes_the_lock_too(toy_zoo, tmp_path):
     run = tmp_path / "run"
     train_model("toy", out=run, device="cpu", steps=10)

@@ -27,12 +27,20 @@ def _key(run_dir: str | Path) -> Path:
     return Path(run_dir).resolve()
 
 
-def holder(run_dir: str | Path) -> str:
-    """Who holds ``run_dir``'s lock, in words (what its owner file says, validated)."""
-    try:
-        data = json.loads((Path(run_dir) / OWNER).read_text())
-    except (OSError, ValueError):
-        return "another process"
+def holder(run_dir: str | Path, wait: float = 0.0) -> str:
+    """Who holds ``run_dir``'s lock, in words (what its owner file says, validated).
+
+    ``wait``: seconds to give a holder that has just taken the lock to write its owner file.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            data = json.loads((Path(run_dir) / OWNER).read_text())
+            break
+        except (OSError, ValueError):
+            if time.monotonic() >= deadline:
+                return "another process"
+            time.sleep(0.02)
     if not isinstance(data, dict):
         return "another process"
     pid, host, since = data.get("pid"), data.get("host"), data.get("since")
@@ -56,7 +64,7 @@ def claim(run_dir: str | Path) -> None:
         lock.acquire()
     except Timeout:
         raise ZooError(
-            f"{run_dir}: in use by {holder(run_dir)}; wait for that run to end, or pick another --out"
+            f"{run_dir}: in use by {holder(run_dir, wait=1.0)}; wait for that run to end, or pick another --out"
         ) from None
     except OSError as exc:
         raise ZooError(

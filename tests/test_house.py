@@ -89,6 +89,19 @@ def test_blocking_one_lesson_leaves_the_others_trainable(blocked, models, mnist_
         set_zoo(previous)
 
 
+@pytest.mark.parametrize(("blocked", "lesson"), [("standard", "regression"), ("mnist", "cnn")])
+def test_blocking_a_plugin_of_shared_parts_names_it_where_a_lesson_misses_a_part(blocked, lesson, monkeypatch):
+    monkeypatch.setenv("ZOO_BLOCK_PLUGINS", blocked)
+    monkeypatch.delenv("ZOO_LOAD_PLUGINS", raising=False)
+    previous = set_zoo(Zoo.discover())
+    try:
+        with pytest.raises(zoo_core.ZooError) as caught:
+            zoo_core.train(lesson, steps=1, device="cpu", quiet=True)
+        assert str(caught.value).endswith(f"; not loaded: {blocked} (blocked by ZOO_BLOCK_PLUGINS)")
+    finally:
+        set_zoo(previous)
+
+
 def imported_modules(path: Path) -> set[str]:
     """Every module name an ``import`` or ``from ... import`` in the file names (relative resolved)."""
     package = "zoo_plugins." + path.parent.name

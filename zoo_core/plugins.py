@@ -124,6 +124,8 @@ class Zoo:
 
     def __init__(self) -> None:
         self.registries = {kind: Registry(kind) for kind in KINDS}
+        for registry in self.registries.values():
+            registry.not_loaded = self.not_loaded
         self.plugins: dict[str, PluginInfo] = {}
         self.commands: dict[str, Any] = {}  # command name -> (plugin name, click command)
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -271,6 +273,24 @@ class Zoo:
         for cmd_name, command in staging.commands.items():
             self.commands[cmd_name] = (info.name, command)
             info.commands.append(cmd_name)
+
+    def not_loaded(self) -> str:
+        """``; not loaded: ...`` naming the plugins that are not loaded and why, or nothing."""
+        why = {
+            "blocked": "blocked by ZOO_BLOCK_PLUGINS",
+            "skipped": "not in ZOO_LOAD_PLUGINS",
+            "failed": "failed to load, see 'zoo plugins'",
+            "incompatible": "incompatible, see 'zoo plugins'",
+        }
+        groups: dict[str, list[str]] = {}
+        for info in self.plugins.values():
+            if info.status in why:
+                groups.setdefault(info.status, []).append(info.name)
+        said = [
+            f"{', '.join(names) if len(names) <= 3 else f'{len(names)} plugins'} ({why[status]})"
+            for status, names in groups.items()
+        ]
+        return f"; not loaded: {'; '.join(said)}" if said else ""
 
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         for registry in self.registries.values():

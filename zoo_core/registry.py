@@ -226,6 +226,8 @@ class Registry:
     def __init__(self, kind: str) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown registry kind {kind!r}; expected one of {KINDS}")
+        #: what the zoo did not load, in words (``; not loaded: ...``): where a missing name may be
+        self.not_loaded: Callable[[], str] = str
         self.kind = kind
         self._entries: dict[str, list[Entry]] = {}
         self._source = Source()
@@ -359,6 +361,7 @@ class Registry:
         )
         raise ZooError(
             f"unknown {self.kind} '{name}'{suggest(name, known)} (see 'zoo list {PLURAL[self.kind]}')"
+            f"{self.not_loaded()}"
         )
 
     def list(self, *patterns: str, plugin: str | None = None) -> list[Entry]:

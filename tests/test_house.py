@@ -90,7 +90,9 @@ def test_blocking_one_lesson_leaves_the_others_trainable(blocked, models, mnist_
 
 
 @pytest.mark.parametrize(("blocked", "lesson"), [("standard", "regression"), ("mnist", "cnn")])
-def test_blocking_a_plugin_of_shared_parts_names_it_where_a_lesson_misses_a_part(blocked, lesson, monkeypatch):
+def test_blocking_a_plugin_of_shared_parts_names_it_where_a_lesson_misses_a_part(
+    blocked, lesson, monkeypatch
+):
     monkeypatch.setenv("ZOO_BLOCK_PLUGINS", blocked)
     monkeypatch.delenv("ZOO_LOAD_PLUGINS", raising=False)
     previous = set_zoo(Zoo.discover())

@@ -177,7 +177,7 @@ def lessons(mnist: Path | None, steps: int) -> list[dict[str, Any]]:
     from zoo_core.plugins import get_zoo
 
     rows, table = [], []
-    for entry in get_zoo().registries["model"].list():
+    for entry in get_zoo().models.list():
         item: dict[str, Any] = {"model": entry.qualname}
         if entry.dataset == "mnist" and mnist is None:
             item["status"] = "SKIP (no MNIST)"

@@ -279,7 +279,7 @@ def test_zoo_plugin_zoo_holds_the_plugin_and_zoo_only(zoo_plugin_zoo):
     assert zoo.plugins["bad"].status == "loaded"
     distributions = {p.distribution for name, p in zoo.plugins.items() if name != "bad"}
     assert distributions == {"zoo"}
-    assert "supervised" in zoo.registries["trainer"]
+    assert "supervised" in zoo.trainers
 
 
 def test_zoo_plugin_zoo_without_builtins(zoo_plugin_zoo):
@@ -399,7 +399,7 @@ def test_unmarked_hook_fails_the_check_and_warns_on_load(zoo_plugin_zoo, tmp_pat
         """,
     )
     zoo = zoo_plugin_zoo("zoo_unmarked")
-    assert "lion" not in zoo.registries["optimizer"]
+    assert "lion" not in zoo.optimizers
     assert capsys.readouterr().err.strip() == (
         "zoo: plugin 'zoo_unmarked' (zoo_unmarked): warning: register_optimizers is not marked with "
         "@hookimpl, so zoo never calls it; decorate it with @zoo_core.hookimpl"

@@ -178,7 +178,7 @@ def test_every_hook_has_a_test_of_its_own(hook):
 def test_hook_register_models(examples):
     run_section("register_models", examples)
     zoo = zoo_of("zoo_line")
-    entry = zoo.registries["model"].get("line")
+    entry = zoo.models.get("line")
     assert (entry.plugin, entry.qualname) == ("zoo_line", "zoo_line:line")
     assert isinstance(entry.factory, str)  # lazy: nothing imported by listing
 
@@ -258,7 +258,7 @@ def test_supervised_trainer_table_lists_its_settings_and_losses():
     from zoo_plugins.standard.supervised import LOSSES
 
     text = sections(PAGE)["The supervised trainer"]
-    defaults = zoo_core.get_zoo().registries["trainer"].get("standard:supervised").defaults
+    defaults = zoo_core.get_zoo().trainers.get("standard:supervised").defaults
     assert all(f"| `{k}` | `{v!r}` |" in text for k, v in defaults.items())
     assert all(f"`{name}`" in text for name in LOSSES)
 
@@ -343,7 +343,7 @@ def test_compatible_api_versions_load(make_zoo, versions):
     plugin = _versioned(versions)
     zoo = make_zoo(plugin)
     assert zoo.plugins["versioned"].status == "loaded"
-    assert plugin.called and "v" in zoo.registries["model"]
+    assert plugin.called and "v" in zoo.models
 
 
 def test_incompatible_plugin_is_not_called_and_reported(make_zoo, capsys):
@@ -351,7 +351,7 @@ def test_incompatible_plugin_is_not_called_and_reported(make_zoo, capsys):
     zoo = make_zoo(plugin)
     info = zoo.plugins["versioned"]
     assert (info.status, info.error) == ("incompatible", "needs zoo plugin API 3, 4; this zoo provides 1, 2")
-    assert not plugin.called and "v" not in zoo.registries["model"]
+    assert not plugin.called and "v" not in zoo.models
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "zoo: plugin 'versioned' (Versioned) incompatible: needs zoo plugin API 3, 4; this zoo provides 1, 2"
@@ -389,8 +389,8 @@ def test_block_plugins(monkeypatch):
     monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "regression,classification")
     zoo = Zoo.discover()
     assert zoo.plugins["regression"].status == zoo.plugins["classification"].status == "blocked"
-    assert "regression" not in zoo.registries["model"] and "classification" not in zoo.registries["model"]
-    assert "quadratic" in zoo.registries["dataset"]  # a standard part: quick-build still trains on it
+    assert "regression" not in zoo.models and "classification" not in zoo.models
+    assert "quadratic" in zoo.datasets  # a standard part: quick-build still trains on it
 
 
 def _failing():
@@ -407,7 +407,7 @@ def test_failing_plugin_is_contained(make_zoo, capsys):
     zoo = make_zoo(_failing())
     assert zoo.plugins["failing"].status == "failed"
     assert zoo.plugins["failing"].error == "RuntimeError: boom"
-    assert "ok-model" not in zoo.registries["model"]  # all or nothing
+    assert "ok-model" not in zoo.models  # all or nothing
     assert capsys.readouterr().err.count("\n") == 1
 
 

@@ -59,7 +59,7 @@ def models() -> dict[str, str]:
     zoo = Zoo.discover()
     return {
         e.name: e.plugin
-        for e in zoo.registries["model"]
+        for e in zoo.models
         if e.plugin in builtin_plugins() and (HAVE_GYM or e.name != "dqn")
     }
 

@@ -177,7 +177,7 @@ def csv_rows(path):
 
 def test_a_third_party_scheduler_is_listed_and_used(make_zoo):
     make_zoo(Toy, Auto, Halving, builtin_schedulers)
-    assert [e.name for e in zoo_core.get_zoo().registries["scheduler"].list("h*")] == ["halve"]
+    assert [e.name for e in zoo_core.get_zoo().schedulers.list("h*")] == ["halve"]
     result = train_model(
         "toy", trainer="auto", scheduler="halve", device="cpu", steps=4, sets=["factor=0.25", "log_every=1"]
     )

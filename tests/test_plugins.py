@@ -111,7 +111,7 @@ def test_each_failure_is_contained_and_reported_in_one_line(fake_plugins, capsys
         "steals-train": "failed",
         "adds-command": "loaded",
     }
-    assert [e.name for e in zoo.registries["model"].list()] == ["good-net"]  # half-done rolled back
+    assert [e.name for e in zoo.models.list()] == ["good-net"]  # half-done rolled back
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 6  # one line per plugin that did not load
     assert any(
@@ -145,7 +145,7 @@ def test_empty_load_list_loads_nothing(fake_plugins, monkeypatch):
     monkeypatch.setenv("ZOO_LOAD_PLUGINS", "")
     zoo = Zoo.discover()
     assert {i.status for i in zoo.plugins.values()} == {"skipped"}
-    assert len(zoo.registries["model"]) == 0
+    assert len(zoo.models) == 0
 
 
 def test_throwaway_plugin_objects(make_zoo):
@@ -187,7 +187,7 @@ def test_an_isolated_plugin_object_is_named_as_make_zoo_names_it(make_zoo):
 
 
 def test_hook_register_models_fills_the_model_registry(toy_zoo):
-    assert toy_zoo.registries["model"].get("toy").dataset == "line"
+    assert toy_zoo.models.get("toy").dataset == "line"
 
 
 def test_hook_register_datasets_fills_the_dataset_registry(toy_zoo):
@@ -292,11 +292,11 @@ def test_two_distributions_with_one_plugin_name_are_both_reported_and_reachable(
         for m in ("zp_acme", "zp_other"):
             sys.modules.pop(m, None)
     assert list(alone.plugins) == ["other-zoo/shapes"] and info.distribution == "other-zoo"
-    assert alone.registries["model"].get("net").summary == "from other-zoo"
+    assert alone.models.get("net").summary == "from other-zoo"
     assert sorted(zoo.plugins) == ["other-zoo/shapes", "shapes"]
     assert zoo.plugins["shapes"].distribution == "acme-zoo"
     assert all(info.status == "loaded" for info in zoo.plugins.values())
-    models = zoo.registries["model"]
+    models = zoo.models
     assert models.get("shapes:net").summary == "from acme-zoo"
     assert models.get("other-zoo/shapes:net").summary == "from other-zoo"
     err = capsys.readouterr().err

@@ -56,10 +56,10 @@ def test_the_package_registers_a_model_and_a_dataset(tmp_path, monkeypatch, zoo_
     new_plugin("waves", "--dir", str(tmp_path / "pkg"))
     monkeypatch.syspath_prepend(str(tmp_path / "pkg" / "src"))
     zoo = zoo_plugin_zoo("zoo_waves")
-    model = zoo.registries["model"].get("zoo_waves:waves")
+    model = zoo.models.get("zoo_waves:waves")
     assert (model.dataset, model.optimizer, model.trainer) == ("waves-sine", "adam", "supervised")
     assert model.factory == "zoo_waves.model:WavesNet"
-    assert zoo.registries["dataset"].get("zoo_waves:waves-sine").defaults == {"n": 256, "noise": 0.05}
+    assert zoo.datasets.get("zoo_waves:waves-sine").defaults == {"n": 256, "noise": 0.05}
     assert "zoo_waves.model" not in sys.modules  # the hooks only name their factories
 
 

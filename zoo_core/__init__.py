@@ -58,47 +58,47 @@ __all__ = [
 
 def list_models(*patterns: str, plugin: str | None = None) -> list[Entry]:
     """Models whose names match any of the glob ``patterns`` (all when none)."""
-    return get_zoo().registries["model"].list(*patterns, plugin=plugin)
+    return get_zoo().models.list(*patterns, plugin=plugin)
 
 
 def list_datasets(*patterns: str, plugin: str | None = None) -> list[Entry]:
     """Datasets whose names match any of the glob ``patterns``."""
-    return get_zoo().registries["dataset"].list(*patterns, plugin=plugin)
+    return get_zoo().datasets.list(*patterns, plugin=plugin)
 
 
 def list_optimizers(*patterns: str, plugin: str | None = None) -> list[Entry]:
     """Optimizers whose names match any of the glob ``patterns``."""
-    return get_zoo().registries["optimizer"].list(*patterns, plugin=plugin)
+    return get_zoo().optimizers.list(*patterns, plugin=plugin)
 
 
 def list_trainers(*patterns: str, plugin: str | None = None) -> list[Entry]:
     """Trainers whose names match any of the glob ``patterns``."""
-    return get_zoo().registries["trainer"].list(*patterns, plugin=plugin)
+    return get_zoo().trainers.list(*patterns, plugin=plugin)
 
 
 def get_model(name: str) -> Entry:
     """The model entry called ``name`` or ``plugin:name``."""
-    return get_zoo().registries["model"].get(name)
+    return get_zoo().models.get(name)
 
 
 def get_dataset(name: str) -> Entry:
     """The dataset entry called ``name`` or ``plugin:name``."""
-    return get_zoo().registries["dataset"].get(name)
+    return get_zoo().datasets.get(name)
 
 
 def get_optimizer(name: str) -> Entry:
     """The optimizer entry called ``name`` or ``plugin:name``."""
-    return get_zoo().registries["optimizer"].get(name)
+    return get_zoo().optimizers.get(name)
 
 
 def list_schedulers(*patterns: str, plugin: str | None = None) -> list[Entry]:
     """Learning-rate schedulers whose names match any of the glob ``patterns``."""
-    return get_zoo().registries["scheduler"].list(*patterns, plugin=plugin)
+    return get_zoo().schedulers.list(*patterns, plugin=plugin)
 
 
 def get_scheduler(name: str) -> Entry:
     """The scheduler entry called ``name`` or ``plugin:name``."""
-    return get_zoo().registries["scheduler"].get(name)
+    return get_zoo().schedulers.get(name)
 
 
 def create_scheduler(name: str, optimizer: Any, total_steps: int, **overrides: Any) -> Any:
@@ -111,7 +111,7 @@ def create_scheduler(name: str, optimizer: Any, total_steps: int, **overrides: A
 
 def get_trainer(name: str) -> Entry:
     """The trainer entry called ``name`` or ``plugin:name``."""
-    return get_zoo().registries["trainer"].get(name)
+    return get_zoo().trainers.get(name)
 
 
 def create_model(name: str, **overrides: Any) -> Any:

@@ -63,20 +63,20 @@ def build_parts(
     """Model (seeded, on ``device``), dataset and trainer of ``config``; a given model or data are used."""
     from zoo_core.seeding import seed_everything
 
-    registries = get_zoo().registries
+    zoo = get_zoo()
     seed = config.loop.seed
     seed_everything(seed)
-    model_entry = registries["model"].get(config.model)
+    model_entry = zoo.models.get(config.model)
     model = build_model(model_entry, config.model_params, device) if model is None else model.to(device)
     if data is None:
         build = dist.local_first(build_dataset) if dist is not None else build_dataset
         data = build(  # one download per machine, not one per worker
-            registries["dataset"].get(config.dataset),
+            zoo.datasets.get(config.dataset),
             config.dataset_params,
             seed=seed,
             data_root=config.data_root,
         )
-    trainer_entry = registries["trainer"].get(config.trainer)
+    trainer_entry = zoo.trainers.get(config.trainer)
     trainer = trainer_entry.create(**config.trainer_params)
     if not callable(getattr(trainer, "step", None)):
         raise _returned(trainer_entry, trainer, "a zoo_core.Trainer")
@@ -200,14 +200,14 @@ def assemble(
     notices = [f"note: {notice}"] if notice else []
     plan = plan_batches(config, parts.data, device, dist)
 
-    registries = get_zoo().registries
+    zoo = get_zoo()
 
     def make_optimizer(
         params: Any, name: str | None = None, lr: float | None = None, **overrides: Any
     ) -> Any:
         import torch
 
-        entry = registries["optimizer"].get(name or config.optimizer)
+        entry = zoo.optimizers.get(name or config.optimizer)
         settings = {**(config.optimizer_params if name is None else {}), **overrides}
         made = entry.call(params, lr=loop.lr if lr is None else lr, **entry.params(settings))
         if not isinstance(made, torch.optim.Optimizer):

@@ -161,7 +161,7 @@ def load_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
         )
     from zoo_core.plugins import get_zoo
 
-    entry = get_zoo().registries["model"].get(config.model)
+    entry = get_zoo().models.get(config.model)
     factory, params = entry.load(), entry.params(config.model_params)
     try:
         with torch.device("meta"):

@@ -153,7 +153,7 @@ CONSTANT = "constant"  # the learning rate as the optimizer has it: no scheduler
 
 def scheduler_entry(name: str, model: Entry | None = None) -> Entry | None:
     """The scheduler entry called ``name``; None for ``constant`` when no plugin registers it."""
-    registry = get_zoo().registries["scheduler"]
+    registry = get_zoo().schedulers
     if name == CONSTANT and name not in registry:
         return None
     return _part_entry(registry, name, model) if model is not None else registry.get(name)
@@ -180,7 +180,7 @@ def resolve(
     model_name = model_name or saved.get("model")
     if not model_name:
         raise ZooError("name a model to train (see 'zoo list models'), or give a config file that does")
-    model = get_zoo().registries["model"].get(model_name)
+    model = get_zoo().models.get(model_name)
     flags = {"dataset": dataset, "optimizer": optimizer, "trainer": trainer, "scheduler": scheduler}
     names = _part_names(model, {s: flags[s] or saved.get(s) for s in SECTIONS[1:]})
     entries = _entries(model, names)
@@ -255,7 +255,7 @@ def _recipe_loop(model: Entry, entries: Mapping[str, Entry | None], *, switched:
     values.update({k: v for k, v in model.recipe.items() if k in settings.NAMES})
     optimizer = entries["optimizer"]
     own_lr = optimizer.lr
-    optimizers = get_zoo().registries["optimizer"]
+    optimizers = get_zoo().optimizers
     recipes_own = not switched or (
         model.optimizer in optimizers and _part_entry(optimizers, model.optimizer, model) is optimizer
     )

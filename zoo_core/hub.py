@@ -66,7 +66,7 @@ def check_shapes(weights: Path) -> None:
     params = config.get("model_params", {})
     if not isinstance(params, dict):
         raise ZooError(f"{weights}: zoo.config's model_params is not a mapping of settings")
-    entry = get_zoo().registries["model"].get(name)
+    entry = get_zoo().models.get(name)
     try:
         with torch.device("meta"):
             model = entry.create(**params)

@@ -36,7 +36,7 @@ def _check_config(config: Any, nproc: int) -> None:
     from zoo_core.devices import pick_device
     from zoo_core.plugins import get_zoo
 
-    factory = get_zoo().registries["trainer"].get(config.trainer).load()
+    factory = get_zoo().trainers.get(config.trainer).load()
     if not getattr(factory, "data_parallel", True):
         raise ZooError(not_data_parallel(config.trainer, getattr(factory, "__name__", "trainer")))
     batch_size = config.loop.batch_size

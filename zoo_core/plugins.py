@@ -131,6 +131,27 @@ class Zoo:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
 
+    # -- the registries by name, so a typo is an AttributeError, not a KeyError at run time ----
+    @property
+    def models(self) -> Registry:
+        return self.registries["model"]
+
+    @property
+    def datasets(self) -> Registry:
+        return self.registries["dataset"]
+
+    @property
+    def optimizers(self) -> Registry:
+        return self.registries["optimizer"]
+
+    @property
+    def trainers(self) -> Registry:
+        return self.registries["trainer"]
+
+    @property
+    def schedulers(self) -> Registry:
+        return self.registries["scheduler"]
+
     # -- loading -------------------------------------------------------------------------
     @classmethod
     def discover(cls) -> Zoo:

@@ -209,7 +209,7 @@ def load_trained(run: str | Path, device: str = "cpu") -> tuple[Path, Entry, tor
 
     weights = weights_of(run)
     model = checkpoint.load_model(weights, device=device)  # checks the zoo metadata is there
-    entry = get_zoo().registries["model"].get(str(checkpoint.read_metadata(weights)["zoo.model"]))
+    entry = get_zoo().models.get(str(checkpoint.read_metadata(weights)["zoo.model"]))
     return weights, entry, model
 
 

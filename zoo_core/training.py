@@ -170,7 +170,7 @@ def _reopen(
         raise ZooError(f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from")
     config = RunConfig.from_dict(saved["config"], str(run_dir / CONFIG))  # read back: validated
     if model is not None:
-        wanted = get_zoo().registries["model"].get(model).qualname
+        wanted = get_zoo().models.get(model).qualname
         if wanted != config.model:
             raise ZooError(f"--resume {run_dir}: that run trained '{config.model}', not '{wanted}'")
     given = [flag for flag, value in changes.items() if value is not None]

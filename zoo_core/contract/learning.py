@@ -152,7 +152,7 @@ def check_recipe(bench: Bench, entry: Entry) -> tuple[list[Outcome], Trained]:
             emit(SKIP, "expects", "the model declares no expects=, so its result is not checked")
             return
         config = resolve(entry.qualname, device="cpu", data_root=bench.data_root)
-        data_entry = get_zoo().registries["dataset"].get(config.dataset)
+        data_entry = get_zoo().datasets.get(config.dataset)
         overrides = offline(data_entry)
         with stage(emit, "expects"):
             bench.dataset(emit, data_entry, {**config.dataset_params, **overrides}, "expects")

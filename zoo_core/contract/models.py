@@ -65,7 +65,7 @@ def _resolves(bench: Bench, entry: Entry, emit: Emit) -> ModelCase:
             fail(emit, "metadata", "; ".join(problems))
         loop = {"steps": bench.steps}
         config = resolve(entry.qualname, device="cpu", data_root=bench.data_root, loop=loop)
-        data_entry = get_zoo().registries["dataset"].get(config.dataset)
+        data_entry = get_zoo().datasets.get(config.dataset)
         config.dataset_params.update(offline(data_entry))
         emit(
             PASS,

@@ -1,4 +1,4 @@
-"""Lessons stand alone: each depends only on zoo_core and the plugins of shared parts.
+"""The house rules: lessons stand alone, only the CLI imports click, modules stay small.
 
 Blocking any one lesson plugin leaves every other built-in model trainable, and no module of a
 lesson imports another lesson's package.
@@ -157,3 +157,43 @@ def test_factory_strings_stay_inside_the_plugin():
                     if owner not in {module.split(".")[1], *SHARED}:
                         wrong.append(f"{kind} {entry.plugin}:{entry.name} -> {ref}")
     assert not wrong, "\n".join(wrong)
+
+
+CORE = Path(zoo_core.__file__).resolve().parent
+#: the size a module or function may grow to before it should be split (or say why not)
+MODULE_LINES, FUNCTION_LINES = 420, 80
+
+
+def _core_modules() -> list[Path]:
+    return sorted(CORE.rglob("*.py"))
+
+
+def test_only_the_command_line_imports_click_when_imported():
+    """Library modules stay usable without the CLI: click is imported at module level only in cli/."""
+    offenders = []
+    for path in _core_modules():
+        if "cli" in path.relative_to(CORE).parts:
+            continue
+        for node in ast.parse(path.read_text()).body:  # module level, outside `if TYPE_CHECKING:`
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(n == "click" or n.startswith("click.") for n in names):
+                offenders.append(str(path.relative_to(CORE)))
+    assert not offenders, f"import click inside the functions that need it: {offenders}"
+
+
+def test_modules_and_functions_stay_small_or_say_why():
+    """A module over MODULE_LINES or a function over FUNCTION_LINES lines is split, or says at its
+    top why it is long ("Long on purpose")."""
+    big = []
+    for path in _core_modules():
+        text = path.read_text()
+        if text.count("\n") > MODULE_LINES:
+            big.append(f"{path.relative_to(CORE)} ({text.count(chr(10))} lines)")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > FUNCTION_LINES and "Long on purpose" not in (ast.get_docstring(node) or ""):
+                    big.append(f"{path.relative_to(CORE)}:{node.lineno} {node.name} ({length} lines)")
+    assert not big, f"split these, or say at their top why they are long: {big}"

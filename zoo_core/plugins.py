@@ -26,21 +26,7 @@ BUILTIN_DISTRIBUTION = "zoo"
 REGISTRY_HOOKS = {kind: f"register_{PLURAL[kind]}" for kind in KINDS}
 # zoo's own commands: a plugin command with one of these names is refused, never swapped in.
 CORE_COMMANDS = frozenset(
-    {
-        "list",
-        "info",
-        "plugins",
-        "train",
-        "eval",
-        "runs",
-        "compare",
-        "compare-formats",
-        "predict",
-        "export",
-        "push",
-        "check",
-        "new-plugin",
-    }
+    "list info plugins train eval runs compare compare-formats predict export push check new-plugin".split()
 )
 
 

@@ -22,6 +22,7 @@ PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 MODES = ("auto", "min", "max")
 LOGGERS = ("csv", "tensorboard")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+SAVE_FORMATS = ("safetensors", "pickle", "both")  # --save-format: pickle adds model.pt
 _LIKE = {int: 0, float: 0.0, bool: False, str: ""}  # a value of each kind, to check others against
 
 
@@ -243,6 +244,11 @@ NAMES = tuple(FIELDS)
 def defaults() -> dict[str, Any]:
     """Every loop setting's default, by name (a fresh dict: callers may change it)."""
     return {name: field.default for name, field in FIELDS.items()}
+
+
+def docs() -> dict[str, str]:
+    """What each loop setting does, in a few words (``zoo train NAME --help`` shows them)."""
+    return {name: field.metadata["doc"] for name, field in FIELDS.items()}
 
 
 def like(name: str) -> Any:

@@ -35,8 +35,6 @@ from zoo_core.runs import (
     reopen_run,
 )
 
-SAVE_FORMATS = ("safetensors", "pickle", "both")
-
 
 @attrs.define
 class RunResult:
@@ -92,8 +90,8 @@ def configure(
     unknown = sorted(set(loop) - set(settings.NAMES))
     if unknown:
         raise TypeError(f"unknown loop settings {unknown}; see zoo_core.settings.Loop")
-    if save_format not in SAVE_FORMATS:
-        raise ZooError(f"--save-format {save_format!r}: choose one of {', '.join(SAVE_FORMATS)}")
+    if save_format not in settings.SAVE_FORMATS:
+        raise ZooError(f"--save-format {save_format!r}: choose one of {', '.join(settings.SAVE_FORMATS)}")
     if resume is not None:
         changes = {
             "--dataset": dataset,
@@ -202,8 +200,10 @@ def _reopen(
     if device is not None:
         config.device = device
     save_format = saved.get("save_format", "safetensors")
-    if save_format not in SAVE_FORMATS:
-        raise ZooError(f"{run_dir / CONFIG}: save_format {save_format!r} is not one of {SAVE_FORMATS}")
+    if save_format not in settings.SAVE_FORMATS:
+        raise ZooError(
+            f"{run_dir / CONFIG}: save_format {save_format!r} is not one of {settings.SAVE_FORMATS}"
+        )
     return config, run_dir, save_format
 
 

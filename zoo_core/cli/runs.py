@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from zoo_core.cli.app import cli, complete, echo_json
+from zoo_core.runs import STATUSES
 from zoo_core.text import table
 
 
@@ -40,7 +41,7 @@ def eval_cmd(
 @click.argument("name", required=False, shell_complete=complete("model"))
 @click.option(
     "--status",
-    type=click.Choice(["running", "finished", "interrupted", "failed"]),
+    type=click.Choice(STATUSES),
     default=None,
     help="Only runs that stand so.",
 )

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from zoo_core import settings
 from zoo_core.cli.app import cli, complete, echo_json
 from zoo_core.errors import ZooError
 
@@ -57,7 +58,10 @@ class TrainCommand(click.Command):
             values = config.section(section)
             if values:
                 with formatter.section(f"Settings of {config.model}: {title} (--set KEY=VALUE)"):
-                    formatter.write_dl([(k, repr(v)) for k, v in values.items()])
+                    docs = settings.docs() if section == "loop" else {}
+                    formatter.write_dl(
+                        [(k, f"{v!r}  # {docs[k]}" if k in docs else repr(v)) for k, v in values.items()]
+                    )
 
 
 @cli.command("train", cls=TrainCommand)
@@ -76,7 +80,7 @@ class TrainCommand(click.Command):
 )
 @click.option(
     "--precision",
-    type=click.Choice(["32-true", "bf16-mixed", "16-mixed"]),
+    type=click.Choice(settings.PRECISIONS),
     default=None,
     help="Autocast the forward pass (16-mixed: CUDA, with a GradScaler) [32-true].",
 )
@@ -108,7 +112,7 @@ class TrainCommand(click.Command):
 @click.option("--data-root", default=None, help="Where datasets that need files look for them.")
 @click.option(
     "--save-format",
-    type=click.Choice(["safetensors", "pickle", "both"]),
+    type=click.Choice(settings.SAVE_FORMATS),
     default="safetensors",
     show_default=True,
     help="pickle adds the whole-model torch.save file (model.pt), for comparison.",
@@ -126,7 +130,7 @@ class TrainCommand(click.Command):
 )
 @click.option(
     "--mode",
-    type=click.Choice(["auto", "min", "max"]),
+    type=click.Choice(settings.MODES),
     default=None,
     help="Whether --monitor should go down or up.",
 )
@@ -139,7 +143,7 @@ class TrainCommand(click.Command):
 )
 @click.option(
     "--logger",
-    type=click.Choice(["csv", "tensorboard"]),
+    type=click.Choice(settings.LOGGERS),
     default=None,
     help="tensorboard adds event files [csv].",
 )

@@ -283,6 +283,21 @@ def test_the_global_batch_must_split_evenly(tmp_path):
     assert "--batch-size 25 is the global batch and must split evenly over the 2 workers" in result.output
 
 
+MPS_REFUSED = "zoo: error: --device mps: data-parallel training runs on CPUs (gloo) or CUDA GPUs (nccl)"
+
+
+def test_mps_is_refused_before_any_worker_starts(tmp_path):
+    result = zoo("train", "regression", "--nproc", "2", "--device", "mps", "--out", str(tmp_path / "run"))
+    assert (result.exit_code, result.output.strip()) == (2, MPS_REFUSED)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_worker_refuses_mps_too(world_of_one, tmp_path):
+    result = zoo("train", "regression", "--device", "mps", "--out", str(tmp_path / "run"))
+    assert (result.exit_code, result.output.strip()) == (2, MPS_REFUSED)
+    assert not (tmp_path / "run").exists()
+
+
 def test_nproc_inside_a_worker_is_refused(world_of_one):
     result = zoo("train", "regression", "--nproc", "2")
     assert result.exit_code == 2

@@ -223,6 +223,12 @@ class Context:
         return DataParallel(trainer, self, name)
 
 
+def refuse_mps(request: str) -> None:
+    """A job's workers talk through gloo (CPUs) or nccl (CUDA): there is no backend for mps."""
+    if request == "mps":
+        raise ZooError("--device mps: data-parallel training runs on CPUs (gloo) or CUDA GPUs (nccl)")
+
+
 def uneven_batch(batch_size: int, world: int) -> str:
     """Why a global batch cannot be split over the workers (the launcher checks it first, too)."""
     return (
@@ -281,8 +287,7 @@ def setup(device_request: str | None = "auto") -> Context:
     local_rank = int(os.environ["LOCAL_RANK"])
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     request = (device_request or "auto").strip().lower()
-    if request == "mps":
-        raise ZooError("--device mps: data-parallel training runs on CPUs (gloo) or CUDA GPUs (nccl)")
+    refuse_mps(request)
     use_cuda = request.startswith("cuda") or (request == "auto" and torch.cuda.is_available())
     if use_cuda:
         pick_device(request if request != "auto" else "cuda")  # a clear error when CUDA is missing

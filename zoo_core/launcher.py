@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo_core.distributed import PEER_LOST, TIMED_OUT, not_data_parallel, timeout, uneven_batch
+from zoo_core.distributed import PEER_LOST, TIMED_OUT, not_data_parallel, refuse_mps, timeout, uneven_batch
 from zoo_core.errors import ZooError, debugging
 
 
@@ -43,8 +43,7 @@ def _check_config(config: Any, nproc: int) -> None:
     if batch_size is not None and batch_size % nproc:
         raise ZooError(uneven_batch(batch_size, nproc))
     request = (config.device or "auto").strip().lower()
-    if request == "mps":
-        raise ZooError("--device mps: data-parallel training runs on CPUs (gloo) or CUDA GPUs (nccl)")
+    refuse_mps(request)
     if request.startswith("cuda"):
         pick_device(request)
     import torch

@@ -32,6 +32,14 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+def say_error(exc: ZooError) -> int:
+    """A ZooError as one line on stderr (its traceback first with --debug); returns the exit code."""
+    if debugging():
+        traceback.print_exc()
+    click.echo(f"zoo: error: {exc}", err=True)
+    return exc.exit_code
+
+
 class ZooGroup(click.Group):
     """The top-level group: core commands plus the commands plugins add (never replacing ours)."""
 
@@ -49,10 +57,7 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ZooError as exc:
-            if debugging():
-                traceback.print_exc()
-            click.echo(f"zoo: error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            ctx.exit(say_error(exc))
         except EOFError as exc:  # click would turn it into a bare "Aborted!": keep what happened
             raise RuntimeError(f"unexpected end of data ({exc or 'EOFError'})") from exc
 
@@ -80,10 +85,7 @@ def main() -> None:
     try:
         cli.main(prog_name="zoo")
     except ZooError as exc:  # raised while building the command list (e.g. strict plugin mode)
-        if debugging():
-            traceback.print_exc()
-        click.echo(f"zoo: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        sys.exit(say_error(exc))
     except Exception as exc:
         if debugging():
             raise

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 MIN_DROP = 0.01
 
 
-def finite(value: Any) -> float:
+def finite_loss(value: Any) -> float:
     """A loss as a float; NaN or infinity raises, since no check passes on such a loss."""
     number = float(value.item() if hasattr(value, "item") else value)
     if not math.isfinite(number):
@@ -128,7 +128,7 @@ def _fixed_batch_losses(case: ModelCase, model: Any) -> dict[str, float]:
     )
     probe.train()  # assemble seeded everything: both probes draw the same dropout masks
     losses = run.step(probe, case.batch, run.optimizers)
-    return {k: finite(v) for k, v in losses.items()}
+    return {k: finite_loss(v) for k, v in losses.items()}
 
 
 def _weights_moved(before: Any, after: Any) -> bool:

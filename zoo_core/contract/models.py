@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from zoo_core.contract.learning import finite, trains
+from zoo_core.contract.learning import finite_loss, trains
 from zoo_core.contract.parts import Bench, metadata_problems, offline
 from zoo_core.contract.report import PASS, Emit, fail, stage
 from zoo_core.errors import ZooError
@@ -122,7 +122,7 @@ def _batch(bench: Bench, case: ModelCase, emit: Emit) -> None:
                 emit, "batch", f"{type(case.trainer).__name__}.step returned {losses!r}, not a dict of losses"
             )
         try:
-            shown = {k: finite(v) for k, v in losses.items()}
+            shown = {k: finite_loss(v) for k, v in losses.items()}
         except (ValueError, TypeError, RuntimeError) as exc:
             fail(emit, "batch", f"the step's losses are not finite scalars ({exc})")
         first = case.inputs

@@ -100,13 +100,14 @@ def test_unknown_target_is_a_one_line_error(zoo_plugin_zoo):
 
 # -- broken promises: one FAIL line each, exit status 1 ------------------------------------------------
 class ForgetfulStep(zoo_core.Trainer):
-    """A plugin API 1 step whose ``optimizer.step()`` was deleted: it computes, never learns."""
+    """A manual step whose ``opt.step()`` was deleted: it computes, never learns."""
 
-    def step(self, model, batch, optimizers):
+    manual = True
+
+    def step(self, model, batch, opt):
         x, y = batch
         loss = ((model(x) - y) ** 2).mean()
-        optimizers["main"].zero_grad()
-        loss.backward()
+        opt.backward(loss)
         return {"loss": loss.detach()}
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zoo_core import checkpoint, distributed, hookimpl
+from zoo_core import Trainer, checkpoint, distributed, hookimpl
 from zoo_core.cli import cli
 from zoo_core.plugins import PluginInfo, set_zoo
 from zoo_core.training import train_model
@@ -326,7 +326,7 @@ def test_the_launcher_resolves_what_the_workers_will_and_refuses_it_once(tmp_pat
 
 
 # -- one worker in this process ---------------------------------------------------------------
-class PartsStep:
+class PartsStep(Trainer):
     """A step that calls the model's layers one by one instead of the model."""
 
     data_parallel = True
@@ -337,13 +337,9 @@ class PartsStep:
     def configure_optimizers(self, model, make_optimizer):
         return {"main": make_optimizer(model.parameters())}
 
-    def step(self, model, batch, optimizers):
+    def loss(self, model, batch):
         x, y = batch
-        loss = ((model[2](torch.tanh(model[0](x))) - y) ** 2).mean()
-        optimizers["main"].zero_grad()
-        loss.backward()
-        optimizers["main"].step()
-        return {"loss": loss.detach()}
+        return {"loss": ((model[2](torch.tanh(model[0](x))) - y) ** 2).mean()}
 
 
 class NotParallel(PartsStep):

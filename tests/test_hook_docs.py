@@ -309,7 +309,7 @@ def test_api_version_is_the_one_on_the_page():
 
 
 def test_api_version_example(examples):
-    with pytest.raises(PluginError, match="incompatible: needs zoo plugin API 3; this zoo provides 1, 2"):
+    with pytest.raises(PluginError, match="incompatible: needs zoo plugin API 3; this zoo provides 2"):
         Zoo.isolated("zoo_future")
     previous = set_zoo(None)
     try:
@@ -338,7 +338,7 @@ def _versioned(versions):
     return Versioned()
 
 
-@pytest.mark.parametrize("versions", [(1,), (2,), (1, 2), (2, 3), [1], 1, 2, None])
+@pytest.mark.parametrize("versions", [(2,), (1, 2), (2, 3), [2], 2, None])
 def test_compatible_api_versions_load(make_zoo, versions):
     plugin = _versioned(versions)
     zoo = make_zoo(plugin)
@@ -350,14 +350,24 @@ def test_incompatible_plugin_is_not_called_and_reported(make_zoo, capsys):
     plugin = _versioned((3, 4))
     zoo = make_zoo(plugin)
     info = zoo.plugins["versioned"]
-    assert (info.status, info.error) == ("incompatible", "needs zoo plugin API 3, 4; this zoo provides 1, 2")
+    assert (info.status, info.error) == ("incompatible", "needs zoo plugin API 3, 4; this zoo provides 2")
     assert not plugin.called and "v" not in zoo.models
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "zoo: plugin 'versioned' (Versioned) incompatible: needs zoo plugin API 3, 4; this zoo provides 1, 2"
+        "zoo: plugin 'versioned' (Versioned) incompatible: needs zoo plugin API 3, 4; this zoo provides 2"
     ]
     result = CliRunner().invoke(cli, ["plugins"])
     assert re.search(r"versioned\s+incompatible\s+needs zoo plugin API 3, 4", result.output)
+
+
+def test_a_plugin_of_api_1_is_refused_with_the_way_to_port_it(make_zoo):
+    plugin = _versioned((1,))
+    info = make_zoo(plugin).plugins["versioned"]
+    assert info.status == "incompatible" and not plugin.called
+    assert info.error == (
+        "needs zoo plugin API 1; this zoo provides 2: port it (a trainer's loss(), or manual = True "
+        "with opt.backward/opt.step) and declare ZOO_API_VERSIONS = (2,)"
+    )
 
 
 @pytest.mark.parametrize("versions", ["1", (1.0,), True, ("1",)])

@@ -1,4 +1,4 @@
-"""The loop owns optimization: precision, accumulation, clipping, schedulers, compile; API 1 still trains."""
+"""The loop owns optimization: precision, accumulation, clipping, schedulers, compile; a step of plugin API 1 is refused."""
 
 from __future__ import annotations
 
@@ -186,32 +186,37 @@ def test_a_third_party_scheduler_is_listed_and_used(make_zoo):
     assert {e["name"] for e in json.loads(listed.output)} >= {"halve", "cosine", "constant"}
 
 
-# -- version-1 trainers ------------------------------------------------------------------------
-def test_a_version_1_trainer_still_trains_and_takes_a_scheduler(make_zoo):
-    make_zoo(Toy, builtin_schedulers)  # the toy's trainer steps its optimizer itself (API 1)
-    result = train_model("toy", device="cpu", scheduler="step", sets=["step_size=10", "gamma=0.1"])
-    assert result.history[-1]["loss"] < result.history[0]["loss"] / 3
-    assert result.history[-1]["lr"] == pytest.approx(0.1 * 0.1**3)
+# -- plugin API 1 is refused ----------------------------------------------------------------------
+class OwnSteps(Trainer):
+    """A step of plugin API 1: it steps the optimizer itself, without ``manual = True``."""
+
+    def step(self, model, batch, optimizers):
+        x, y = batch
+        loss = ((model(x) - y) ** 2).mean()
+        optimizers["main"].zero_grad()
+        loss.backward()
+        optimizers["main"].step()
+        return {"loss": loss.detach()}
 
 
-@pytest.mark.parametrize(
-    ("flags", "flag"),
-    [
-        (["--grad-clip", "1"], "--grad-clip"),
-        (["--accumulate", "2"], "--accumulate"),
-        (["--precision", "bf16-mixed"], "--precision"),
-    ],
-)
-def test_a_version_1_trainer_refuses_what_needs_the_loop(toy_zoo, tmp_path, flags, flag):
+class ApiOne:
+    @hookimpl
+    def register_trainers(registry):
+        registry.add("own-steps", factory=OwnSteps)
+
+
+def test_a_version_1_trainer_is_refused_in_one_line_before_the_run(make_zoo, tmp_path):
+    make_zoo(Toy, ApiOne)
     result = CliRunner().invoke(
-        cli, ["train", "toy", "--device", "cpu", "--out", str(tmp_path / "r"), *flags]
+        cli, ["train", "toy", "--trainer", "own-steps", "--device", "cpu", "--out", str(tmp_path / "r")]
     )
     assert result.exit_code == 2
     assert result.output.strip() == (
-        f"zoo: error: trainer 'toy:mse' drives its own optimizer steps (plugin API 1); "
-        f"{flag} needs a trainer of API 2 (a loss() method, or manual = True)"
+        "zoo: error: trainer 'apione:own-steps' overrides step() without manual = True (plugin API 1, no "
+        "longer run): implement loss(model, batch) instead, or set manual = True and step through "
+        "opt.backward(loss) and opt.step()"
     )
-    assert not (tmp_path / "r").exists()
+    assert not (tmp_path / "r" / "model.safetensors").exists()
 
 
 # -- compile ---------------------------------------------------------------------------------------

@@ -56,12 +56,10 @@ def test_a_whole_number_for_a_float_setting_becomes_a_float():
     assert (type(loop.lr), type(loop.grad_clip)) == (float, float)
 
 
-def test_the_old_item_access_still_reads_but_warns():
+def test_the_old_item_access_is_refused_with_the_attribute_to_read():
     loop = Loop(steps=4)
-    with pytest.deprecated_call(match=r"read config.loop.steps"):
-        assert loop["steps"] == 4
-    with pytest.deprecated_call(), pytest.raises(KeyError):
-        loop["nope"]
+    with pytest.raises(ZooError, match=r"^config.loop\['steps'\]: .*; read config.loop.steps$"):
+        loop["steps"]
 
 
 def test_parse_loop_value_reads_none_only_for_optional_settings():

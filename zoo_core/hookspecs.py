@@ -12,11 +12,14 @@ if TYPE_CHECKING:
     from zoo_core.registry import Registry
 
 PROJECT = "zoo"
+#: zoo's own version (``zoo --version``, the metadata of saved weights).
+VERSION = "0.1.0"
 #: The contract in docs/plugin-hooks.md. Version 2 added trainers whose losses the loop optimizes
 #: (``Trainer.loss``), manual trainers that step through ``Optimization``, and schedulers.
 API_VERSION = 2
-#: Versions a plugin may declare and still load: version-1 trainers keep training.
-SUPPORTED_API_VERSIONS = (1, 2)
+#: Versions a plugin may declare and still load. Version 1 (a ``step`` that stepped its optimizers
+#: itself) is refused with the line that says how to port it.
+SUPPORTED_API_VERSIONS = (2,)
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

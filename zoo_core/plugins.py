@@ -223,6 +223,11 @@ class Zoo:
                     f"needs zoo plugin API {', '.join(map(str, sorted(versions)))}; "
                     f"this zoo provides {provided}"
                 )
+                if set(versions) <= {1}:
+                    info.error += (
+                        ": port it (a trainer's loss(), or manual = True with opt.backward/opt.step) "
+                        "and declare ZOO_API_VERSIONS = (2,)"
+                    )
                 self._report(info)
                 return info
         try:

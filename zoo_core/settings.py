@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -228,13 +227,10 @@ class Loop:
         return attrs.asdict(self)
 
     def __getitem__(self, name: str) -> Any:
-        """``loop["lr"]``, as plugins written before the Loop record read it; prefer ``loop.lr``."""
-        warnings.warn(
-            f"config.loop[{name!r}] is deprecated: read config.loop.{name}", DeprecationWarning, stacklevel=2
+        """Refuse ``loop["lr"]`` (plugin code from before the Loop record) with the line that fixes it."""
+        raise ZooError(
+            f"config.loop[{name!r}]: the loop's settings are attributes now; read config.loop.{name}"
         )
-        if name not in NAMES:
-            raise KeyError(name)
-        return getattr(self, name)
 
 
 FIELDS: dict[str, attrs.Attribute] = {f.name: f for f in attrs.fields(Loop)}

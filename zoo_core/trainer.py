@@ -6,8 +6,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo_core.optimization import Optimization
-
 if TYPE_CHECKING:
     import torch
 
@@ -28,8 +26,8 @@ class Trainer:
     - set ``manual = True`` and override ``step(model, batch, opt)``, driving the optimizers of
       ``configure_optimizers`` through ``opt.backward(loss)`` and ``opt.step(name)`` (a GAN, a race).
 
-    A trainer written for plugin API 1 overrides ``step(model, batch, optimizers)`` and calls
-    ``optimizer.step()`` itself; it still trains, without the options that need the loop's hands.
+    A ``step`` that calls ``optimizer.step()`` itself without ``manual = True`` (plugin API 1) is
+    refused before training, with the line that says how to port it.
     """
 
     #: False when the step cannot be split across data-parallel workers (e.g. an optimizer race).
@@ -52,16 +50,11 @@ class Trainer:
         raise NotImplementedError(f"{type(self).__name__} must implement loss() or step()")
 
     def step(self, model: torch.nn.Module, batch: Any, opt: Any) -> dict[str, torch.Tensor]:
-        """One step of ``loss``: ``opt.backward(loss)``, ``opt.step()``; returns the detached losses.
+        """One step of ``loss`` through ``opt``, the loop's ``Optimization``; returns the detached losses.
 
-        A manual trainer overrides it. ``opt`` is the loop's ``Optimization``; a plain dict of
-        optimizers also works (a unit test, a notebook): backward, then step and zero_grad.
+        A manual trainer overrides it and drives ``opt.backward(loss)`` and ``opt.step(name)`` itself.
         """
-        if optimization_style(self) != "auto":
-            raise NotImplementedError(f"{type(self).__name__} must implement loss() or step()")
         losses = self.loss(model, batch)
-        if not isinstance(opt, Optimization):
-            opt = Optimization(opt)
         opt.backward(losses["loss"])
         opt.step()
         return {k: v.detach() for k, v in losses.items()}
@@ -87,15 +80,3 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
-
-
-def optimization_style(trainer: Any) -> str:
-    """``"auto"`` (the loop optimizes ``loss``), ``"manual"`` or ``"v1"`` (a step of plugin API 1)."""
-    cls = type(getattr(trainer, "trainer", trainer))  # a data-parallel wrapper answers for its trainer
-    if getattr(cls, "manual", False):
-        return "manual"
-    if getattr(cls, "loss", None) is not getattr(Trainer, "loss", None) and callable(
-        getattr(cls, "loss", None)
-    ):
-        return "auto"
-    return "v1"

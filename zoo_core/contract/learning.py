@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from zoo_core.contract.parts import Bench, offline
+from zoo_core.contract.parts import Bench, ModelCase, offline
 from zoo_core.contract.report import FAIL, PASS, SKIP, Emit, Outcome, Trained, fail, outcomes, stage
 from zoo_core.plugins import get_zoo
 from zoo_core.registry import COMPARISONS, Entry, expectation
-
-if TYPE_CHECKING:
-    from zoo_core.contract.models import ModelCase
 
 #: the least relative drop of the loss on a fixed batch that counts as learning, not noise
 MIN_DROP = 0.01
@@ -80,7 +77,7 @@ def _learns(emit: Emit, case: ModelCase, initial: Any, trained: Any, steps: int)
             emit,
             "trains",
             f"{steps} CPU steps left the weights unchanged: the step never updates them "
-            "(does it call opt.step(), or optimizer.step() in a plugin API 1 trainer, and do "
+            "(does it call opt.step(), and do "
             "its losses depend on the weights?)",
         )
     before, after = (_fixed_batch_losses(case, m) for m in (initial, trained))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo_core.data import Splits
 from zoo_core.errors import PluginError, ZooError
-from zoo_core.hookspecs import API_VERSION, hookimpl
+from zoo_core.hookspecs import API_VERSION, VERSION, hookimpl
 from zoo_core.optimization import Optimization
 from zoo_core.plugins import Zoo, get_zoo, set_zoo
 from zoo_core.predict import Predictor
@@ -19,7 +19,7 @@ from zoo_core.trainer import Trainer
 if TYPE_CHECKING:
     from pathlib import Path
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "API_VERSION",
@@ -103,10 +103,9 @@ def get_scheduler(name: str) -> Entry:
 
 def create_scheduler(name: str, optimizer: Any, total_steps: int, **overrides: Any) -> Any:
     """A learning-rate scheduler for ``optimizer`` over ``total_steps`` (None for ``constant``)."""
-    from zoo_core.config import scheduler_entry
+    from zoo_core.config import make_scheduler
 
-    entry = scheduler_entry(name)
-    return None if entry is None else entry.load()(optimizer, total_steps, **entry.params(overrides))
+    return make_scheduler(name, optimizer, total_steps, **overrides)
 
 
 def get_trainer(name: str) -> Entry:
@@ -146,7 +145,6 @@ def train(model: str, **settings: Any) -> Any:
 
 def load_model(path: str | Path, device: str = "cpu") -> Any:
     """Rebuild a trained model from its ``model.safetensors`` (run or hub folder, ``hf://org/name``): no pickle."""
-    from zoo_core.checkpoint import load_model as _load
-    from zoo_core.hub import SCHEME, weights_of
+    from zoo_core.trained import open_run
 
-    return _load(weights_of(path) if str(path).startswith(SCHEME) else path, device=device)
+    return open_run(path, device=device).model

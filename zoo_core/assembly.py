@@ -14,21 +14,17 @@ from typing import Any
 
 import attrs
 
-from zoo_core.config import RunConfig, build_dataset
+from zoo_core.config import RunConfig, build_dataset, make_scheduler
 from zoo_core.errors import ZooError, first_line
+from zoo_core.parallel import data_parallel
 from zoo_core.plugins import get_zoo
 from zoo_core.registry import Entry
-from zoo_core.trainer import optimization_style
+from zoo_core.trainer import Trainer
 
 Step = Callable[[Any, Any, Mapping[str, Any]], Mapping[str, Any]]
+
+
 # what only the loop can do for a trainer: refused for a trainer that steps its optimizers itself
-_NEEDS_API_2 = {
-    "precision": ("--precision", "32-true"),
-    "grad_clip": ("--grad-clip", None),
-    "accumulate": ("--accumulate", 1),
-}
-
-
 @attrs.define
 class Parts:
     """The registry entries of a run, built: what evaluation needs too."""
@@ -173,7 +169,7 @@ class Assembly:
     plan: Plan
     optimizers: dict[str, Any]
     opt: Any  # the Optimization: precision, accumulation, clipping, schedulers
-    style: str  # auto | manual | v1
+    manual: bool  # the trainer steps its optimizers itself, through opt
     step: Step
     notices: list[str]
 
@@ -188,14 +184,12 @@ def assemble(
     data: Any = None,
 ) -> Assembly:
     """Everything ``fit`` needs for ``config`` on ``device``; refusals are one-line errors."""
-    from zoo_core import create_scheduler
     from zoo_core.optimization import Optimization, check_precision
 
     loop = config.loop
     parts = build_parts(config, device, dist=dist, model=model, data=data)
-    trainer = dist.data_parallel(parts.trainer, config.trainer)
-    style = optimization_style(trainer)
-    _refuse_v1_options(config, style)
+    trainer = data_parallel(dist, parts.trainer, config.trainer)
+    manual = is_manual(trainer, config.trainer)
     notice = check_precision(loop.precision, device)
     notices = [f"note: {notice}"] if notice else []
     plan = plan_batches(config, parts.data, device, dist)
@@ -216,12 +210,12 @@ def assemble(
 
     optimizers = trainer.configure_optimizers(parts.model, make_optimizer)
     schedulers = {
-        name: create_scheduler(config.scheduler, o, plan.total_steps, **config.scheduler_params)
+        name: make_scheduler(config.scheduler, o, plan.total_steps, **config.scheduler_params)
         for name, o in optimizers.items()
     }
     if loop.compile:
         compile_model(parts.model, trainer, loop.compile_mode)
-    graphable = _graph_blocker(config, style, schedulers)
+    graphable = _graph_blocker(config, schedulers)
     opt = Optimization(
         optimizers,
         schedulers,
@@ -230,11 +224,11 @@ def assemble(
         accumulate=loop.accumulate,
         grad_clip=loop.grad_clip,
         graphed=device.type == "cuda" and loop.cuda_graphs and not loop.compile and graphable is None,
-        average=dist.average_gradients if dist.active and style == "manual" else None,
+        average=dist.average_gradients if dist.active and manual else None,
     )
     if trainer is not parts.trainer:
         trainer.opt = opt  # the data-parallel wrapper syncs gradients on a window's last micro-batch only
-    step = _step_of(trainer, style, opt)
+    step = _step_of(trainer, opt)
     if loop.compile:  # compile's own reduce-overhead mode does the graphs
         step = _CompiledStep(step)
     elif device.type == "cuda" and loop.cuda_graphs and graphable is not None:
@@ -251,24 +245,29 @@ def assemble(
         plan=plan,
         optimizers=optimizers,
         opt=opt,
-        style=style,
+        manual=manual,
         step=step,
         notices=notices,
     )
 
 
-def _refuse_v1_options(config: RunConfig, style: str) -> None:
-    if style != "v1":
-        return
-    for key, (flag, default) in _NEEDS_API_2.items():
-        if getattr(config.loop, key) != default:
-            raise ZooError(
-                f"trainer '{config.trainer}' drives its own optimizer steps (plugin API 1); "
-                f"{flag} needs a trainer of API 2 (a loss() method, or manual = True)"
-            )
+def is_manual(trainer: Any, name: str) -> bool:
+    """True when the trainer steps its optimizers itself; a step of plugin API 1 is refused here."""
+    cls = type(getattr(trainer, "trainer", trainer))  # a data-parallel wrapper answers for its trainer
+    if getattr(cls, "manual", False):
+        return True
+    if getattr(cls, "loss", None) is not Trainer.loss:
+        return False
+    if getattr(cls, "step", None) is not Trainer.step:
+        raise ZooError(
+            f"trainer '{name}' overrides step() without manual = True (plugin API 1, no longer run): "
+            "implement loss(model, batch) instead, or set manual = True and step through "
+            "opt.backward(loss) and opt.step()"
+        )
+    raise ZooError(f"trainer '{name}' implements neither loss(model, batch) nor a manual step()")
 
 
-def _graph_blocker(config: RunConfig, style: str, schedulers: Mapping[str, Any]) -> str | None:
+def _graph_blocker(config: RunConfig, schedulers: Mapping[str, Any]) -> str | None:
     """Why the step cannot be one CUDA graph with these options, or None when it can."""
     loop = config.loop
     if loop.accumulate > 1:
@@ -280,16 +279,8 @@ def _graph_blocker(config: RunConfig, style: str, schedulers: Mapping[str, Any])
     return None
 
 
-def _step_of(trainer: Any, style: str, opt: Any) -> Step:
+def _step_of(trainer: Any, opt: Any) -> Step:
     """One micro-batch through ``trainer``: in the run's precision, stepping through ``opt``."""
-    if style == "v1":
-
-        def own_steps(model: Any, batch: Any, optimizers: Mapping[str, Any]) -> Mapping[str, Any]:
-            losses = trainer.step(model, batch, optimizers)  # it steps every optimizer itself
-            opt.stepped(*optimizers)
-            return losses
-
-        return own_steps
 
     def step(model: Any, batch: Any, optimizers: Mapping[str, Any]) -> Mapping[str, Any]:
         with opt.autocast():  # opt.backward leaves autocast for the backward pass

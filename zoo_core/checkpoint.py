@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo_core import atomic
-from zoo_core.errors import ZooError, first_line
+from zoo_core.errors import RunFailed, ZooError, first_line
 from zoo_core.state import check_optimizer, damaged, flatten, unflatten, validate_state
 
 if TYPE_CHECKING:
@@ -169,7 +169,10 @@ def load_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
     except Exception:  # a factory that cannot build on meta is checked after building it for real
         shell = None
     if shell is not None:
-        check_fits(shell, shapes, path)
+        try:
+            check_fits(shell, shapes, path)
+        except ZooError as exc:
+            raise ZooError(f"{exc}; nothing was built") from None
         del shell
     model = entry.create(**config.model_params)
     load_weights(model, path, device=device)
@@ -255,8 +258,6 @@ def save_checkpoint(
             k for k, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()
         ]
         if bad:
-            from zoo_core.runs import diverged
-
             raise diverged(
                 f"non-finite weights in {', '.join(bad[:3])}", metadata.get("zoo.step", "?"), Path(run_dir)
             )
@@ -302,3 +303,18 @@ def load_checkpoint(
         check_optimizer(path, name, state["optimizers"][name], optimizer)
     load_weights(model, run_dir, device=device)
     return state
+
+
+def diverged(what: str, step: int, run_dir: Path) -> RunFailed:
+    """The one message for a run whose numbers left the finite range."""
+    return RunFailed(
+        f"training diverged: {what} at step {step}; {last_checkpoint(run_dir)}; "
+        "lower --lr, or --set stop_on_nan=false to only warn"
+    )
+
+
+def last_checkpoint(run_dir: Path) -> str:
+    """What became of the last good checkpoint, for a message about a run that stopped."""
+    if (run_dir / STATE).exists():
+        return f"the last good checkpoint in {run_dir} is kept"
+    return f"no checkpoint was saved in {run_dir} before it (--set checkpoint_every=N saves some)"

@@ -159,6 +159,12 @@ def scheduler_entry(name: str, model: Entry | None = None) -> Entry | None:
     return _part_entry(registry, name, model) if model is not None else registry.get(name)
 
 
+def make_scheduler(name: str, optimizer: Any, total_steps: int, **overrides: Any) -> Any:
+    """A learning-rate scheduler for ``optimizer`` over ``total_steps`` (None for ``constant``)."""
+    entry = scheduler_entry(name)
+    return None if entry is None else entry.load()(optimizer, total_steps, **entry.params(overrides))
+
+
 def resolve(
     model_name: str,
     *,

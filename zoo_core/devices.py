@@ -51,10 +51,10 @@ def environment(device: Any) -> dict[str, Any]:
     """Versions and hardware that a run folder records so the run can be repeated."""
     import torch
 
-    import zoo_core
+    from zoo_core.hookspecs import VERSION
 
     env: dict[str, Any] = {
-        "zoo": zoo_core.__version__,
+        "zoo": VERSION,
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "python": platform.python_version(),

@@ -211,17 +211,6 @@ class Context:
         """The run's metrics log; on workers other than 0 it keeps rows but never writes."""
         return MetricsLog(path) if self.is_main else _UnwrittenLog(path)
 
-    # -- the trainer --------------------------------------------------------------------------
-    def data_parallel(self, trainer: Any, name: str) -> Any:
-        """``trainer`` made data-parallel (see :class:`DataParallel`); as is in a single process."""
-        if not self.active:
-            return trainer
-        if not getattr(trainer, "data_parallel", True):
-            self.fail(not_data_parallel(name, type(trainer).__name__))
-        from zoo_core.parallel import DataParallel
-
-        return DataParallel(trainer, self, name)
-
 
 def refuse_mps(request: str) -> None:
     """A job's workers talk through gloo (CPUs) or nccl (CUDA): there is no backend for mps."""

@@ -10,6 +10,7 @@ from zoo_core.config import RunConfig
 from zoo_core.errors import ZooError
 from zoo_core.monitor import BEST
 from zoo_core.runs import CONFIG, find_run, read_json
+from zoo_core.trained import open_run
 
 
 def evaluate_run(
@@ -45,13 +46,11 @@ def evaluate_run(
         config, saved_metrics = RunConfig.from_dict(saved, str(run_dir / CONFIG)), {}  # [integrity]
     else:
         source = path / checkpoint.WEIGHTS if path.is_dir() else path
-        meta = checkpoint.read_metadata(source)
-        if not isinstance(meta.get("zoo.config"), dict):
+        if not isinstance(checkpoint.read_metadata(source).get("zoo.config"), dict):
             raise ZooError(f"{source}: has no zoo metadata; only files saved by zoo can be evaluated")
-        # [integrity] metadata is untrusted: validated like user input
-        config = RunConfig.from_dict(meta["zoo.config"], f"{source} (metadata zoo.config)")
-        saved_metrics = checkpoint.saved_metrics(meta, source)
-        model = checkpoint.load_model(source, device=str(dev))
+        trained = open_run(source, device=str(dev))  # [integrity] metadata validated like user input
+        config, model = trained.config, trained.model
+        saved_metrics = checkpoint.saved_metrics(trained.meta, source)
     from zoo_core.assembly import build_parts
 
     config.data_root = data_root  # a path read from a file is never used

@@ -207,22 +207,26 @@ def export(run: str | Path, fmt: str, out: str | Path | None = None) -> Exported
     """Export a trained run as ``pt2`` or ``onnx`` (the part and example input its predictor names)."""
     import torch
 
-    from zoo_core.predict import load_trained, predictor_of
+    from zoo_core.predict import predictor_of
+    from zoo_core.trained import open_run
 
     if fmt not in SUFFIX:
         raise ZooError(f"unknown export format {fmt!r}; use one of {', '.join(SUFFIX)} or hub")
     start = time.perf_counter()
-    weights, entry, model = load_trained(run)
+    trained = open_run(run)
+    weights, entry, model = trained.weights, trained.entry, trained.model
     predictor = predictor_of(entry)
     if predictor.cannot_export:
         raise ZooError(f"{entry.name} cannot be exported: {predictor.cannot_export}")
     module = predictor.export_module(model).eval()
-    example = predictor.example(model) or _dataset_example(weights)
+    example = predictor.example(model)
     if example is None:
-        raise ZooError(
-            f"{entry.name}: no example input to export with (its predictor gives none and its "
-            "dataset's first inputs do not fit it)"
-        )
+        try:
+            example = (trained.example(),)
+        except ZooError as exc:
+            raise ZooError(
+                f"{entry.name}: no example input to export with: its predictor gives none and {exc}"
+            ) from exc
     example = tuple(t.to(torch.float32) if t.is_floating_point() else t for t in example)
     path = Path(out) if out is not None else default_path(run, weights, SUFFIX[fmt])
     if path.is_dir():
@@ -254,13 +258,6 @@ def export(run: str | Path, fmt: str, out: str | Path | None = None) -> Exported
 
 def default_path(run: str | Path, weights: Path, suffix: str) -> Path:
     """``model.pt2``/``model.onnx`` beside the weights; in the current folder for an ``hf://`` repo."""
-    from zoo_core.hub import SCHEME
+    from zoo_core.trained import SCHEME
 
     return Path(f"model{suffix}") if str(run).startswith(SCHEME) else weights.with_name(f"model{suffix}")
-
-
-def _dataset_example(weights: Path) -> tuple[torch.Tensor, ...] | None:
-    from zoo_core.formats import sample_input
-
-    sample = sample_input(weights)
-    return None if sample is None else (sample,)

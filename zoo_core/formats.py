@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core import checkpoint
-from zoo_core.runs import find_run
+from zoo_core.errors import ZooError
+from zoo_core.trained import Trained, open_run
 
 
 def _median_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -45,10 +46,13 @@ def compare_formats(run: str | Path, repeat: int = 7, exports: bool = False) -> 
     import torch
     from safetensors.torch import load_file, save_model
 
-    path = find_run(run)
-    model = checkpoint.load_model(path)
+    trained = open_run(run)
+    model, path = trained.model, trained.weights
     cls = type(model)
-    sample = sample_input(path)
+    try:
+        sample = trained.example()
+    except ZooError:  # no dataset inputs the model takes: the rows compare weights only
+        sample = None
     reference = _outputs(model, sample) if sample is not None else None
 
     def identical(other: Any) -> bool:
@@ -109,20 +113,20 @@ def compare_formats(run: str | Path, repeat: int = 7, exports: bool = False) -> 
                 _row(name, label, file, save_ms, load_ms, identical(rebuild(loaded, file).eval()), requires)
             )
         if exports:
-            rows += exported_rows(path, sample, repeat, Path(tmp))
+            rows += exported_rows(trained, sample, repeat, Path(tmp))
     return rows
 
 
-def exported_rows(path: Path, sample: Any, repeat: int, tmp: Path) -> list[dict[str, Any]]:
+def exported_rows(trained: Trained, sample: Any, repeat: int, tmp: Path) -> list[dict[str, Any]]:
     """``.pt2`` and ONNX rows: one verified export each (slow), then ``repeat`` timed loads."""
     import importlib.util
 
     import torch
 
     from zoo_core.export import export_onnx, export_pt2
-    from zoo_core.predict import load_trained, predictor_of
+    from zoo_core.predict import predictor_of
 
-    _, entry, model = load_trained(path)
+    entry, model = trained.entry, trained.model
     predictor = predictor_of(entry)
     example = predictor.example(model) or ((sample,) if sample is not None else None)
     if predictor.cannot_export or example is None:
@@ -182,28 +186,6 @@ def _onnx_session(file: Path) -> Any:
 def _load_weights_into(model: Any, file: Path) -> Any:
     checkpoint.load_weights(model, file)
     return model
-
-
-def sample_input(path: Path) -> Any:
-    """The first evaluation inputs of the run's dataset, when the model takes them directly."""
-    import torch
-
-    from zoo_core.assembly import build_parts
-    from zoo_core.config import RunConfig
-
-    meta = checkpoint.read_metadata(path)
-    try:
-        config = RunConfig.from_dict(meta["zoo.config"], f"{path} (metadata zoo.config)")
-        config.data_root = None  # a path read from a file is never used: the default data root
-        model = checkpoint.load_model(path)
-        data = build_parts(config, torch.device("cpu"), model=model).data
-        first = data.evaluation[0:8] if hasattr(data.evaluation, "tensors") else None
-        sample = first[0] if first else None
-        with torch.no_grad():
-            model(sample)
-        return sample
-    except Exception:  # a model whose forward takes something else: compare weights only
-        return None
 
 
 def _identical(row: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """A trainer made data-parallel: what one worker of a job runs in place of the trainer entry.
 
-``distributed.Context.data_parallel`` wraps the trainer in :class:`DataParallel` when the run is
+:func:`data_parallel` wraps the trainer in :class:`DataParallel` when the run is
 one worker of a job; in a single process the trainer runs as it is.
 """
 
@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo_core.distributed import DEBUG_WEIGHTS_ENV, Context, peers
+from zoo_core.distributed import DEBUG_WEIGHTS_ENV, Context, not_data_parallel, peers
 
 if TYPE_CHECKING:
     import torch
@@ -120,3 +120,12 @@ class DataParallel:
 
     def figures(self, *args: Any, **kwargs: Any) -> Any:
         return self.trainer.figures(*args, **kwargs) if self.ctx.is_main else []
+
+
+def data_parallel(dist: Context, trainer: Any, name: str) -> Any:
+    """``trainer`` made data-parallel for the job ``dist`` (see :class:`DataParallel`); as is in a single process."""
+    if not dist.active:
+        return trainer
+    if not getattr(trainer, "data_parallel", True):
+        dist.fail(not_data_parallel(name, type(trainer).__name__))
+    return DataParallel(trainer, dist, name)

@@ -201,18 +201,6 @@ def predictor_of(entry: Entry) -> Predictor:
     return predictor
 
 
-def load_trained(run: str | Path, device: str = "cpu") -> tuple[Path, Entry, torch.nn.Module]:
-    """A run's weights file, its model entry and the model rebuilt from safetensors (never a pickle)."""
-    from zoo_core import checkpoint
-    from zoo_core.hub import weights_of
-    from zoo_core.plugins import get_zoo
-
-    weights = weights_of(run)
-    model = checkpoint.load_model(weights, device=device)  # checks the zoo metadata is there
-    entry = get_zoo().models.get(str(checkpoint.read_metadata(weights)["zoo.model"]))
-    return weights, entry, model
-
-
 @attrs.frozen
 class Prediction:
     """What ``zoo predict`` shows: the records (``--json``) and their text."""
@@ -232,7 +220,10 @@ def predict(
     device: str = "cpu",
 ) -> Prediction:
     """Rebuild a trained model from its safetensors weights and run it on ``args``."""
-    weights, entry, model = load_trained(run, device=device)
+    from zoo_core.trained import open_run
+
+    trained = open_run(run, device=device)
+    weights, entry, model = trained.weights, trained.entry, trained.model
     predictor = predictor_of(entry)
     if predictor.cannot_predict:
         raise ZooError(f"{entry.name}: {predictor.cannot_predict.format(name=entry.name)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.atomic import disk_full, write_json, write_text
-from zoo_core.checkpoint import CHECKPOINT_FILES, WEIGHTS
+from zoo_core.checkpoint import CHECKPOINT_FILES, WEIGHTS, diverged, last_checkpoint
 from zoo_core.errors import Interrupted, RunFailed, ZooError, first_line
 
 CONFIG = "config.json"
@@ -253,22 +253,6 @@ def check_losses(row: dict[str, Any], *, stop: bool, run_dir: Path, say: Callabl
     raise diverged(what, row["step"], run_dir)
 
 
-def diverged(what: str, step: int, run_dir: Path) -> RunFailed:
-    """The one message for a run whose numbers left the finite range."""
-    return RunFailed(
-        f"training diverged: {what} at step {step}; {_last_checkpoint(run_dir)}; "
-        "lower --lr, or --set stop_on_nan=false to only warn"
-    )
-
-
-def _last_checkpoint(run_dir: Path) -> str:
-    from zoo_core.checkpoint import STATE
-
-    if (run_dir / STATE).exists():
-        return f"the last good checkpoint in {run_dir} is kept"
-    return f"no checkpoint was saved in {run_dir} before it (--set checkpoint_every=N saves some)"
-
-
 def mark_failed(run_dir: Path, reason: str) -> None:
     """Say in ``summary.json`` that the run failed and why (best effort: the disk may be full)."""
     with contextlib.suppress(OSError):
@@ -301,7 +285,7 @@ def failing(run_dir: Path, model: str) -> Iterator[None]:
             exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
         )
         failed = RunFailed(
-            f"cannot write {where}: {detail}; {_last_checkpoint(run_dir)}; free some space, then "
+            f"cannot write {where}: {detail}; {last_checkpoint(run_dir)}; free some space, then "
             f"resume with: zoo train {model} --resume {run_dir}"
         )
         if lock.held(run_dir):

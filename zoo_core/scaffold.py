@@ -11,9 +11,8 @@ import keyword
 import re
 from pathlib import Path
 
-import zoo_core
 from zoo_core.errors import ZooError
-from zoo_core.hookspecs import API_VERSION
+from zoo_core.hookspecs import API_VERSION, VERSION
 
 TEMPLATES = Path(__file__).parent / "templates" / "plugin"
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -39,7 +38,7 @@ def plugin_names(name: str) -> dict[str, str]:
         "model": name,
         "dataset": f"{name}-sine",
         "Class": "".join(part.capitalize() for part in name.split("-")),
-        "zoo_version": zoo_core.__version__,
+        "zoo_version": VERSION,
         "api_version": str(API_VERSION),
     }
 

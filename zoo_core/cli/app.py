@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-import zoo_core
 from zoo_core.errors import ZooError, debugging
+from zoo_core.hookspecs import VERSION
 from zoo_core.plugins import get_zoo
 
 
@@ -63,7 +63,7 @@ class ZooGroup(click.Group):
 
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(zoo_core.__version__, "--version", prog_name="zoo")
+@click.version_option(VERSION, "--version", prog_name="zoo")
 @click.option("--debug", is_flag=True, help="Show full tracebacks (also ZOO_DEBUG=1).")
 def cli(debug: bool) -> None:
     """zoo: the classic PyTorch lessons as ready-to-train models, and a home for your own.

@@ -24,7 +24,7 @@ def eval_cmd(
     RUN_OR_FILE is a run folder, a model name, a weights file, a hub folder or hf://org/name.
     """
     from zoo_core.evaluation import evaluate_run
-    from zoo_core.hub import SCHEME, weights_of
+    from zoo_core.trained import SCHEME, weights_of
 
     if run.startswith(SCHEME):
         run = str(weights_of(run))  # downloaded (or from the cache) and checked

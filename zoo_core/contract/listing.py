@@ -32,7 +32,6 @@ class _Spy(importlib.abc.MetaPathFinder):
 
 def listing(name: str, module: str) -> dict[str, Any]:
     """Load the plugin, list its entries as ``zoo list`` does, and say whether torch came with it."""
-    import zoo_core
     from zoo_core.plugins import PluginInfo, Zoo, get_zoo, set_zoo
     from zoo_core.registry import KINDS
 
@@ -43,7 +42,8 @@ def listing(name: str, module: str) -> dict[str, Any]:
     zoo = get_zoo()
     info = zoo.plugins.get(name)
     entries = [e.to_dict() for kind in KINDS for e in zoo.registries[kind].list(plugin=name)]
-    zoo_core.list_models(), zoo_core.list_datasets(), zoo_core.list_optimizers(), zoo_core.list_trainers()
+    for kind in KINDS:  # everything zoo list shows, not only this plugin's rows
+        zoo.registries[kind].list()
     return {
         "status": info.status if info else "missing",
         "error": info.error if info else "",

@@ -15,34 +15,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from zoo_core.contract.learning import finite_loss, trains
-from zoo_core.contract.parts import Bench, metadata_problems, offline
+from zoo_core.contract.parts import Bench, ModelCase, metadata_problems, offline
 from zoo_core.contract.report import PASS, Emit, fail, stage
 from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
 from zoo_core.registry import Entry
 
 _OTHER_SEED = 20_231_107  # the round trip rebuilds the model from another seed than it was built with
-
-
-@attrs.define
-class ModelCase:
-    """One model under check and what its checks hand on: config, built model, data, trainer, batch."""
-
-    entry: Entry
-    config: Any
-    data_entry: Entry
-    model: Any = None
-    data: Any = None
-    trainer: Any = None
-    batch: Any = None
-
-    @property
-    def inputs(self) -> Any:
-        """The batch's inputs: its first element, or the batch when it is not a tuple or list."""
-        return self.batch[0] if isinstance(self.batch, (tuple, list)) else self.batch
 
 
 def check_model(bench: Bench, entry: Entry, emit: Emit) -> None:

@@ -16,6 +16,25 @@ from zoo_core.contract.report import FAIL, PASS, SKIP, Emit, Stop, error_text, s
 from zoo_core.errors import ZooError
 from zoo_core.registry import Entry
 
+
+@attrs.define
+class ModelCase:
+    """One model under check and what its checks hand on: config, built model, data, trainer, batch."""
+
+    entry: Entry
+    config: Any
+    data_entry: Entry
+    model: Any = None
+    data: Any = None
+    trainer: Any = None
+    batch: Any = None
+
+    @property
+    def inputs(self) -> Any:
+        """The batch's inputs: its first element, or the batch when it is not a tuple or list."""
+        return self.batch[0] if isinstance(self.batch, (tuple, list)) else self.batch
+
+
 #: an optimizer's descent check: steps on a linear regression, at this lr (or its own, if smaller)
 DESCENT_STEPS, DESCENT_LR = 10, 0.01
 

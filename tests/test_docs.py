@@ -1,5 +1,5 @@
-"""CONTRIBUTING.md cannot rot: the guide "Writing a plugin" is followed to the end, block by block,
-by a test that does what a newcomer does, and the development part names what really exists.
+"""The guides cannot rot: docs/writing-a-plugin.md is followed to the end, block by block, by a
+test that does what a newcomer does, and CONTRIBUTING.md names what really exists.
 
 Every block of the guide is used: ``# file:`` blocks are written (``# append to:`` blocks added)
 in the folder the guide is in, and every ``$`` command of a console block is run in a shell with
@@ -23,20 +23,17 @@ import pytest
 from doc_blocks import ROOT, Block, blocks, commands, match_output, sections, write
 from plugin_packages import env_with
 
-GUIDE = ROOT / "CONTRIBUTING.md"
+GUIDE = ROOT / "docs" / "writing-a-plugin.md"
+DEVELOPING = ROOT / "CONTRIBUTING.md"
 NOT_RUN = {"python -m twine upload dist/*"}  # needs an account on PyPI
 
 
 def guide_blocks() -> list[Block]:
-    lines = GUIDE.read_text().splitlines()
-    start = lines.index("## Writing a plugin") + 1
-    return [b for b in blocks(GUIDE) if b.line > start]
+    return blocks(GUIDE)
 
 
 def development_blocks() -> list[Block]:
-    lines = GUIDE.read_text().splitlines()
-    start = lines.index("## Writing a plugin") + 1
-    return [b for b in blocks(GUIDE) if b.line < start]
+    return blocks(DEVELOPING)
 
 
 class Newcomer:
@@ -80,7 +77,7 @@ class Newcomer:
         return command
 
     def run(self, block: Block, command: str, expected: list[str]) -> None:
-        where = f"CONTRIBUTING.md:{block.line} ({block.section}): '{command}'"
+        where = f"{GUIDE.name}:{block.line} ({block.section}): '{command}'"
         if command.startswith("cd "):
             self.cwd = (self.cwd / command[3:].strip()).resolve()
             assert self.cwd.is_dir(), f"{where}: no such folder"
@@ -116,7 +113,7 @@ def test_the_guide_works_from_start_to_end(tmp_path):
                 newcomer.run(block, cmd.command, cmd.expected)
         else:
             pytest.fail(
-                f"CONTRIBUTING.md:{block.line}: a guide block must be a '# file:' block or a console block"
+                f"{GUIDE.name}:{block.line}: a guide block must be a '# file:' block or a console block"
             )
     # the guide really went everywhere it promises
     for promised in (
@@ -136,17 +133,17 @@ def test_every_guide_block_is_used():
     found = guide_blocks()
     assert len(found) >= 15
     for block in found:
-        assert block.mode in ("file", "append", "console"), f"CONTRIBUTING.md:{block.line} is neither"
+        assert block.mode in ("file", "append", "console"), f"{GUIDE.name}:{block.line} is neither"
         if block.mode == "console":
-            assert commands(block), f"CONTRIBUTING.md:{block.line}: a console block without commands"
+            assert commands(block), f"{GUIDE.name}:{block.line}: a console block without commands"
     files = {b.path for b in found if b.mode == "file"}
     for block in found:
         if block.mode == "append":
-            assert block.path in files, f"CONTRIBUTING.md:{block.line} appends to a file no block writes"
+            assert block.path in files, f"{GUIDE.name}:{block.line} appends to a file no block writes"
 
 
 def test_guide_shows_every_hook():
-    text = sections(GUIDE)["Writing a plugin"] + "\n".join(sections(GUIDE, level=3).values())
+    text = GUIDE.read_text()
     for hook in (
         "register_models",
         "register_datasets",
@@ -158,7 +155,7 @@ def test_guide_shows_every_hook():
 
 
 def test_development_part_names_what_exists():
-    text = sections(GUIDE)["Developing zoo"]
+    text = sections(DEVELOPING)["Developing zoo"]
     commands_shown = [c.command for b in development_blocks() if b.mode == "console" for c in commands(b)]
     assert commands_shown == [
         "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'",

@@ -76,5 +76,5 @@ def new_plugin_cmd(name: str, directory: str | None) -> None:
         click.echo(f"  {path.relative_to(root)}")
     click.echo(
         f"next: cd {root} && pip install -e . && zoo check {name} && pytest  "
-        "(see CONTRIBUTING.md, 'Writing a plugin')"
+        "(see docs/writing-a-plugin.md)"
     )

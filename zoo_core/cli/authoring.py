@@ -75,6 +75,5 @@ def new_plugin_cmd(name: str, directory: str | None) -> None:
     for path in files:
         click.echo(f"  {path.relative_to(root)}")
     click.echo(
-        f"next: cd {root} && pip install -e . && zoo check {name} && pytest  "
-        "(see docs/writing-a-plugin.md)"
+        f"next: cd {root} && pip install -e . && zoo check {name} && pytest  (see docs/writing-a-plugin.md)"
     )

@@ -39,7 +39,7 @@ def test_a_format_that_reloads_different_weights_is_reported(toy_zoo, tmp_path, 
 
 
 def test_exports_join_the_table_with_their_load_times(toy_zoo, tmp_path):
-    from zoo_core.formats import as_table
+    from zoo_core.formats import formats_table
 
     train_model("toy", out=tmp_path / "run", device="cpu")
     rows = compare_formats(tmp_path / "run", repeat=2, exports=True)
@@ -53,6 +53,6 @@ def test_exports_join_the_table_with_their_load_times(toy_zoo, tmp_path):
     for row in rows[3:]:
         assert row["bytes"] > 0 and row["load_ms"] > 0 and row["save_ms"] > row["load_ms"]
         assert row["max_difference"] <= 1e-5 and row["identical"] == (row["max_difference"] == 0)
-    table = as_table(rows).splitlines()
+    table = formats_table(rows).splitlines()
     assert table[5].startswith("torch.export") and "torch.export.load" in table[5]
     assert table[6].split()[4] in ("yes", "within")

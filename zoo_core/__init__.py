@@ -5,6 +5,7 @@ Importing it is cheap (no torch): listing and looking up entries never import a 
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from zoo_core.data import Splits
@@ -21,7 +22,43 @@ if TYPE_CHECKING:
 
 __version__ = VERSION
 
+#: What plugins use besides the registries, each imported when first asked for (none imports torch):
+#: figures, layers and tables for lessons, the predictor's helpers, runs and their trained models.
+_LAZY = {
+    "Batches": "zoo_core.data",
+    "batch_indices": "zoo_core.data",
+    "activation": "zoo_core.layers",
+    "pyplot": "zoo_core.figures",
+    "save_figure": "zoo_core.figures",
+    "table": "zoo_core.text",
+    "atomic_path": "zoo_core.atomic",
+    "PredictOptions": "zoo_core.predict",
+    "TENSOR_SUFFIXES": "zoo_core.predict",
+    "read_tensor": "zoo_core.predict",
+    "parse_numbers": "zoo_core.predict",
+    "to_json": "zoo_core.predict",
+    "first_linear": "zoo_core.predict",
+    "find_run": "zoo_core.runs",
+    "read_json": "zoo_core.runs",
+    "Trained": "zoo_core.trained",
+    "open_run": "zoo_core.trained",
+    "compare_formats": "zoo_core.formats",
+    "formats_table": "zoo_core.formats",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names of ``_LAZY``, imported on first use so that ``import zoo_core`` stays cheap."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    *_LAZY,
     "API_VERSION",
     "Entry",
     "Optimization",

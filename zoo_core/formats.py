@@ -195,7 +195,7 @@ def _identical(row: dict[str, Any]) -> str:
     return f"within {row['max_difference']:.1g}" if "max_difference" in row else "NO"
 
 
-def as_table(rows: list[dict[str, Any]]) -> str:
+def formats_table(rows: list[dict[str, Any]]) -> str:
     """``compare_formats`` rows as the text table ``zoo compare-formats`` prints."""
     from zoo_core.text import table
 

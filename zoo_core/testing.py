@@ -9,6 +9,9 @@ suite once zoo is installed:
 - ``zoo_check(plugin)``: runs the checks of ``zoo check`` on it and fails the test with the report
   when one fails.
 
+and ``invoke("train", "NAME", ...)`` runs zoo's command line in the test's process, as ``zoo``
+would in a shell, for testing a plugin's commands.
+
 Each fixture makes its zoo the current one (what ``zoo_core.create_model`` and the other
 functions use) for the test, and puts the previous one back afterwards.
 """
@@ -115,3 +118,12 @@ def zoo_check(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
     yield check
     set_zoo(previous)
+
+
+def invoke(*args: Any, input: str | None = None) -> Any:
+    """``zoo ARGS`` run in this process with the current zoo (click's ``CliRunner``): its ``Result``."""
+    from click.testing import CliRunner
+
+    from zoo_core.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)

@@ -71,12 +71,21 @@ class Trained:
         return sample
 
 
-def open_run(run: str | Path, device: str = "cpu") -> Trained:
-    """The trained model of ``run`` (see the module), rebuilt from safetensors: never a pickle."""
+def open_run(run: str | Path, device: str = "cpu", *, model: str | None = None) -> Trained:
+    """The trained model of ``run`` (see the module), rebuilt from safetensors: never a pickle.
+
+    With ``model`` (a model's name), a run of another model is refused before anything is built.
+    """
     from zoo_core.config import RunConfig
     from zoo_core.plugins import get_zoo
 
     weights = weights_of(run)
+    if model is not None:
+        entry = get_zoo().models.get(model)
+        saved = str(checkpoint.read_metadata(weights).get("zoo.model", ""))
+        if saved.rpartition(":")[2] != entry.name or (":" in saved and saved != entry.qualname):
+            where = weights.parent if weights.name == checkpoint.WEIGHTS else weights
+            raise ZooError(f"{where} holds a '{saved or 'unknown'}' model, not '{entry.qualname}'")
     model = checkpoint.load_model(weights, device=device)  # checks the metadata, then the shapes on meta
     meta = checkpoint.read_metadata(weights)
     config = RunConfig.from_dict(meta["zoo.config"], f"{weights} (metadata zoo.config)")

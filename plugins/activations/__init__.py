@@ -2,7 +2,7 @@
 
 ``zoo activations [--out FILE]`` evaluates the four functions on ``x = linspace(-5, 5, 200)`` and
 saves the lesson's 2x2 figure (default ``activations.png`` in the current folder; the path is
-printed). The curves come from ``zoo_core.layers.activation(name)``, the very modules the MLP-style
+printed). The curves come from ``zoo_core.activation(name)``, the very modules the MLP-style
 models use: every one of them (``regression``, ``classification``, their ``-seq`` twins, ``mlp``)
 takes ``activation`` as a hyperparameter, so ``zoo train regression --set activation=tanh`` trains
 the lesson's net with tanh instead of ReLU.

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import torch
 
-from zoo_core.figures import pyplot, save_figure
-from zoo_core.layers import activation
+from zoo_core import activation, pyplot, save_figure
 
 #: the lesson's four panels: name and y-limits, in the tutorial's order.
 PANELS = (("relu", (-1, 5)), ("sigmoid", (-0.2, 1.2)), ("tanh", (-1.2, 1.2)), ("softplus", (-0.2, 6)))

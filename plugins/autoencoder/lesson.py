@@ -7,9 +7,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo_core import Trainer, ZooError
-from zoo_core.figures import pyplot, save_figure
-from zoo_core.layers import activation as make_activation
+from zoo_core import Trainer, ZooError, pyplot, save_figure
+from zoo_core import activation as make_activation
 
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:

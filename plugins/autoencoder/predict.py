@@ -9,10 +9,7 @@ from typing import Any
 
 import torch
 
-from zoo_core import ZooError
-from zoo_core.atomic import atomic_path
-from zoo_core.predict import PredictOptions
-from zoo_core.text import table
+from zoo_core import PredictOptions, ZooError, atomic_path, table
 from zoo_plugins.mnist.predict import SIDE, Digits
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from zoo_core import ZooError
-from zoo_core.layers import activation as make_activation
+from zoo_core import activation as make_activation
 
 # Activations that never decrease: for them max-pooling first gives exactly the same numbers
 # (max(f(a), f(b)) = f(max(a, b))) on a quarter of the values, so the stage runs faster.

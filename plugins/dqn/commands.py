@@ -39,23 +39,16 @@ def play(run: str | None, seed: int, max_steps: int, frames: int, out: Path | No
     zoo play runs/dqn/20240101-120000-000-ab12 --seed 3 --frames 10
     """
     import zoo_core
-    from zoo_core import ZooError
-    from zoo_core.checkpoint import WEIGHTS, read_metadata
-    from zoo_core.runs import find_run
     from zoo_plugins.dqn.lesson import draw_frames, make_env
     from zoo_plugins.dqn.lesson import play as play_episode
 
     entry = zoo_core.get_model("dqn")
-    path = find_run(run if run is not None else entry.qualname)
-    weights = path / WEIGHTS if path.is_dir() else path
-    trained = str(read_metadata(weights).get("zoo.model", ""))
-    if trained != entry.qualname:
-        raise ZooError(f"{path} holds a '{trained or 'unknown'}' model, not '{entry.qualname}'")
+    trained = zoo_core.open_run(run if run is not None else entry.qualname, model=entry.qualname)
     env = make_env()
-    seen = play_episode(zoo_core.load_model(weights), seed, max_steps, env)
+    seen = play_episode(trained.model, seed, max_steps, env)
     moves = len(seen) - 1
     if out is None:
-        out = (path if path.is_dir() else path.parent) / "play.png"
+        out = trained.weights.parent / "play.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     draw_frames(seen, env, frames, out, title=f"greedy episode from seed {seed}: {moves} moves")
     ending = "the pole fell or the cart left the track" if moves < max_steps else "still up when stopped"

@@ -101,7 +101,7 @@ def play(model: QNet, seed: int, max_steps: int, env: Any = None) -> list[Any]:
 
 def draw_frames(seen: list[Any], env: Any, frames: int, path: Path, title: str = "") -> Path:
     """Evenly spaced frames of an episode, the whole track in each (drawn from the observations)."""
-    from zoo_core.figures import pyplot, save_figure
+    from zoo_core import pyplot, save_figure
 
     picks = sorted({round(i * (len(seen) - 1) / max(frames - 1, 1)) for i in range(frames)})
     plt = pyplot()
@@ -303,7 +303,7 @@ class DQNTrainer(Trainer):
     def figures(self, model, data, device, history, run_dir):
         if not self.rewards:
             return []
-        from zoo_core.figures import pyplot, save_figure
+        from zoo_core import pyplot, save_figure
 
         plt = pyplot()
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)

@@ -49,17 +49,13 @@ def sample(
 
     import zoo_core
     from zoo_core import ZooError
-    from zoo_core.checkpoint import WEIGHTS, read_metadata
-    from zoo_core.runs import find_run
     from zoo_plugins.gan.lesson import estimate_a, in_bounds, plot_curves
 
     entry = zoo_core.get_model(name)
-    path = find_run(run if run is not None else entry.qualname)  # no RUN: the model's latest run
-    weights = path / WEIGHTS if path.is_dir() else path
-    trained = str(read_metadata(weights).get("zoo.model", ""))
-    if trained.rpartition(":")[2] != entry.name or (":" in trained and trained != entry.qualname):
-        raise ZooError(f"{path} holds a '{trained or 'unknown'}' model, not '{entry.qualname}'")
-    model = zoo_core.load_model(weights)
+    # no RUN: the model's latest run; a run of another model is refused before it is built
+    trained = zoo_core.open_run(run if run is not None else entry.qualname, model=entry.qualname)
+    model, weights = trained.model, trained.weights
+    source = weights.parent if weights.name == "model.safetensors" else weights  # a run, or a file
     if not hasattr(model, "sample"):
         raise ZooError(f"model '{entry.qualname}' cannot draw samples (it has no sample() method)")
 
@@ -80,14 +76,14 @@ def sample(
     x = model.points()
     a_hat = estimate_a(curves, x)
     if out is None:
-        out = (path if path.is_dir() else path.parent) / "samples.png"
+        out = weights.parent / "samples.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     if conditional:
         from zoo_plugins.gan.conditional import plot_classes
 
         plot_classes(curves, labels, model.art_components, out)
     else:
-        plot_curves(curves, model.art_components, out, title=f"{n} curves sampled from {path.name}")
+        plot_curves(curves, model.art_components, out, title=f"{n} curves sampled from {source.name}")
 
     click.echo(f"drew {n} curves from {weights} (seed {seed})")
     click.echo(f"points between x^2 and 2x^2+1: {float(in_bounds(curves, x)):.1%}")

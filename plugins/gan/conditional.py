@@ -111,7 +111,7 @@ class ConditionalGANTrainer(GANTrainer):
 
 def plot_classes(curves, labels, art_components, path):
     """One panel per class: the curves generated for it between that class's bounds."""
-    from zoo_core.figures import pyplot, save_figure
+    from zoo_core import pyplot, save_figure
 
     plt = pyplot()
     x = paint_points(art_components)

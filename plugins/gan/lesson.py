@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from zoo_core import Splits, Trainer
-from zoo_core.layers import activation as make_activation
+from zoo_core import activation as make_activation
 
 EPS = 1e-12  # keeps log() finite if the discriminator ever saturates at exactly 0 or 1
 
@@ -242,7 +242,7 @@ class GANTrainer(Trainer):
 # -- figures -------------------------------------------------------------------------------------
 def plot_curves(curves, art_components, path, title="", bounds_of=(1.0, 2.0), ax=None):
     """Generated curves (thin lines) between the bounds ``a = 1`` and ``a = 2`` (thick lines)."""
-    from zoo_core.figures import pyplot, save_figure
+    from zoo_core import pyplot, save_figure
 
     plt = pyplot()
     x = paint_points(art_components)
@@ -270,7 +270,7 @@ def plot_curves(curves, art_components, path, title="", bounds_of=(1.0, 2.0), ax
 
 def plot_scores(history, path):
     """The discriminator's score ``-d_loss`` and mean D(real) over training, against their 0.5 / -2 ln 2 targets."""
-    from zoo_core.figures import pyplot, save_figure
+    from zoo_core import pyplot, save_figure
 
     plt = pyplot()
     rows = [r for r in history if r.get("d_loss") is not None]

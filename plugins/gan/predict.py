@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo_core.predict import Predictor
+from zoo_core import Predictor
 
 
 class Generator(Predictor):

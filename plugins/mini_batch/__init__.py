@@ -7,7 +7,7 @@ order; with ``--batch-size 8`` the second batch holds the 2 left over (``--drop-
 Batch size, shuffle, workers and drop-last are not this lesson's code: they are the shared
 trainer's own options, for every model (``zoo train NAME --batch-size 5 --set shuffle=false
 --set drop_last=true --set workers=2``). The command draws the batches with the shared loop's
-own functions (``zoo_core.data.batch_indices`` and ``zoo_core.data.Batches``), so what it prints
+own functions (``zoo_core.batch_indices`` and ``zoo_core.Batches``), so what it prints
 is exactly what ``zoo train`` feeds the step with the same seed.
 
 What changed from the tutorial's code:

@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch.utils.data import TensorDataset
 
-from zoo_core import Splits
-from zoo_core.data import Batches, batch_indices
+from zoo_core import Batches, Splits, batch_indices
 
 
 def linspace_pairs(n: int = 10, low: float = 1.0, high: float = 10.0) -> Splits:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from zoo_core.figures import pyplot, save_figure
+from zoo_core import pyplot, save_figure
 
 
 def digit_grid(

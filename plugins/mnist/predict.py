@@ -13,9 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo_core import ZooError
-from zoo_core.predict import TENSOR_SUFFIXES, PredictOptions, Predictor, read_tensor
-from zoo_core.text import table
+from zoo_core import TENSOR_SUFFIXES, PredictOptions, Predictor, ZooError, read_tensor, table
 
 SIDE = 28
 

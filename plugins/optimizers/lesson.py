@@ -9,9 +9,8 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from zoo_core import Splits, ZooError
-from zoo_core.figures import pyplot, save_figure
-from zoo_core.layers import activation as make_activation
+from zoo_core import Splits, ZooError, pyplot, save_figure
+from zoo_core import activation as make_activation
 from zoo_plugins.standard.compare import Compare, variants
 
 

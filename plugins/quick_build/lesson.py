@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from zoo_core import ZooError
-from zoo_core.layers import activation as make_activation
+from zoo_core import activation as make_activation
 
 #: lesson 301's ``Net`` attribute -> its index in the equivalent ``nn.Sequential``.
 KEY_MAP = {"hidden": "0", "predict": "2"}

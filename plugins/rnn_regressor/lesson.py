@@ -160,7 +160,7 @@ class RNNRegressorTrainer(Trainer):
         }
 
     def figures(self, model, data, device, history, run_dir):
-        from zoo_core.figures import pyplot, save_figure
+        from zoo_core import pyplot, save_figure
 
         windows = windows_of(data.evaluation)
         points_per_pi = data.info.get("points_per_pi", 10)

@@ -8,9 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo_core import ZooError
-from zoo_core.predict import PredictOptions, Predictor, parse_numbers
-from zoo_core.text import table
+from zoo_core import PredictOptions, Predictor, ZooError, parse_numbers, table
 
 
 class OneSequence(Predictor):

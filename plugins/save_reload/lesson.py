@@ -9,12 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo_core import checkpoint
-from zoo_core.atomic import atomic_path
-from zoo_core.figures import pyplot, save_figure
-from zoo_core.formats import as_table, compare_formats
-from zoo_core.layers import activation as make_activation
-from zoo_core.text import table
+from zoo_core import activation as make_activation
+from zoo_core import atomic_path, checkpoint, compare_formats, formats_table, pyplot, save_figure, table
 from zoo_plugins.standard.supervised import Supervised
 
 #: what the trainer records of the net still in memory, so reloads can be compared with it
@@ -118,8 +114,7 @@ def reload_three_ways(run_dir: Path, device: str = "cpu") -> dict[str, Any]:
     """
     from safetensors.torch import load_file
 
-    from zoo_core import get_model
-    from zoo_core.runs import read_json
+    from zoo_core import get_model, read_json
 
     run_dir = Path(run_dir)
     recorded = load_file(str(run_dir / TRAINED_OUTPUTS))
@@ -205,7 +200,7 @@ def run(out: str | None, seed: int, steps: int, device: str, echo: Any = print) 
     echo("")
     echo(table(rows, ["NET", "LOADED FROM", "LOAD ms", "PREDICTIONS vs Net1"]))
     echo("")
-    echo(as_table(compare_formats(run_dir)))
+    echo(formats_table(compare_formats(run_dir)))
     echo(
         "(save/load: median of 7 in a temporary folder; model.pt would import "
         f"{', '.join(reloaded['pickle_globals']) or 'nothing'})"

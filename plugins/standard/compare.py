@@ -26,8 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo_core import Trainer, ZooError
-from zoo_core.figures import pyplot, save_figure
+from zoo_core import Trainer, ZooError, pyplot, save_figure
 from zoo_plugins.standard.supervised import LOSSES
 
 

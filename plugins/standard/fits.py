@@ -13,8 +13,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
-from zoo_core import Splits
-from zoo_core.figures import pyplot, save_figure
+from zoo_core import Splits, pyplot, save_figure
 from zoo_plugins.standard.supervised import Supervised
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo_core.layers import activation as make_activation
+from zoo_core import activation as make_activation
 
 
 class Net(nn.Module):

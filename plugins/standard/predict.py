@@ -8,9 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo_core import ZooError
-from zoo_core.predict import PredictOptions, Predictor, first_linear, parse_numbers, to_json
-from zoo_core.text import table
+from zoo_core import PredictOptions, Predictor, ZooError, first_linear, parse_numbers, table, to_json
 
 
 def _cell(value: Any) -> str:

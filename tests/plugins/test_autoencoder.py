@@ -38,13 +38,13 @@ def test_step_ignores_labels_and_stays_on_the_device():
     torch.manual_seed(0)
     model, trainer = AutoEncoder(), AutoEncoderTrainer()
     assert trainer.capturable
-    opts = {"main": torch.optim.Adam(model.parameters(), lr=5e-3)}
+    opts = zoo_core.Optimization({"main": torch.optim.Adam(model.parameters(), lr=5e-3)})
     x = torch.rand(8, 1, 28, 28)
     a = trainer.step(model, (x, torch.zeros(8, dtype=torch.long)), opts)
     assert a["loss"].ndim == 0 and not a["loss"].requires_grad
     torch.manual_seed(0)
     model2 = AutoEncoder()
-    opts2 = {"main": torch.optim.Adam(model2.parameters(), lr=5e-3)}
+    opts2 = zoo_core.Optimization({"main": torch.optim.Adam(model2.parameters(), lr=5e-3)})
     b = trainer.step(model2, (x, torch.full((8,), 7)), opts2)
     assert torch.equal(a["loss"], b["loss"])
 

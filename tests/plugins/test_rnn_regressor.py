@@ -63,7 +63,7 @@ def test_model_applies_the_linear_layer_at_every_step():
 def test_trainer_carries_and_restores_the_state():
     torch.manual_seed(0)
     model, trainer = RNNRegressor(), RNNRegressorTrainer()
-    opts = {"main": torch.optim.Adam(model.parameters(), lr=0.02)}
+    opts = zoo_core.Optimization({"main": torch.optim.Adam(model.parameters(), lr=0.02)})
     assert trainer.state_dict() == {"seen": 0}
     x, y = torch.randn(1, 10, 1), torch.randn(1, 10, 1)
     out = trainer.step(model, (x, y), opts)

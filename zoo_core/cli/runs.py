@@ -131,11 +131,11 @@ def compare_formats_cmd(run: str, repeat: int, exports: bool, as_json: bool) -> 
     Each export is made once (its SAVE ms is that one export, checked against PyTorch); loads are
     timed --repeat times.
     """
-    from zoo_core.formats import as_table, compare_formats
+    from zoo_core.formats import compare_formats, formats_table
 
     rows = compare_formats(run, repeat=repeat, exports=exports)
     if as_json:
         echo_json(rows)
         return
-    click.echo(as_table(rows))
+    click.echo(formats_table(rows))
     click.echo(f"(median of {repeat}; loads are from the page cache)")

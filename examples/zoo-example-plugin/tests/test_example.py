@@ -1,10 +1,9 @@
 """The example plugin's own tests, written with the fixtures of zoo's pytest plugin."""
 
 import torch
-from click.testing import CliRunner
 
 import zoo_core
-from zoo_core.cli import cli
+from zoo_core.testing import invoke
 
 
 def test_contract(zoo_check):
@@ -39,7 +38,7 @@ def test_learns_the_spiral(zoo_plugin_zoo, tmp_path):
 
 def test_spiral_command(zoo_plugin_zoo):
     zoo_plugin_zoo("example")
-    result = CliRunner().invoke(cli, ["spiral", "--arms", "2", "--n", "30"])
+    result = invoke("spiral", "--arms", "2", "--n", "30")
     assert result.exit_code == 0, result.output
     assert "2 arms, 30 training points each (60 in all)" in result.output
     assert {"0", "1"} <= set(result.output)

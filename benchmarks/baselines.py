@@ -107,7 +107,7 @@ def cnn_on_batches(
     ``model`` builds the network (default: the tutorial's class). To measure the shared loop's
     overhead alone, pass the lesson's own network and optimizer settings: then only the loop differs.
     """
-    from zoo_core.data import batch_indices
+    from zoo_core.plugin.data import batch_indices
 
     torch.manual_seed(seed)
     cnn = (model or CNN)()

@@ -69,7 +69,7 @@ def epoch(
     foreach: bool | None = None,
 ) -> dict[str, Any]:
     """One epoch of batches of 50 in the shared loop's order; time and test accuracy."""
-    from zoo_core.data import batch_indices
+    from zoo_core.plugin.data import batch_indices
 
     torch.manual_seed(seed)
     model = Variant(channels_last, pool_first)

@@ -179,7 +179,7 @@ def run_folder() -> Iterator[Path]:
 def train(model: str, *, out: Path, **settings: Any) -> tuple[Any, list[str]]:
     """``zoo train`` in this process (``train_model``); returns the result and the lines it printed
     that start with ``cuda graphs:`` (what it said about capturing the step)."""
-    from zoo_core.training import train_model
+    from zoo_core.training.loop import train_model
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):

@@ -31,7 +31,7 @@ from benchmarks.common import (
     run_folder,
     train,
 )
-from zoo_core.text import table
+from zoo_core.plugin.text import table
 
 
 def environment() -> dict[str, Any]:
@@ -76,7 +76,7 @@ def save_on_cuda_reload_on_cpu(mnist: Path | None) -> dict[str, Any]:
     import torch
 
     import zoo_core
-    from zoo_core.evaluation import evaluate_run
+    from zoo_core.serve.evaluation import evaluate_run
 
     with run_folder() as tmp:
         run, said = train("regression", out=tmp / "run", device="cuda")
@@ -133,7 +133,7 @@ def save_on_cuda_reload_on_cpu(mnist: Path | None) -> dict[str, Any]:
 
 def resume_on_cpu() -> dict[str, Any]:
     """A GAN run cut at step 200 of 400 on CUDA (graphed) goes on from its checkpoint on the CPU."""
-    from zoo_core.training import Interrupted, train_model
+    from zoo_core.training.loop import Interrupted, train_model
 
     def cut(step: int) -> None:
         if step == 200:
@@ -174,7 +174,7 @@ def resume_on_cpu() -> dict[str, Any]:
 
 def lessons(mnist: Path | None, steps: int) -> list[dict[str, Any]]:
     """Every model entry, ``steps`` steps on CUDA, graphed and eager."""
-    from zoo_core.plugins import get_zoo
+    from zoo_core.plugin.discovery import get_zoo
 
     rows, table = [], []
     for entry in get_zoo().models.list():

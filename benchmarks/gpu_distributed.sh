@@ -31,7 +31,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from zoo_core.checkpoint import load_model
+from zoo_core.store.checkpoint import load_model
 
 work, device = Path(sys.argv[1]), sys.argv[2]
 one, ddp = (json.loads((work / f"{name}.json").read_text()) for name in ("one", "ddp"))

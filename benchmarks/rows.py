@@ -25,7 +25,7 @@ from benchmarks.common import (
     run_folder,
     train,
 )
-from zoo_core.text import table as text_table
+from zoo_core.plugin.text import table as text_table
 
 
 @dataclass
@@ -280,7 +280,7 @@ def load_cnn(s: Settings) -> Result:
     from safetensors.torch import load_file
 
     import zoo_core
-    from zoo_core import checkpoint
+    from zoo_core.store import checkpoint
 
     result = Result("load-cnn", "checkpoint load, CNN weights", unit="ms", target="<= 0.25x (4x faster)")
     root = mnist_root(s.mnist)
@@ -403,7 +403,7 @@ def _cpu_features() -> str:
     """Whether this CPU has native bfloat16 (it decides what bf16-mixed costs)."""
     import torch
 
-    from zoo_core.optimization import _native_bf16_cpu
+    from zoo_core.training.optimization import _native_bf16_cpu
 
     kind = torch.backends.cpu.get_cpu_capability()
     return f"CPU {kind}, {'native' if _native_bf16_cpu() else 'no native'} bfloat16"
@@ -434,7 +434,7 @@ def infer_cnn_cpu(s: Settings) -> Result:
 
     import zoo_core
     from benchmarks.common import quiet_gc
-    from zoo_core.export import export_onnx, export_pt2, largest_difference
+    from zoo_core.serve.export import export_onnx, export_pt2, largest_difference
 
     result = Result(
         "infer-cnn-cpu",
@@ -443,7 +443,7 @@ def infer_cnn_cpu(s: Settings) -> Result:
         target="<= 1.10x; all three agree",
     )
     try:
-        from zoo_core.export import require_onnx
+        from zoo_core.serve.export import require_onnx
 
         ort = require_onnx()
     except Exception as exc:

@@ -15,7 +15,7 @@ from zoo_core import Splits, Trainer, hookimpl  # noqa: E402
 def toy_net(hidden: int = 8, activation: str = "tanh"):
     import torch
 
-    from zoo_core.layers import activation as act
+    from zoo_core.plugin.layers import activation as act
 
     return torch.nn.Sequential(torch.nn.Linear(1, hidden), act(activation), torch.nn.Linear(hidden, 1))
 

@@ -103,7 +103,7 @@ def test_table_layout():
 
 def test_the_gan_baseline_is_the_lessons_loop_on_the_cpu(tmp_path):
     from benchmarks import baselines
-    from zoo_core.training import train_model
+    from zoo_core.training.loop import train_model
 
     hand = baselines.gan(1, seed=3)
     run = train_model("gan", steps=1, seed=3, device="cpu", out=tmp_path / "gan", sets=["log_every=1"])

@@ -7,8 +7,8 @@ import json
 from click.testing import CliRunner
 
 from zoo_core.cli import cli
-from zoo_core.compare import compare_runs
-from zoo_core.training import train_model
+from zoo_core.serve.compare import compare_runs
+from zoo_core.training.loop import train_model
 
 
 def test_two_optimizer_runs_are_labelled_by_what_differs(tmp_path):

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 import zoo_core
+from zoo_core.author.contract import run_checks
 from zoo_core.cli import cli
-from zoo_core.contract import run_checks
-from zoo_core.errors import PluginError
-from zoo_core.plugins import Zoo
+from zoo_core.plugin.discovery import Zoo
+from zoo_core.plugin.errors import PluginError
 
 STEPS = "12"
 
@@ -534,6 +534,6 @@ def test_zoos_own_schedulers_pass(zoo_plugin_zoo):
      ("RNNTrainer", "an RNNTrainer"), ("BatchNormCompare", "a BatchNormCompare")],
 )  # fmt: skip
 def test_a_or_an_as_the_name_is_spoken(noun, said):
-    from zoo_core.contract.parts import article
+    from zoo_core.author.contract.parts import article
 
     assert article(noun) == said

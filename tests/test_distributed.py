@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zoo_core import Trainer, checkpoint, distributed, hookimpl
+from zoo_core import Trainer, hookimpl
 from zoo_core.cli import cli
-from zoo_core.plugins import PluginInfo, set_zoo
-from zoo_core.training import train_model
+from zoo_core.plugin.discovery import PluginInfo, set_zoo
+from zoo_core.store import checkpoint
+from zoo_core.training.loop import train_model
+from zoo_core.training.parallel import worker as distributed
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(
@@ -307,7 +309,7 @@ def test_nproc_inside_a_worker_is_refused(world_of_one):
 def test_the_workers_run_the_typed_command_without_nproc():
     from pathlib import Path
 
-    from zoo_core.launcher import worker_args
+    from zoo_core.training.parallel.launcher import worker_args
 
     typed = ["gan", "--steps", "3", "--set", "a=1", "--nproc", "2", "-q", "--out", "x", "--no-cuda-graphs"]
     assert worker_args(typed, Path("/runs/r")) == [

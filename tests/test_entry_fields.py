@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from tests.conftest import Toy, toy_net
 from zoo_core import PluginError, hookimpl
 from zoo_core.cli import cli
-from zoo_core.config import resolve
-from zoo_core.registry import Registry
+from zoo_core.config.resolver import resolve
+from zoo_core.plugin.registry import Registry
 
 
 def lion(params, lr, betas=(0.9, 0.99)):

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from zoo_core import Splits, hookimpl
 from zoo_core.cli import cli
-from zoo_core.training import train_model
+from zoo_core.training.loop import train_model
 
 
 class Noisy(torch.nn.Module):
@@ -46,7 +46,7 @@ def test_a_program_that_differs_from_pytorch_is_refused(zoo_plugin_zoo, tmp_path
     assert "the exported program differs from PyTorch by up to " in result.output
     assert "on a batch of 8 (tolerance 1e-05 + 0.0001 * |y|); nothing was written" in result.output
     assert not (run / "model.pt2").exists()
-    from zoo_core import lock
+    from zoo_core.store import lock
 
     leftovers = [p.name for p in run.iterdir() if p.name.startswith(".") and p.name not in lock.NAMES]
     assert leftovers == []  # no temporary file left (the run folder's lock files are its own)

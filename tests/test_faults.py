@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from zoo_core import checkpoint
+from zoo_core.store import checkpoint
 
 ZOO = [sys.executable, "-m", "zoo_core"]
 # The regression lesson, long enough to be cut, with a checkpoint after every few steps.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from zoo_core.formats import compare_formats
-from zoo_core.training import train_model
+from zoo_core.serve.formats import compare_formats
+from zoo_core.training.loop import train_model
 
 
 def test_every_format_round_trips_exactly(toy_zoo, tmp_path):
@@ -39,7 +39,7 @@ def test_a_format_that_reloads_different_weights_is_reported(toy_zoo, tmp_path, 
 
 
 def test_exports_join_the_table_with_their_load_times(toy_zoo, tmp_path):
-    from zoo_core.formats import formats_table
+    from zoo_core.serve.formats import formats_table
 
     train_model("toy", out=tmp_path / "run", device="cpu")
     rows = compare_formats(tmp_path / "run", repeat=2, exports=True)

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import Toy
 from zoo_core.cli import cli
-from zoo_core.plugins import Zoo, set_zoo
-from zoo_core.runs import runs_root
-from zoo_core.training import train_model
+from zoo_core.plugin.discovery import Zoo, set_zoo
+from zoo_core.store.runs import runs_root
+from zoo_core.training.loop import train_model
 
 SETTINGS = settings(
     max_examples=60,

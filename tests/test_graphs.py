@@ -14,10 +14,11 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
-from zoo_core import Trainer, graphs
+from zoo_core import Trainer
 from zoo_core.cli import cli
-from zoo_core.graphs import GraphedStep, ReplayBackend, make_capturable, wrap_step
-from zoo_core.training import train_model
+from zoo_core.training import graphs
+from zoo_core.training.graphs import GraphedStep, ReplayBackend, make_capturable, wrap_step
+from zoo_core.training.loop import train_model
 
 pytestmark = pytest.mark.numerics  # every test here trains and compares what training computed
 

@@ -21,11 +21,12 @@ from click.testing import CliRunner
 from doc_blocks import ROOT, Block, blocks, commands, match_output, sections, write
 
 import zoo_core
-from zoo_core import hookspecs, settings
 from zoo_core.cli import cli
-from zoo_core.errors import PluginError
-from zoo_core.plugins import PluginInfo, Zoo, set_zoo
-from zoo_core.registry import Registry
+from zoo_core.config import settings
+from zoo_core.plugin import hookspecs
+from zoo_core.plugin.discovery import PluginInfo, Zoo, set_zoo
+from zoo_core.plugin.errors import PluginError
+from zoo_core.plugin.registry import Registry
 
 PAGE = ROOT / "docs" / "plugin-hooks.md"
 HOOKS = sorted(name for name, obj in vars(hookspecs).items() if hasattr(obj, f"{hookspecs.PROJECT}_spec"))
@@ -291,7 +292,7 @@ def test_trainer_members_are_documented():
 
 def test_environment_variables_are_documented():
     text = sections(PAGE)["Environment variables"]
-    source = (ROOT / "zoo_core" / "plugins.py").read_text()
+    source = (ROOT / "zoo_core" / "plugin" / "discovery.py").read_text()
     used = set(re.findall(r'(?:environ\.get\(|environ\[|_env_list\(|switch\()\s*"(ZOO_[A-Z_]+)"', source))
     assert used >= {"ZOO_LOAD_PLUGINS", "ZOO_BLOCK_PLUGINS", "ZOO_STRICT_PLUGINS"}
     missing = [v for v in sorted(used) if f"| `{v}` |" not in text]

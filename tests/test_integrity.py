@@ -14,9 +14,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import zoo_core
-from zoo_core import ZooError, atomic, checkpoint, lock
-from zoo_core.evaluation import evaluate_run
-from zoo_core.training import train_model
+from zoo_core import ZooError
+from zoo_core.plugin import atomic
+from zoo_core.serve.evaluation import evaluate_run
+from zoo_core.store import checkpoint, lock
+from zoo_core.training.loop import train_model
 
 
 def _weights(run_dir):
@@ -135,7 +137,7 @@ def test_resume_takes_the_lock_too(toy_zoo, tmp_path):
 
 def test_a_finished_run_in_the_folder_is_seen_after_taking_the_lock(toy_zoo, tmp_path, monkeypatch):
     # The loser of a race checks "empty" before the winner writes, then gets the lock after it ended.
-    from zoo_core import runs
+    from zoo_core.store import runs
 
     run = tmp_path / "run"
     real = runs._has_files

@@ -16,7 +16,7 @@ import zoo_core
 from tests.conftest import Toy
 from zoo_core import Optimization, Trainer, ZooError, hookimpl
 from zoo_core.cli import cli
-from zoo_core.training import Interrupted, train_model
+from zoo_core.training.loop import Interrupted, train_model
 from zoo_plugins import standard as builtin_schedulers
 
 pytestmark = pytest.mark.numerics

@@ -9,8 +9,8 @@ from importlib import metadata
 import pytest
 
 from zoo_core import PluginError
-from zoo_core import plugins as plugins_mod
-from zoo_core.plugins import Zoo
+from zoo_core.plugin import discovery as plugins_mod
+from zoo_core.plugin.discovery import Zoo
 
 GOOD = """
 from zoo_core import hookimpl

@@ -12,10 +12,10 @@ from safetensors.torch import save_file
 
 import zoo_core
 from zoo_core.cli import cli
-from zoo_core.errors import PluginError
-from zoo_core.predict import Predictor
-from zoo_core.registry import Registry
-from zoo_core.training import train_model
+from zoo_core.plugin.errors import PluginError
+from zoo_core.plugin.predictor import Predictor
+from zoo_core.plugin.registry import Registry
+from zoo_core.training.loop import train_model
 
 X = [[0.5], [-0.25], [1.0]]
 
@@ -95,15 +95,15 @@ def test_a_pickle_is_never_read(toy_zoo, tmp_path):
 
 def test_predictor_field_is_lazy_listed_and_validated():
     registry = Registry("model")
-    entry = registry.add("m", factory="torch.nn:Linear", predictor="zoo_core.predict:Predictor")
-    assert entry.predictor == "zoo_core.predict:Predictor"  # a string until used
-    assert entry.to_dict()["predictor"] == "zoo_core.predict:Predictor"
+    entry = registry.add("m", factory="torch.nn:Linear", predictor="zoo_core.serve.predict:Predictor")
+    assert entry.predictor == "zoo_core.serve.predict:Predictor"  # a string until used
+    assert entry.to_dict()["predictor"] == "zoo_core.serve.predict:Predictor"
     assert entry.load_predictor() is Predictor
     assert registry.add("n", factory="torch.nn:Linear").load_predictor() is None
     with pytest.raises(PluginError, match="needs a callable predictor or a 'module:attr' string"):
         registry.add("bad", factory="torch.nn:Linear", predictor="not a path")
     with pytest.raises(PluginError, match="only apply to models"):
-        Registry("dataset").add("d", factory=dict, predictor="zoo_core.predict:Predictor")
-    broken = registry.add("broken", factory="torch.nn:Linear", predictor="zoo_core.predict:Nope")
-    with pytest.raises(zoo_core.ZooError, match="cannot load predictor 'zoo_core.predict:Nope'"):
+        Registry("dataset").add("d", factory=dict, predictor="zoo_core.serve.predict:Predictor")
+    broken = registry.add("broken", factory="torch.nn:Linear", predictor="zoo_core.serve.predict:Nope")
+    with pytest.raises(zoo_core.ZooError, match="cannot load predictor 'zoo_core.serve.predict:Nope'"):
         broken.load_predictor()

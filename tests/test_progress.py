@@ -6,7 +6,7 @@ import io
 import os
 import signal
 
-from zoo_core.progress import Progress, stop_on_sigint
+from zoo_core.training.progress import Progress, stop_on_sigint
 
 
 def test_progress_is_a_live_bar_on_a_terminal_and_lines_elsewhere():

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from zoo_core import PluginError, ZooError
-from zoo_core.registry import Entry, Registry, Source
+from zoo_core.plugin.registry import Entry, Registry, Source
 
 
 def _registry(*adds: tuple[str, str]) -> Registry:

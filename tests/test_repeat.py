@@ -11,9 +11,9 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from zoo_core.checkpoint import read_metadata
 from zoo_core.cli import cli
-from zoo_core.training import Interrupted, train_model
+from zoo_core.store.checkpoint import read_metadata
+from zoo_core.training.loop import Interrupted, train_model
 
 
 def _zoo(*args: str):

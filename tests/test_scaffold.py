@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from plugin_packages import ZOO, env_with, pip_install, run
 
+from zoo_core.author.scaffold import TEMPLATES, plugin_names, render
 from zoo_core.cli import cli
-from zoo_core.scaffold import TEMPLATES, plugin_names, render
 
 
 def new_plugin(*args: str):

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-from zoo_core.seeding import rng_state, seed_everything, set_rng_state
+from zoo_core.training.seeding import rng_state, seed_everything, set_rng_state
 
 
 def _draws() -> tuple[float, float, list[float]]:

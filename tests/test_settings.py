@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zoo_core import settings
-from zoo_core.errors import ZooError
-from zoo_core.settings import Loop
+from zoo_core.config import settings
+from zoo_core.config.settings import Loop
+from zoo_core.plugin.errors import ZooError
 
 
 def test_defaults_make_a_loop_once_it_has_a_length():

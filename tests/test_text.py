@@ -1,6 +1,6 @@
 """Text tables: aligned columns, a rule under the headers, no trailing spaces."""
 
-from zoo_core.text import table
+from zoo_core.plugin.text import table
 
 
 def test_columns_align_and_the_last_is_not_padded():

@@ -11,8 +11,8 @@ import torch
 
 import zoo_core
 from zoo_core import ZooError
-from zoo_core.checkpoint import load_weights, read_metadata
-from zoo_core.training import Interrupted, train_model
+from zoo_core.store.checkpoint import load_weights, read_metadata
+from zoo_core.training.loop import Interrupted, train_model
 
 pytestmark = pytest.mark.numerics  # every test here trains and compares what training computed
 
@@ -175,7 +175,7 @@ def test_epochs_count_batches_and_drop_last(toy_zoo, tmp_path):
 
 
 def test_pickle_needs_trust_and_gives_the_same_model(toy_zoo, tmp_path):
-    from zoo_core.checkpoint import load_pickle
+    from zoo_core.store.checkpoint import load_pickle
 
     train_model("toy", out=tmp_path / "run", device="cpu", save_format="both")
     with pytest.raises(
@@ -212,7 +212,7 @@ def test_damaged_or_foreign_weights_are_clear_errors(toy_zoo, tmp_path):
 
 
 def test_eval_rebuilds_and_measures_again(toy_zoo, tmp_path):
-    from zoo_core.evaluation import evaluate_run
+    from zoo_core.serve.evaluation import evaluate_run
 
     result = train_model("toy", out=tmp_path / "run", device="cpu")
     again = evaluate_run(tmp_path / "run", device="cpu")
@@ -293,7 +293,7 @@ def test_without_matplotlib_the_run_finishes_and_says_figures_were_skipped(toy_z
         importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
     )
     said = []
-    from zoo_core.training import draw_figures
+    from zoo_core.training.loop import draw_figures
 
     assert draw_figures(None, None, None, "cpu", [], tmp_path, "toy", said.append) == []
     assert said == ["figures skipped: matplotlib is not installed (pip install matplotlib)"]

@@ -8,14 +8,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from zoo_core.data import Splits
-from zoo_core.errors import PluginError, ZooError
-from zoo_core.hookspecs import API_VERSION, VERSION, hookimpl
-from zoo_core.optimization import Optimization
-from zoo_core.plugins import Zoo, get_zoo, set_zoo
-from zoo_core.predict import Predictor
-from zoo_core.registry import Entry, Registry
-from zoo_core.trainer import Trainer
+from zoo_core.plugin.data import Splits
+from zoo_core.plugin.discovery import Zoo, get_zoo, set_zoo
+from zoo_core.plugin.errors import PluginError, ZooError
+from zoo_core.plugin.hookspecs import API_VERSION, VERSION, hookimpl
+from zoo_core.plugin.predictor import Predictor
+from zoo_core.plugin.registry import Entry, Registry
+from zoo_core.plugin.trainer import Trainer
+from zoo_core.training.optimization import Optimization
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,25 +25,30 @@ __version__ = VERSION
 #: What plugins use besides the registries, each imported when first asked for (none imports torch):
 #: figures, layers and tables for lessons, the predictor's helpers, runs and their trained models.
 _LAZY = {
-    "Batches": "zoo_core.data",
-    "batch_indices": "zoo_core.data",
-    "activation": "zoo_core.layers",
-    "pyplot": "zoo_core.figures",
-    "save_figure": "zoo_core.figures",
-    "table": "zoo_core.text",
-    "atomic_path": "zoo_core.atomic",
-    "PredictOptions": "zoo_core.predict",
-    "TENSOR_SUFFIXES": "zoo_core.predict",
-    "read_tensor": "zoo_core.predict",
-    "parse_numbers": "zoo_core.predict",
-    "to_json": "zoo_core.predict",
-    "first_linear": "zoo_core.predict",
-    "find_run": "zoo_core.runs",
-    "read_json": "zoo_core.runs",
-    "Trained": "zoo_core.trained",
-    "open_run": "zoo_core.trained",
-    "compare_formats": "zoo_core.formats",
-    "formats_table": "zoo_core.formats",
+    "Batches": "zoo_core.plugin.data",
+    "batch_indices": "zoo_core.plugin.data",
+    "activation": "zoo_core.plugin.layers",
+    "pyplot": "zoo_core.plugin.figures",
+    "save_figure": "zoo_core.plugin.figures",
+    "table": "zoo_core.plugin.text",
+    "atomic_path": "zoo_core.plugin.atomic",
+    "PredictOptions": "zoo_core.plugin.predictor",
+    "TENSOR_SUFFIXES": "zoo_core.plugin.predictor",
+    "read_tensor": "zoo_core.plugin.predictor",
+    "parse_numbers": "zoo_core.plugin.predictor",
+    "to_json": "zoo_core.plugin.predictor",
+    "first_linear": "zoo_core.plugin.predictor",
+    "WEIGHTS": "zoo_core.store.checkpoint",
+    "PICKLE": "zoo_core.store.checkpoint",
+    "load_weights": "zoo_core.store.checkpoint",
+    "load_pickle": "zoo_core.store.checkpoint",
+    "pickle_globals": "zoo_core.store.checkpoint",
+    "find_run": "zoo_core.store.runs",
+    "read_json": "zoo_core.store.runs",
+    "Trained": "zoo_core.serve.trained",
+    "open_run": "zoo_core.serve.trained",
+    "compare_formats": "zoo_core.serve.formats",
+    "formats_table": "zoo_core.serve.formats",
 }
 
 
@@ -140,7 +145,7 @@ def get_scheduler(name: str) -> Entry:
 
 def create_scheduler(name: str, optimizer: Any, total_steps: int, **overrides: Any) -> Any:
     """A learning-rate scheduler for ``optimizer`` over ``total_steps`` (None for ``constant``)."""
-    from zoo_core.config import make_scheduler
+    from zoo_core.config.runconfig import make_scheduler
 
     return make_scheduler(name, optimizer, total_steps, **overrides)
 
@@ -157,7 +162,7 @@ def create_model(name: str, **overrides: Any) -> Any:
 
 def create_dataset(name: str, *, seed: int = 0, data_root: str | None = None, **overrides: Any) -> Splits:
     """Build a dataset's ``Splits``; data drawn at random is drawn from ``seed``."""
-    from zoo_core.config import build_dataset
+    from zoo_core.config.resolver import build_dataset
 
     return build_dataset(get_dataset(name), overrides, seed=seed, data_root=data_root)
 
@@ -175,13 +180,13 @@ def create_trainer(name: str, **overrides: Any) -> Trainer:
 
 def train(model: str, **settings: Any) -> Any:
     """Train ``model`` with the shared trainer, as ``zoo train`` does; returns the run's result."""
-    from zoo_core.training import train_model
+    from zoo_core.training.loop import train_model
 
     return train_model(model, **settings)
 
 
 def load_model(path: str | Path, device: str = "cpu") -> Any:
     """Rebuild a trained model from its ``model.safetensors`` (run or hub folder, ``hf://org/name``): no pickle."""
-    from zoo_core.trained import open_run
+    from zoo_core.serve.trained import open_run
 
     return open_run(path, device=device).model

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from zoo_core.plugins import Zoo, set_zoo
+from zoo_core.plugin.discovery import Zoo, set_zoo
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def zoo_plugin_zoo() -> Iterator[Callable[..., Zoo]]:
     or a plugin object. Other installed third-party plugins are left out. A plugin that fails to
     load fails the test with its error.
     """
-    from zoo_core.errors import PluginError
+    from zoo_core.plugin.errors import PluginError
 
     previous = set_zoo(None)
 
@@ -72,11 +72,11 @@ def zoo_check(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     Runs the checks of ``zoo check`` on ``plugin`` (what ``zoo_plugin_zoo`` takes, or one entry's
     ``"plugin:name"``), loaded in isolation (with zoo's own plugins unless ``builtins=False``);
     ``listing=False`` skips the fresh-interpreter listing check, ``train=True`` adds
-    ``zoo check --train``. Returns the ``zoo_core.contract.Report``; a FAIL fails the test with
+    ``zoo check --train``. Returns the ``zoo_core.author.contract.Report``; a FAIL fails the test with
     the whole report.
     """
-    from zoo_core.contract import DEFAULT_STEPS, run_checks
-    from zoo_core.errors import PluginError
+    from zoo_core.author.contract import DEFAULT_STEPS, run_checks
+    from zoo_core.plugin.errors import PluginError
 
     previous = set_zoo(None)
     count = 0

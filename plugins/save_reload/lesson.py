@@ -9,8 +9,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo_core import (
+    PICKLE,
+    WEIGHTS,
+    atomic_path,
+    compare_formats,
+    formats_table,
+    load_pickle,
+    load_weights,
+    pickle_globals,
+    pyplot,
+    save_figure,
+    table,
+)
 from zoo_core import activation as make_activation
-from zoo_core import atomic_path, checkpoint, compare_formats, formats_table, pyplot, save_figure, table
 from zoo_plugins.standard.supervised import Supervised
 
 #: what the trainer records of the net still in memory, so reloads can be compared with it
@@ -123,12 +135,12 @@ def reload_three_ways(run_dir: Path, device: str = "cpu") -> dict[str, Any]:
 
     start = time.perf_counter()
     # Trusted on purpose: this command wrote model.pt moments ago. Never unpickle files from elsewhere.
-    net2 = checkpoint.load_pickle(run_dir / checkpoint.PICKLE, trust=True, device=device)
+    net2 = load_pickle(run_dir / PICKLE, trust=True, device=device)
     pickle_ms = (time.perf_counter() - start) * 1000
 
     start = time.perf_counter()
     net3 = get_model(config["model"]).create(**config["model_params"])  # rebuild the architecture ...
-    checkpoint.load_weights(net3, run_dir / checkpoint.WEIGHTS, device=device)  # ... then its parameters
+    load_weights(net3, run_dir / WEIGHTS, device=device)  # ... then its parameters
     params_ms = (time.perf_counter() - start) * 1000
 
     with torch.no_grad():
@@ -141,7 +153,7 @@ def reload_three_ways(run_dir: Path, device: str = "cpu") -> dict[str, Any]:
         "params": outs["params"],
         "identical": {k: bool(torch.equal(v, recorded["out"])) for k, v in outs.items()},
         "load_ms": {"pickle": pickle_ms, "params": params_ms},
-        "pickle_globals": checkpoint.pickle_globals(run_dir / checkpoint.PICKLE),
+        "pickle_globals": pickle_globals(run_dir / PICKLE),
         "dead": unit_activity(net3, x)["dead"],
         "net3": net3,
     }
@@ -186,13 +198,13 @@ def run(out: str | None, seed: int, steps: int, device: str, echo: Any = print) 
         ["Net1: trained net", "(in memory)", "-", "reference"],
         [
             "Net2: whole-model pickle",
-            checkpoint.PICKLE,
+            PICKLE,
             f"{reloaded['load_ms']['pickle']:.2f}",
             "bit-identical" if reloaded["identical"]["pickle"] else "DIFFERENT",
         ],
         [
             "Net3: parameters",
-            checkpoint.WEIGHTS,
+            WEIGHTS,
             f"{reloaded['load_ms']['params']:.2f}",
             "bit-identical" if reloaded["identical"]["params"] else "DIFFERENT",
         ],

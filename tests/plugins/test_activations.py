@@ -11,7 +11,7 @@ from torch import nn
 
 import zoo_core
 from zoo_core.cli import cli
-from zoo_core.config import resolve
+from zoo_core.config.resolver import resolve
 from zoo_plugins.activations.lesson import PANELS, curves
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 import zoo_core
 from zoo_core.cli import cli
-from zoo_core.config import resolve
-from zoo_core.training import Interrupted
+from zoo_core.config.resolver import resolve
+from zoo_core.training.loop import Interrupted
 from zoo_plugins.dqn.lesson import QNet, ReplayMemory, make_env, play, shaped_reward
 
 PNG = b"\x89PNG\r\n\x1a\n"

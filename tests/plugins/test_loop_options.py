@@ -7,7 +7,7 @@ import math
 import pytest
 
 import zoo_core
-from zoo_core.training import train_model
+from zoo_core.training.loop import train_model
 
 OPTIONS = {"precision": "bf16-mixed", "grad_clip": 1.0, "accumulate": 2, "scheduler": "cosine"}
 MNIST_MODELS = {"cnn", "rnn-classifier", "autoencoder"}

@@ -193,7 +193,7 @@ def test_noisy_parabola_is_seeded():
 
 def test_race_step_replays_like_eager():
     """The comparison step is capturable: recorded once and replayed, it trains exactly as eagerly."""
-    graphs = pytest.importorskip("zoo_core.graphs")
+    graphs = pytest.importorskip("zoo_core.training.graphs")
     x, y = zoo_core.create_dataset("noisy-parabola", seed=0).train.tensors
     trained = []
     for graphed in (False, True):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import zoo_core
-from zoo_core.training import Interrupted
+from zoo_core.training.loop import Interrupted
 from zoo_plugins.rnn_regressor.lesson import RNNRegressor, RNNRegressorTrainer, Windows, windows_of
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,7 @@ import torch
 
 import zoo_core
 from zoo_core import ZooError
-from zoo_core.state import flatten
+from zoo_core.store.state import flatten
 from zoo_plugins.standard import schedulers as factories
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from zoo_core.errors import ZooError, debugging
-from zoo_core.hookspecs import VERSION
-from zoo_core.plugins import get_zoo
+from zoo_core.plugin.discovery import get_zoo
+from zoo_core.plugin.errors import ZooError, debugging
+from zoo_core.plugin.hookspecs import VERSION
 
 
 def complete(kind: str) -> Any:

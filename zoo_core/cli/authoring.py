@@ -37,7 +37,7 @@ def check_cmd(
     each model trains its full recipe on the CPU and its metrics must meet what its registration
     declares (expects=); a table of model, expected, measured, time and result ends the report.
     """
-    from zoo_core.contract import plan, run_checks, subject_of
+    from zoo_core.author.contract import plan, run_checks, subject_of
 
     width = max(len(subject_of(kind, item)) for kind, item in plan(targets))
     report = run_checks(
@@ -68,7 +68,7 @@ def check_cmd(
 )
 def new_plugin_cmd(name: str, directory: str | None) -> None:
     """Write a ready plugin package NAME: pyproject.toml, a model, a dataset, tests and a README."""
-    from zoo_core.scaffold import new_plugin
+    from zoo_core.author.scaffold import new_plugin
 
     root, files = new_plugin(name, directory)
     click.echo(f"wrote {len(files)} files to {root}:")

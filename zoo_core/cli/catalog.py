@@ -7,10 +7,10 @@ from typing import Any
 import click
 
 from zoo_core.cli.app import cli, complete, echo_json
-from zoo_core.errors import ZooError
-from zoo_core.plugins import get_zoo
-from zoo_core.registry import KINDS, PLURAL, Entry, expectation, suggest
-from zoo_core.text import table
+from zoo_core.plugin.discovery import get_zoo
+from zoo_core.plugin.errors import ZooError
+from zoo_core.plugin.registry import KINDS, PLURAL, Entry, expectation, suggest
+from zoo_core.plugin.text import table
 
 KIND_WORDS = {**{k: k for k in KINDS}, **{PLURAL[k]: k for k in KINDS}}
 
@@ -54,7 +54,7 @@ def parameter_count(entry: Entry, **overrides: Any) -> int:
     """Trainable parameters of a model built with its defaults (checked as 'zoo train' builds it)."""
     import torch
 
-    from zoo_core.assembly import build_model
+    from zoo_core.training.assembly import build_model
 
     model = build_model(entry, entry.params(overrides), torch.device("cpu"))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

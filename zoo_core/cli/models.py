@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from zoo_core.cli.app import cli, echo_json
-from zoo_core.errors import ZooError
+from zoo_core.plugin.errors import ZooError
 
 
 @cli.command("predict", context_settings={"ignore_unknown_options": True})
@@ -29,8 +29,8 @@ def predict_cmd(
     classification, digit images for the MNIST models (--top-k), images for the autoencoder
     (reconstructions go to --out); any other model reads .npy, .safetensors or .json tensors.
     """
-    from zoo_core.devices import pick_device
-    from zoo_core.predict import predict
+    from zoo_core.serve.predict import predict
+    from zoo_core.training.devices import pick_device
 
     unknown = [a for a in inputs if a.startswith("--")]
     if unknown:
@@ -60,7 +60,7 @@ def export_cmd(run: str, fmt: str, out: str | None, as_json: bool) -> None:
     pip install 'zoo[onnx]'.
     """
     if fmt == "hub":
-        from zoo_core.hub import write_folder
+        from zoo_core.serve.hub import write_folder
 
         folder = write_folder(run, out)
         if as_json:
@@ -71,7 +71,7 @@ def export_cmd(run: str, fmt: str, out: str | None, as_json: bool) -> None:
         click.echo(f"wrote {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
         click.echo(f"load it: zoo eval {folder}, or zoo_core.load_model({str(folder)!r}); share it: zoo push")
         return
-    from zoo_core.export import export
+    from zoo_core.serve.export import export
 
     result = export(run, fmt, out)
     if as_json:
@@ -97,7 +97,7 @@ def export_cmd(run: str, fmt: str, out: str | None, as_json: bool) -> None:
 @click.option("--private", is_flag=True, help="Create the repository as private.")
 def push_cmd(run: str, repo_id: str, private: bool) -> None:
     """Upload a run to the Hugging Face Hub as a model repo (needs pip install 'zoo[hub]' and a login)."""
-    from zoo_core.hub import push
+    from zoo_core.serve.hub import push
 
     url = push(run, repo_id, private=private)
     click.echo(f"pushed {run} to {url}; load it: zoo eval hf://{repo_id}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from zoo_core.cli.app import cli, complete, echo_json
-from zoo_core.runs import STATUSES
-from zoo_core.text import table
+from zoo_core.plugin.text import table
+from zoo_core.store.runs import STATUSES
 
 
 @cli.command("eval")
@@ -23,8 +23,8 @@ def eval_cmd(
 
     RUN_OR_FILE is a run folder, a model name, a weights file, a hub folder or hf://org/name.
     """
-    from zoo_core.evaluation import evaluate_run
-    from zoo_core.trained import SCHEME, weights_of
+    from zoo_core.serve.evaluation import evaluate_run
+    from zoo_core.serve.trained import SCHEME, weights_of
 
     if run.startswith(SCHEME):
         run = str(weights_of(run))  # downloaded (or from the cache) and checked
@@ -48,7 +48,7 @@ def eval_cmd(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def runs_cmd(name: str | None, status: str | None, as_json: bool) -> None:
     """Every run (under ./runs or $ZOO_RUNS_DIR, and those saved elsewhere with --out)."""
-    from zoo_core.runs import list_runs, runs_root
+    from zoo_core.store.runs import list_runs, runs_root
 
     runs = list_runs(name, status=status)
     if as_json:
@@ -98,7 +98,7 @@ def runs_cmd(name: str | None, status: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (no figure).")
 def compare_cmd(runs: tuple[str, ...], metric: str | None, out: str, as_json: bool) -> None:
     """Overlay runs' curves in one figure and tabulate their final and best metrics."""
-    from zoo_core.compare import as_rows, compare_runs, draw
+    from zoo_core.serve.compare import as_rows, compare_runs, draw
 
     report = compare_runs(runs, metric)
     if as_json:
@@ -131,7 +131,7 @@ def compare_formats_cmd(run: str, repeat: int, exports: bool, as_json: bool) -> 
     Each export is made once (its SAVE ms is that one export, checked against PyTorch); loads are
     timed --repeat times.
     """
-    from zoo_core.formats import compare_formats, formats_table
+    from zoo_core.serve.formats import compare_formats, formats_table
 
     rows = compare_formats(run, repeat=repeat, exports=exports)
     if as_json:

@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from zoo_core import settings
 from zoo_core.cli.app import cli, complete, echo_json
-from zoo_core.errors import ZooError
+from zoo_core.config import settings
+from zoo_core.plugin.errors import ZooError
 
 
 class TrainCommand(click.Command):
@@ -40,7 +40,7 @@ class TrainCommand(click.Command):
         if not name:
             return
         try:
-            from zoo_core.config import resolve
+            from zoo_core.config.resolver import resolve
 
             config = resolve(name, **ctx.meta.get("zoo.help_parts", {}))
         except ZooError as exc:
@@ -168,22 +168,22 @@ class TrainCommand(click.Command):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> None:
     """Train NAME with its recipe; flags and --set override it. 'zoo train NAME --help' lists its settings."""
-    from zoo_core import distributed
-    from zoo_core.training import train_model
+    from zoo_core.training.loop import train_model
+    from zoo_core.training.parallel import worker as distributed
 
     if options.pop("no_cuda_graphs"):
         options["sets"] = (*options["sets"], "cuda_graphs=false")
     distributed.set_timeout(options.pop("timeout"))
     nproc = options.pop("nproc")
     if options.pop("print_config"):
-        from zoo_core.configfile import to_toml
-        from zoo_core.training import configure
+        from zoo_core.config.files import to_toml
+        from zoo_core.training.loop import configure
 
         config, _, _ = configure(name, **options)
         click.echo(to_toml(config), nl=False)
         return
     if nproc is not None:
-        from zoo_core.launcher import launch
+        from zoo_core.training.parallel.launcher import launch
 
         args = click.get_current_context().meta["zoo.args"]
         launch(args, nproc, {"model": name, **options})  # the workers print; worker 0 the summary

@@ -1,0 +1,188 @@
+"""The ``Predictor`` base class: how a model reads the user's inputs and shows its outputs.
+
+A model entry may name one (``registry.add(..., predictor="module:Class")``); the base class is the
+fallback for any model: tensors from ``.npy``, ``.safetensors`` or JSON files in, the outputs as JSON out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from zoo_core.plugin.errors import ZooError, first_line
+
+if TYPE_CHECKING:
+    import torch
+
+
+TENSOR_SUFFIXES = (".npy", ".safetensors", ".json")
+
+
+@attrs.frozen
+class PredictOptions:
+    """What ``zoo predict`` passes on to a predictor besides the inputs."""
+
+    top_k: int = 3
+    out: Path = Path(".")
+
+
+class Predictor:
+    """How a model reads the user's inputs and shows its outputs, and what ``zoo export`` exports.
+
+    This base class reads tensor files (``.npy``, ``.safetensors`` or a JSON nested list; several
+    files are joined along the batch dimension) and shows the raw outputs; subclasses override
+    what differs. A subclass is made with no arguments, once per command.
+    """
+
+    #: What INPUT means for this model, for ``zoo predict --help`` and error messages.
+    inputs: ClassVar[str] = "tensor files: .npy, .safetensors (one tensor) or .json (a nested list)"
+    #: Non-empty: ``zoo predict`` refuses with this line (say what to use instead; ``{name}`` is the model).
+    cannot_predict: ClassVar[str] = ""
+    #: Non-empty: ``zoo export`` refuses with this line (say why).
+    cannot_export: ClassVar[str] = ""
+    #: What ``export_module`` returns, when it is not the whole model (``zoo export`` says so).
+    exports: ClassVar[str] = ""
+
+    def read(self, model: torch.nn.Module, args: Sequence[str]) -> tuple[torch.Tensor, ...]:
+        """The positional inputs of ``model(...)`` from the command-line arguments."""
+        if not args:
+            raise ZooError(f"give one or more inputs: {self.inputs}")
+        return (join_batches([read_tensor(a) for a in args]),)
+
+    def run(self, model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> Any:
+        """The model's outputs for ``batch``; an input it cannot take is one line, not a traceback."""
+        import torch
+
+        try:
+            with torch.no_grad():
+                return model(*batch)
+        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+            shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}" for t in batch)
+            raise ZooError(f"the model cannot take an input of shape {shapes} ({first_line(exc)})") from exc
+
+    def show(
+        self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions
+    ) -> list[dict[str, Any]]:
+        """JSON-ready records of the outputs (``zoo predict --json`` prints them as they are)."""
+        return [{"output": to_json(outputs)}]
+
+    def text(self, records: list[dict[str, Any]]) -> str:
+        """What ``zoo predict`` prints without ``--json``."""
+        return "\n".join(json.dumps(r) for r in records)
+
+    def example(self, model: torch.nn.Module) -> tuple[torch.Tensor, ...] | None:
+        """A small example batch for ``zoo export`` (batch dimension first); None: the run's own data."""
+        return None
+
+    def export_module(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The part of the model ``zoo export`` exports (the whole model by default)."""
+        return model
+
+
+# -- readers that predictors share ---------------------------------------------------------------
+def read_tensor(arg: str) -> torch.Tensor:
+    """One tensor from a ``.npy`` (no pickle), ``.safetensors`` (one tensor) or ``.json`` file."""
+    import numpy as np
+    import torch
+
+    path = Path(arg)
+    if path.suffix not in TENSOR_SUFFIXES:
+        raise ZooError(f"{arg}: expected a tensor file ({', '.join(TENSOR_SUFFIXES)})")
+    if not path.is_file():
+        raise ZooError(f"{arg}: no such file")
+    if path.suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ZooError(f"{arg}: not a readable .npy array of numbers ({exc})") from exc
+        if array.dtype.kind not in "biuf":
+            raise ZooError(f"{arg}: expected an array of numbers, got dtype {array.dtype}")
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    elif path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise ZooError(f"{arg}: not a readable safetensors file ({exc})") from exc
+        if len(tensors) != 1:
+            raise ZooError(
+                f"{arg}: expected exactly one tensor, found {len(tensors)} ({', '.join(sorted(tensors))})"
+            )
+        (tensor,) = tensors.values()
+    else:
+        try:
+            data = json.loads(path.read_text())
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
+            raise ZooError(f"{arg}: not valid JSON ({exc})") from exc
+        try:
+            tensor = torch.tensor(data, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ZooError(f"{arg}: expected a nested list of numbers with equal lengths ({exc})") from exc
+    if tensor.is_floating_point():
+        tensor = tensor.float()
+        if not bool(torch.isfinite(tensor).all()):
+            raise ZooError(f"{arg}: holds NaN or infinite values")
+    elif tensor.dtype == torch.bool:
+        tensor = tensor.float()
+    else:
+        tensor = tensor.long()
+    return tensor
+
+
+def join_batches(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Several inputs' tensors as one batch along dimension 0; their other dimensions must agree."""
+    import torch
+
+    if len(tensors) == 1:
+        return tensors[0]
+    shapes = {tuple(t.shape[1:]) for t in tensors}
+    if len(shapes) != 1 or any(t.dim() == 0 for t in tensors):
+        raise ZooError(
+            "the inputs do not stack into one batch: shapes "
+            + ", ".join(str(tuple(t.shape)) for t in tensors)
+        )
+    return torch.cat(tensors)
+
+
+def parse_numbers(arg: str, count: int, what: str) -> list[float]:
+    """``count`` comma-separated finite numbers from one argument, e.g. ``"0.5"`` or ``"1,-2"``."""
+    parts = [p.strip() for p in arg.split(",")]
+    if len(parts) != count:
+        raise ZooError(f"expected {count} number{'s' * (count > 1)} per input ({what}), got {arg!r}")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ZooError(f"expected numbers ({what}), got {arg!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ZooError(f"expected finite numbers ({what}), got {arg!r}")
+    return values
+
+
+def to_json(value: Any) -> Any:
+    """Tensors (also inside tuples, lists and dicts) as nested lists of plain numbers."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().tolist()
+    if isinstance(value, (tuple, list)):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    return value
+
+
+def first_linear(model: torch.nn.Module) -> torch.nn.Linear:
+    """The first ``nn.Linear`` of a model: its ``in_features`` is how many numbers an input has."""
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            return module
+    raise ZooError("the model has no Linear layer to read its input size from")

@@ -1,0 +1,294 @@
+"""Run folders: where a run's files go, its metrics log, and finding runs again."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from zoo_core.plugin.atomic import disk_full, write_json, write_text
+from zoo_core.plugin.errors import Interrupted, RunFailed, ZooError, first_line
+from zoo_core.store.checkpoint import CHECKPOINT_FILES, WEIGHTS, diverged, last_checkpoint
+
+CONFIG = "config.json"
+METRICS = "metrics.csv"
+SUMMARY = "summary.json"
+INDEX = ".index"  # under the runs root: one small file per run saved elsewhere with --out
+STATUSES = ("running", "finished", "interrupted", "failed")
+
+
+def runs_root() -> Path:
+    """Where runs go by default: ``$ZOO_RUNS_DIR`` or ``./runs``."""
+    return Path(os.environ.get("ZOO_RUNS_DIR", "runs"))
+
+
+def _folder(model: str) -> str:
+    """Runs of ``plugin:name`` live under ``name``: the folder users type (config.json says which plugin)."""
+    return model.rpartition(":")[2].replace("/", "_")
+
+
+def _has_files(path: Path) -> bool:
+    """Whether ``path`` holds anything besides a run-folder lock."""
+    from zoo_core.store.lock import NAMES
+
+    return any(p.name not in NAMES for p in path.iterdir())
+
+
+def _not_new(path: Path) -> ZooError:
+    return ZooError(
+        f"--out {path}: already exists and is not empty; runs are never overwritten, pick a new folder"
+    )
+
+
+def new_run_dir(model: str, out: str | Path | None = None) -> Path:
+    """A fresh run folder, locked for this process; an existing non-empty ``out`` is refused."""
+    from zoo_core.store import lock
+
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or _has_files(path)):
+            raise _not_new(path)
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]  # sortable, to the millisecond
+        path = runs_root() / _folder(model) / f"{stamp}-{secrets.token_hex(2)}"
+    try:
+        path.mkdir(parents=True, exist_ok=out is not None)
+    except OSError as exc:
+        raise ZooError(
+            f"cannot write the run folder {path} ({exc.strerror or exc}); choose another with --out"
+        ) from exc
+    lock.claim(path)  # before anything is written; then look again: a run may have finished there
+    if _has_files(path):
+        lock.release(path)
+        raise _not_new(path)
+    if out is not None:
+        _index(path)
+    return path
+
+
+def reopen_run(run_dir: Path) -> Path:
+    """Take an existing run folder for ``--resume``: lock it, then finish or undo a cut checkpoint."""
+    from zoo_core.plugin import atomic
+    from zoo_core.store import lock
+
+    lock.claim(run_dir)
+    atomic.recover(run_dir, CHECKPOINT_FILES)
+    return run_dir
+
+
+def _index(run: Path) -> None:
+    """Note a run kept outside the runs root, so ``zoo runs`` finds it (one file per run: no races)."""
+    import hashlib
+
+    where = run.resolve()
+    try:
+        where.relative_to(runs_root().resolve())
+        return  # under the root: found by walking it
+    except ValueError:
+        pass
+    name = hashlib.sha1(str(where).encode()).hexdigest()[:16] + ".json"
+    try:
+        (runs_root() / INDEX).mkdir(parents=True, exist_ok=True)
+        write_json(runs_root() / INDEX / name, {"run": str(where)})
+    except OSError:
+        pass  # an unwritable runs root costs the listing, never the run
+
+
+def mark_status(run: Path, status: str, **fields: Any) -> None:
+    """Record where a run stands in its summary.json: running, finished, interrupted or failed."""
+    summary = read_json(run / SUMMARY) if status != "running" else {}
+    write_json(run / SUMMARY, {**summary, **fields, "status": status})
+
+
+class TensorBoardLog:
+    """Every metrics row as TensorBoard scalars, in the run folder's ``tensorboard/``."""
+
+    def __init__(self, run: Path) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ZooError(
+                "--logger tensorboard needs the tensorboard package: pip install 'zoo[tensorboard]'"
+            )
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(run / "tensorboard"))
+
+    def add(self, row: dict[str, Any]) -> None:
+        for key, value in row.items():
+            if key not in ("step", "epoch") and isinstance(value, (int, float)):
+                self.writer.add_scalar(key, value, global_step=row["step"])
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class MetricsLog:
+    """Rows of step, epoch, losses and metrics, kept in memory and rewritten to CSV as they come."""
+
+    def __init__(self, path: Path, rows: list[dict[str, Any]] | None = None, every_s: float = 2.0) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = list(rows or [])
+        self.every_s = every_s
+        self._last = time.monotonic()  # the first write waits too: never inside a short, timed loop
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Append a row (merged into the last one when it is for the same step)."""
+        if self.rows and self.rows[-1]["step"] == row["step"]:
+            self.rows[-1].update(row)
+        else:
+            self.rows.append(dict(row))
+        if time.monotonic() - self._last >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Rewrite the CSV atomically (a kill leaves the previous complete file)."""
+        columns = ["step", "epoch"]
+        for row in self.rows:
+            columns += [k for k in row if k not in columns]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text(self.path, buf.getvalue())
+        self._last = time.monotonic()
+
+
+def find_run(arg: str | Path) -> Path:
+    """A run folder from a path, or from a model name (its latest run)."""
+    path = Path(arg)
+    if path.is_dir() and ((path / CONFIG).exists() or (path / WEIGHTS).exists()):
+        return path
+    if path.is_file():
+        return path
+    candidates = sorted((runs_root() / _folder(str(arg))).glob("*/" + CONFIG), key=lambda p: p.parent.name)
+    if candidates:
+        return candidates[-1].parent
+    raise ZooError(f"no run found at {arg!r}; pass a run folder (see 'zoo runs')")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a file, or an empty dict when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run_folders() -> list[Path]:
+    """Every run folder under the runs root, and those the index knows elsewhere (gone ones skipped)."""
+    root = runs_root()
+    found = {p.parent.resolve(): p.parent for p in root.glob(f"*/*/{CONFIG}")}
+    for entry in sorted((root / INDEX).glob("*.json")):
+        where = read_json(entry).get("run")
+        if isinstance(where, str) and (Path(where) / CONFIG).is_file():
+            found.setdefault(Path(where).resolve(), Path(where))
+    return sorted(found.values(), key=lambda p: (read_json(p / SUMMARY).get("started") or 0, p.name))
+
+
+def list_runs(model: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    """Every run (of ``model``, with ``status``, when given), oldest first, with its key facts."""
+    out = []
+    for run in run_folders():
+        config = _typed(read_json(run / CONFIG), "config", dict, {})
+        name = _typed(config, "model", str, run.parent.name)
+        if model and name != model and name.rpartition(":")[2] != model:
+            continue
+        summary = read_json(run / SUMMARY)  # files anyone may edit: only values of the right type
+        state = _typed(summary, "status", str, "running")
+        if status and state != status:
+            continue
+        loop = _typed(config, "loop", dict, {})
+        metrics = _typed(summary, "metrics", dict, {})
+        out.append(
+            {
+                "run": str(run),
+                "model": name,
+                "optimizer": _typed(config, "optimizer", str, None),
+                "scheduler": _typed(config, "scheduler", str, "constant"),
+                "precision": _typed(loop, "precision", str, "32-true"),
+                "status": state,
+                "step": _typed(summary, "step", int, None),
+                "seconds": _typed(summary, "seconds", (int, float), None),
+                "device": _typed(summary, "device", str, None),
+                "best": _typed(summary, "best", dict, None),
+                "metrics": {
+                    k: v
+                    for k, v in metrics.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                },
+            }
+        )
+    return out
+
+
+def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    """``data[key]`` when it has the expected type (never a bool for numbers), else ``default``."""
+    value = data.get(key, default)
+    return value if isinstance(value, kind) and not isinstance(value, bool) else default
+
+
+def check_losses(row: dict[str, Any], *, stop: bool, run_dir: Path, say: Callable[[str], None]) -> None:
+    """A logged loss that is NaN or infinite stops the run (or, when asked, only warns)."""
+    if all(math.isfinite(v) for v in row.values() if type(v) is float):  # the hot path: one pass
+        return
+    bad = {
+        k: v
+        for k, v in row.items()
+        if k not in ("step", "epoch") and isinstance(v, float) and not math.isfinite(v)
+    }
+    what = ", ".join(f"{k}={v}" for k, v in bad.items())
+    if not stop:
+        say(f"warning: {what} at step {row['step']}; training goes on (stop_on_nan=false)")
+        return
+    raise diverged(what, row["step"], run_dir)
+
+
+def mark_failed(run_dir: Path, reason: str) -> None:
+    """Say in ``summary.json`` that the run failed and why (best effort: the disk may be full)."""
+    with contextlib.suppress(OSError):
+        mark_status(run_dir, "failed", error=reason)
+
+
+@contextlib.contextmanager
+def failing(run_dir: Path, model: str) -> Iterator[None]:
+    """Around training: summary.json says a run was interrupted or failed (and why); a full disk
+    is one line naming the file."""
+    from zoo_core.store import lock
+
+    try:
+        yield
+    except Interrupted:
+        if lock.held(run_dir):
+            mark_status(run_dir, "interrupted")
+        raise
+    except RunFailed as exc:
+        if lock.held(run_dir):
+            mark_failed(run_dir, str(exc))
+        raise
+    except Exception as exc:
+        if not disk_full(exc):
+            if lock.held(run_dir) and read_json(run_dir / SUMMARY).get("status") == "running":
+                mark_failed(run_dir, first_line(exc))  # it was training: say why it ended
+            raise
+        where = getattr(exc, "filename", None) or f"a file in {run_dir}"
+        detail = (
+            exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
+        )
+        failed = RunFailed(
+            f"cannot write {where}: {detail}; {last_checkpoint(run_dir)}; free some space, then "
+            f"resume with: zoo train {model} --resume {run_dir}"
+        )
+        if lock.held(run_dir):
+            mark_failed(run_dir, str(failed))
+        raise failed from exc

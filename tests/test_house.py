@@ -39,9 +39,6 @@ def builtin_plugins() -> dict[str, str]:
     }
 
 
-LESSONS = sorted(set(builtin_plugins()) - SHARED)
-
-
 def test_the_shared_plugins_are_built_in():
     assert SHARED <= set(builtin_plugins())
     assert {"supervised", "schedulers", "conditional-gan"}.isdisjoint(builtin_plugins())

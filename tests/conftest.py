@@ -11,6 +11,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from zoo_core import Splits, Trainer, hookimpl  # noqa: E402
 
+pytest_plugins = ("pytester",)  # runs a test session inside a test (tests/test_scaffold.py)
+
 
 def toy_net(hidden: int = 8, activation: str = "tanh"):
     import torch

@@ -35,8 +35,13 @@ def pip_install(package: str | Path, site: Path, *extra: str, cwd: Path | None =
 
 
 def env_with(paths: Sequence[Path | str], **extra: str) -> dict[str, str]:
-    """The environment with only ``paths`` on PYTHONPATH and no ZOO_* settings from outside."""
+    """The environment with only ``paths`` on PYTHONPATH and no ZOO_* settings from outside.
+
+    The tests' own runs root (``ZOO_RUNS_DIR``) stays, so a run's index never lands in the current folder.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_") and k != "PYTHONPATH"}
+    if "ZOO_RUNS_DIR" in os.environ:
+        env["ZOO_RUNS_DIR"] = os.environ["ZOO_RUNS_DIR"]
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)

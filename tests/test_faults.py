@@ -60,21 +60,54 @@ def _mtime(path: Path) -> int | None:
         return None
 
 
-def _kill_when(proc: subprocess.Popen, state: Path, delay: float, limit: float = 90) -> bool:
-    """SIGKILL ``proc`` ``delay`` seconds after it wrote a checkpoint; False when it ended first."""
-    deadline = time.monotonic() + limit
+# ``zoo``, whose checkpoint of the last step, once committed, waits until the test creates the file
+# ``open`` in the gate folder: however busy the machine, a run cannot end before the test has cut it.
+GATED = """
+import sys, time
+from pathlib import Path
+from zoo_core.store import checkpoint
+from zoo_core.cli import main
+
+gate, last, real = Path(sys.argv[1]), int(sys.argv[2]), checkpoint.save_checkpoint
+
+def save_checkpoint(*args, **kwargs):
+    files = real(*args, **kwargs)
+    while kwargs["metadata"]["zoo.step"] >= last and not (gate / "open").exists():
+        time.sleep(0.01)
+    return files
+
+checkpoint.save_checkpoint = save_checkpoint
+sys.argv = ["zoo", *sys.argv[3:]]
+main()
+"""
+
+
+def _start_gated(gate: Path, state: Path, *args: str, cwd: Path) -> tuple[int | None, subprocess.Popen]:
+    """When ``state`` was last written before the gated run started, and the run."""
     before = _mtime(state)
+    return before, subprocess.Popen(
+        [sys.executable, "-c", GATED, str(gate), str(STEPS), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=cwd,
+    )
+
+
+def _kill_when(
+    proc: subprocess.Popen, state: Path, before: int | None, delay: float, limit: float = 300
+) -> None:
+    """SIGKILL ``proc`` ``delay`` seconds after it wrote a checkpoint (it waits at its last one)."""
+    deadline = time.monotonic() + limit  # generous: only a run that never checkpoints meets it
     while _mtime(state) == before:
-        if proc.poll() is not None:
-            return False
-        assert time.monotonic() < deadline, "the run never wrote its first checkpoint"
+        assert proc.poll() is None, f"the run ended before its gate: {proc.communicate()[1]}"
+        assert time.monotonic() < deadline, "the run never wrote a checkpoint"
         time.sleep(0.005)
     time.sleep(delay)
-    if proc.poll() is not None:
-        return False
+    assert proc.poll() is None, f"the run ended before its gate: {proc.communicate()[1]}"
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    return True
+    proc.wait(timeout=60)
 
 
 def _same_weights(a: Path, b: Path) -> bool:
@@ -87,18 +120,20 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_weights(tm
     rng = random.Random(14)
     whole = _zoo(*TRAIN, "--out", str(tmp_path / "whole"), cwd=tmp_path)
     assert whole.returncode == 0, whole.stderr
-    run = tmp_path / "cut"
-    proc = _start(*TRAIN, "--out", str(run), cwd=tmp_path)
+    run, gate = tmp_path / "cut", tmp_path / "gate"
+    gate.mkdir()
+    before, proc = _start_gated(gate, run / checkpoint.STATE, *TRAIN, "--out", str(run), cwd=tmp_path)
     steps = []
     for _ in range(5):  # a handful of kills, each at a random moment while checkpoints are written
-        if not _kill_when(proc, run / checkpoint.STATE, delay=rng.uniform(0.0, 0.05)):
-            break
+        _kill_when(proc, run / checkpoint.STATE, before, delay=rng.uniform(0.0, 0.05))
         steps.append(checkpoint.read_metadata(run)["zoo.step"])  # readable: one whole checkpoint
-        proc = _start("train", "--resume", str(run), "-q", cwd=tmp_path)
+        before, proc = _start_gated(
+            gate, run / checkpoint.STATE, "train", "--resume", str(run), "-q", cwd=tmp_path
+        )
+    (gate / "open").touch()  # the last one trains to the end
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    print(f"{len(steps)} kill(s) landed, after the checkpoints of steps {steps}")
-    assert steps, "no kill landed: the run ended before it wrote a checkpoint"
+    print(f"kills after the checkpoints of steps {steps}")
     assert _same_weights(run, tmp_path / "whole")
     assert not [p.name for p in run.iterdir() if p.name.endswith((".tmp", ".next", ".commit"))]
     summary = json.loads((run / "summary.json").read_text())

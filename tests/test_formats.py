@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from zoo_core.serve.formats import compare_formats
@@ -51,7 +53,8 @@ def test_exports_join_the_table_with_their_load_times(toy_zoo, tmp_path):
         "ONNX",
     ]
     for row in rows[3:]:
-        assert row["bytes"] > 0 and row["load_ms"] > 0 and row["save_ms"] > row["load_ms"]
+        # measured times are reported, never compared: their relation is a benchmark's, not a test's
+        assert row["bytes"] > 0 and all(math.isfinite(row[k]) and row[k] >= 0 for k in ("save_ms", "load_ms"))
         assert row["max_difference"] <= 1e-5 and row["identical"] == (row["max_difference"] == 0)
     table = formats_table(rows).splitlines()
     assert table[5].startswith("torch.export") and "torch.export.load" in table[5]

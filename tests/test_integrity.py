@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -107,18 +108,30 @@ def test_a_folder_in_use_is_refused_naming_the_holder(toy_zoo, tmp_path):
     train_model("toy", out=tmp_path / "run", device="cpu")  # free again: the same folder works
 
 
-def test_the_loser_of_a_race_waits_a_moment_for_the_winner_to_sign(tmp_path):
+def test_the_loser_of_a_race_waits_a_moment_for_the_winner_to_sign(tmp_path, monkeypatch):
     import threading
 
     (tmp_path / "run").mkdir()
     owner = tmp_path / "run" / lock.OWNER
-    late = threading.Timer(0.2, owner.write_text, args=('{"pid": 77}',))  # the winner, signing late
-    late.start()
+    assert lock.holder(tmp_path / "run") == "another process"  # no wait: not signed yet
+    looked = threading.Event()  # set when the loser has looked once and found no signature
+    real_sleep = time.sleep
+
+    def sleep(seconds):
+        looked.set()
+        real_sleep(seconds)
+
+    monkeypatch.setattr(
+        lock, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleep, strftime=time.strftime)
+    )
+    winner = threading.Thread(target=lambda: looked.wait(60) and owner.write_text('{"pid": 77}'))
+    winner.start()  # the winner signs only once the loser is already waiting
     try:
-        assert lock.holder(tmp_path / "run") == "another process"  # no wait: not signed yet
-        assert lock.holder(tmp_path / "run", wait=5.0) == "process 77"
+        assert lock.holder(tmp_path / "run", wait=120.0) == "process 77"
     finally:
-        late.join()
+        looked.set()
+        winner.join()
+    assert owner.exists()
 
 
 def test_resume_takes_the_lock_too(toy_zoo, tmp_path):
@@ -179,15 +192,23 @@ def _rewrite_metadata(path, change):
     save_file(tensors, str(path), metadata=meta)
 
 
-def test_metadata_asking_for_a_huge_net_is_refused_before_allocating(toy_zoo, tmp_path):
+def test_metadata_asking_for_a_huge_net_is_refused_before_allocating(toy_zoo, tmp_path, monkeypatch):
     train_model("toy", out=tmp_path / "run", device="cpu")
     path = tmp_path / "run" / "model.safetensors"
     _rewrite_metadata(path, lambda c: c["model_params"].update(hidden=10**11))  # 800 GB of weights
     assert path.stat().st_size < 4000
-    started = time.perf_counter()
+    devices = []  # where every parameter built on the way was allocated
+    real = torch.nn.Module.register_parameter
+
+    def register_parameter(module, name, param):
+        if param is not None:
+            devices.append(param.device.type)
+        return real(module, name, param)
+
+    monkeypatch.setattr(torch.nn.Module, "register_parameter", register_parameter)
     with pytest.raises(ZooError, match=r"weights do not fit the model; shape mismatch"):
         evaluate_run(path, device="cpu")
-    assert time.perf_counter() - started < 5
+    assert devices and set(devices) == {"meta"}  # refused from the shell on `meta`: nothing allocated
 
 
 @pytest.mark.parametrize(

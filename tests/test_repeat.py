@@ -161,7 +161,6 @@ def test_best_weights_are_kept_and_evaluated(tmp_path):
     evaluated = _zoo("eval", str(tmp_path / "r"), "--best", "--json")
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.output)["metrics"]["eval_loss"] == pytest.approx(best["value"], rel=1e-6)
-    missing = _zoo("eval", str(tmp_path / "r"), "--best")
     (tmp_path / "r" / "best.safetensors").unlink()
     missing = _zoo("eval", str(tmp_path / "r"), "--best")
     assert missing.exit_code == 2 and "no best.safetensors" in missing.output

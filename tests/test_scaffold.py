@@ -115,6 +115,36 @@ def test_generated_code_is_ruff_clean(tmp_path, name):
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+LEAVES_NOTHING = """
+import pytest
+
+import zoo_core
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("module") / "run"
+    return zoo_core.train("regression", steps=2, device="cpu", quiet=True, out=out)
+
+
+def test_trains_with_and_without_out(trained, tmp_path):
+    assert trained.step == 2
+    assert zoo_core.train("regression", steps=2, device="cpu", quiet=True, out=tmp_path / "run").step == 2
+    assert zoo_core.train("regression", steps=2, device="cpu", quiet=True).step == 2
+"""
+
+
+def test_a_plugins_tests_leave_nothing_in_the_current_folder(pytester, monkeypatch, tmp_path_factory):
+    """Runs trained by tests, in module fixtures too, neither land in nor are indexed under ./runs."""
+    monkeypatch.delenv("ZOO_RUNS_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))  # caches go home, not here
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    pytester.makepyfile(test_leaves_nothing=LEAVES_NOTHING)
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert sorted(p.name for p in pytester.path.iterdir()) == ["test_leaves_nothing.py"]
+
+
 @pytest.mark.slow
 def test_new_plugin_end_to_end(tmp_path):
     """What a user does: new-plugin, pip install, see it, run its tests, train, evaluate."""
@@ -133,9 +163,12 @@ def test_new_plugin_end_to_end(tmp_path):
         ("waves-sine", "zoo-waves", "0.1.0"),
     ]
 
-    proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], env, cwd=pkg)
+    before = sorted(p.name for p in pkg.iterdir())
+    own_root = {k: v for k, v in env.items() if k != "ZOO_RUNS_DIR"}  # as in the plugin's own checkout
+    proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], own_root, cwd=pkg)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
+    assert sorted(p.name for p in pkg.iterdir() if p.name != "__pycache__") == before  # no runs/ left
 
     out = tmp_path / "run"
     proc = run([ZOO, "train", "waves", "--steps", "5", "--device", "cpu", "--out", str(out), "--json"], env)

@@ -14,6 +14,9 @@ would in a shell, for testing a plugin's commands.
 
 Each fixture makes its zoo the current one (what ``zoo_core.create_model`` and the other
 functions use) for the test, and puts the previous one back afterwards.
+
+For the whole test session the runs root (``$ZOO_RUNS_DIR``) is a temporary folder, so runs the
+tests train, and the index of those saved with ``--out``, never land in the current folder.
 """
 
 from __future__ import annotations
@@ -25,6 +28,15 @@ from typing import Any
 import pytest
 
 from zoo_core.plugin.discovery import Zoo, set_zoo
+
+
+@pytest.fixture(scope="session", autouse=True)
+def zoo_runs_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's runs root: a temporary folder, not ``./runs``, whatever the tests train."""
+    root = tmp_path_factory.mktemp("zoo-runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ZOO_RUNS_DIR", str(root))
+        yield root
 
 
 @pytest.fixture

@@ -163,6 +163,25 @@ def test_a_dead_holders_lock_is_not_in_the_way(toy_zoo, tmp_path):
     assert not (run / lock.OWNER).exists()  # released at the end
 
 
+def test_a_run_whose_process_is_gone_is_listed_as_died_not_running(toy_zoo, tmp_path, monkeypatch):
+    from zoo_core.runs import list_runs
+
+    monkeypatch.setenv("ZOO_RUNS_DIR", str(tmp_path / "runs"))
+    run = tmp_path / "runs" / "toy" / "killed"
+    train_model("toy", out=run, device="cpu", steps=5)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "status": "running"}))  # as kill -9 leaves it
+    assert [r["status"] for r in list_runs()] == ["died"]
+    assert [r["status"] for r in list_runs(status="died")] == ["died"]
+    other = _held_elsewhere(run)  # a live process holds it: it is running
+    try:
+        assert [r["status"] for r in list_runs()] == ["running"]
+    finally:
+        other.release()
+    (run / lock.LOCK).unlink()
+    assert [r["status"] for r in list_runs()] == ["died"]
+
+
 # -- 3. untrusted metadata never decides allocation or paths ------------------------------------------
 def _rewrite_metadata(path, change):
     """The same tensors, with the zoo.config of the metadata changed as an attacker would."""

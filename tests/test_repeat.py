@@ -209,6 +209,19 @@ def test_resumed_run_keeps_its_best_and_patience(tmp_path):
     assert ours == theirs and resumed.step == 20
 
 
+def test_a_deleted_best_file_is_never_rewritten_under_an_old_label(tmp_path):
+    options = {"lr": 1.5, "sets": ["eval_every=3"], "monitor": "eval_loss"}
+    cut = _cut(tmp_path, **options)
+    (cut / "best.safetensors").unlink()
+    train_model(resume=cut, device="cpu")
+    label = read_metadata(cut / "best.safetensors")["zoo.best"]
+    assert label["step"] > 9  # chosen among the evaluations after the resume
+    assert json.loads((cut / "summary.json").read_text())["best"] == label
+    evaluated = _zoo("eval", str(cut), "--best", "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.output)["metrics"]["eval_loss"] == pytest.approx(label["value"], rel=1e-5)
+
+
 # -- loggers and the runs index ------------------------------------------------------------------
 def test_tensorboard_logger_writes_every_scalar(tmp_path):
     pytest.importorskip("tensorboard")

@@ -14,9 +14,15 @@ class RunFailed(ZooError):
 
 
 class Interrupted(ZooError):
-    """Ctrl-C: the state was saved; the message says how to resume."""
+    """Ctrl-C, SIGTERM or SIGHUP: the state was saved; the message says how to resume.
+
+    The exit code is the shell's for a stopped process, 128 + the signal's number (130 for Ctrl-C)."""
 
     exit_code = 130
+
+    def __init__(self, message: str, signum: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
 
 
 class AmbiguousName(ZooError):

@@ -23,7 +23,9 @@ CONFIG = "config.json"
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 INDEX = ".index"  # under the runs root: one small file per run saved elsewhere with --out
-STATUSES = ("running", "finished", "interrupted", "failed")
+# "died": marked running, but no process holds the folder's lock (killed by SIGKILL, a crash, a
+# lost machine); never written, only shown.
+STATUSES = ("running", "finished", "interrupted", "failed", "died")
 
 
 def runs_root() -> Path:
@@ -197,6 +199,8 @@ def run_folders() -> list[Path]:
 
 def list_runs(model: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """Every run (of ``model``, with ``status``, when given), oldest first, with its key facts."""
+    from zoo_core import lock
+
     out = []
     for run in run_folders():
         config = _typed(read_json(run / CONFIG), "config", dict, {})
@@ -205,6 +209,8 @@ def list_runs(model: str | None = None, status: str | None = None) -> list[dict[
             continue
         summary = read_json(run / SUMMARY)  # files anyone may edit: only values of the right type
         state = _typed(summary, "status", str, "running")
+        if state == "running" and lock.abandoned(run):
+            state = "died"
         if status and state != status:
             continue
         loop = _typed(config, "loop", dict, {})

@@ -306,11 +306,13 @@ def fit(
         if interrupt["stop"] and step < total:
             progress.close()
             record.save(step)
+            signum = int(interrupt["signal"])
             if not dist.is_main:
-                raise SystemExit(Interrupted.exit_code)  # worker 0 says where the state is
+                raise SystemExit(128 + signum)  # worker 0 says where the state is
             raise Interrupted(
-                f"interrupted at step {step}/{total}; state saved in {run_dir}; "
-                f"resume with: zoo train {config.model} --resume {run_dir}"
+                f"interrupted{_by(signum)} at step {step}/{total}; state saved in {run_dir}; "
+                f"resume with: zoo train {config.model} --resume {run_dir}",
+                signum,
             )
 
     # 3. Evaluate, save, draw.
@@ -346,6 +348,13 @@ def fit(
 
 
 _NOT_METRICS = ("step", "epoch", "lr")
+
+
+def _by(signum: int) -> str:
+    """`` by SIGTERM`` for a signal other than Ctrl-C: says who stopped the run."""
+    import signal
+
+    return "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
 
 
 def draw_figures(

@@ -184,6 +184,24 @@ def test_autoencoder_writes_the_reconstruction_png(trained, digit_files, tmp_pat
     assert record["mse"] == pytest.approx(float((flat - pixels[:1].reshape(1, -1)).pow(2).mean()), abs=1e-6)
 
 
+def test_two_inputs_with_one_file_name_get_two_reconstructions(trained, digit_files, tmp_path):
+    root, _ = digit_files
+    for folder, image in (("x", "mnist0.png"), ("y", "mnist1.png")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "seven.png").write_bytes((root / image).read_bytes())
+    records = predict_json(
+        trained("autoencoder"),
+        tmp_path / "x" / "seven.png",
+        tmp_path / "y" / "seven.png",
+        "--out",
+        tmp_path / "o",
+    )
+    paths = [Path(r["reconstruction"]) for r in records]
+    assert [p.name for p in paths] == ["seven-reconstruction.png", "seven-2-reconstruction.png"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(p.name for p in paths)
+    assert not np.array_equal(*(np.asarray(Image.open(p)) for p in paths))
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

@@ -237,3 +237,70 @@ def test_mutated_run_folders_are_used_or_refused_in_one_line(template, change, c
         owned = {"summary.json"} if command == "resume" else set()  # a failed resume marks its run
         changed = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)} - owned
         assert not changed, f"{args}: changed {changed}"
+
+
+# -- zoo predict: tensor files whose header, body or format is anything ----------------------------
+def _npy(version: int, descr: str, fortran: bool, shape: tuple[int, ...], body: bytes) -> bytes:
+    """A .npy file as its header says, whatever the body really holds."""
+    header = repr({"descr": descr, "fortran_order": fortran, "shape": shape}).encode()
+    size = struct.Struct("<H" if version == 1 else "<I")
+    header += b" " * (-(len(header) + 1 + 8 + size.size) % 64) + b"\n"
+    return b"\x93NUMPY" + bytes([version, 0]) + size.pack(len(header)) + header + body
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"1" + b"]" * depth
+
+
+tensor_files = st.one_of(
+    st.builds(
+        _npy,
+        st.sampled_from([1, 2]),
+        st.sampled_from(["<f4", "<f8", ">f4", "<i8", "|u1", "|b1", "<c8", "|O", "<U3", "<M8[s]", "V4"]),
+        st.booleans(),
+        st.lists(st.sampled_from([0, 1, 3, 28, 10**6, 2**31, 2**40, 2**62]), max_size=4).map(tuple),
+        st.binary(max_size=64),
+    ).map(lambda raw: ("x.npy", raw)),
+    st.sampled_from([2, 50, 5000, 100000]).map(lambda d: ("x.json", _nested(d))),
+    st.binary(max_size=64).map(lambda raw: ("x.npy", raw)),
+    st.just(("x.npy", b"PK\x03\x04" + b"\0" * 60)),  # an .npz (a zip) named .npy
+    st.binary(max_size=64).map(lambda raw: ("x.json", raw)),
+)
+
+
+@SETTINGS
+@given(file=tensor_files)
+def test_tensor_files_are_read_or_refused_in_one_line_before_allocating(template, tmp_path_factory, file):
+    import tracemalloc
+
+    name, raw = file
+    path = tmp_path_factory.mktemp("input") / name
+    path.write_bytes(raw)
+    args = ["predict", template, path]
+    tracemalloc.start()
+    try:
+        result = _invoke(args)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    _assert_clean(result, args)
+    assert peak < 64 * 2**20, f"{args}: {peak:,} bytes allocated for a {len(raw)}-byte file"
+
+
+def test_a_npy_header_claiming_a_huge_shape_is_refused_before_allocating(template, tmp_path):
+    path = tmp_path / "huge.npy"
+    path.write_bytes(_npy(1, "<f8", False, (70000, 70000), b"\0" * 64))  # 37 GiB claimed, 200 bytes held
+    result = _invoke(["predict", template, path])
+    assert result.exit_code == 2, result.output
+    assert "its header claims shape (70000, 70000) of float64 (39,200,000,000 bytes)" in result.output
+
+
+@pytest.mark.filterwarnings("error")  # not a raw UserWarning about discarding the imaginary part
+def test_a_complex_tensor_is_refused_in_one_line(template, tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.ones(2, 1, dtype=torch.complex64)}, str(tmp_path / "x.safetensors"))
+    result = _invoke(["predict", template, tmp_path / "x.safetensors"])
+    assert result.exit_code == 2, result.output
+    assert "holds complex numbers (torch.complex64); give real numbers" in result.output

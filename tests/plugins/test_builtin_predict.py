@@ -119,6 +119,7 @@ def test_gans_point_to_zoo_sample(trained, name):
         (["abc"], "expected numbers (x), got 'abc'"),
         (["1,2"], "expected 1 number per input (x), got '1,2'"),
         (["nan"], "expected finite numbers"),
+        (["1e39"], "expected finite numbers within float32's range"),  # not 'inf nan'
         ([], "give one or more inputs of 1 number (x)"),
         (["--topk", "3"], "no such option: --topk"),
     ],
@@ -211,7 +212,15 @@ def test_two_inputs_with_one_file_name_get_two_reconstructions(trained, digit_fi
             "expected digits of shape (28, 28), (N, 28, 28) or (N, 1, 28, 28), got (3, 28)",
         ),
         (lambda p: np.save(p, np.full((28, 28), 2.0)), "expected pixels in [0, 1], got 2..2"),
-        (lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "not a readable .npy array of numbers"),
+        (
+            lambda p: np.save(p, np.array([{"a": 1}], dtype=object)),
+            "expected an array of numbers, got dtype object",
+        ),
+        (lambda p: np.save(p, np.zeros((0, 28, 28))), "holds no values (shape (0, 28, 28))"),
+        (
+            lambda p: np.savez(p.with_suffix(".npz"), np.zeros(3)) or p.with_suffix(".npz").rename(p),
+            "not a readable .npy",
+        ),
     ],
 )
 def test_bad_digit_inputs_are_one_line(trained, tmp_path, make, message):

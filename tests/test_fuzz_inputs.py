@@ -138,6 +138,45 @@ def test_train_inputs_succeed_or_fail_in_one_line(toy_only, tmp_path_factory, se
         assert json.loads((out / "summary.json").read_text())["status"] == "failed"
 
 
+# -- zoo train --config: files of any bytes, depth and settings -------------------------------------
+def _deep(kind: str, depth: int) -> bytes:
+    if kind == "toml":
+        return b"a = " + b"[" * depth + b"]" * depth + b"\n"
+    return b'{"a": ' * depth + b"1" + b"}" * depth
+
+
+config_files = st.one_of(
+    st.tuples(st.sampled_from(["toml", "json"]), st.binary(max_size=80)),
+    st.tuples(st.sampled_from(["toml", "json"]), st.sampled_from([10, 3000, 100000])).map(
+        lambda t: (t[0], _deep(*t))
+    ),
+    st.tuples(
+        st.just("json"),
+        st.dictionaries(
+            st.sampled_from(["steps", "epochs", "lr", "seed"]),
+            st.none() | numbers | st.sampled_from(["none", "x"]),
+        ).map(lambda loop: json.dumps({"model": "toy", "loop": loop}, allow_nan=True).encode()),
+    ),
+)
+
+
+@SETTINGS
+@given(file=config_files)
+def test_config_files_are_used_or_refused_in_one_line(toy_only, tmp_path_factory, file):
+    kind, raw = file
+    path = tmp_path_factory.mktemp("config") / f"c.{kind}"
+    path.write_bytes(raw)
+    args = ["train", "toy", "--config", path, "--print-config"]
+    result = _invoke(args)
+    _assert_clean(result, args)
+    try:
+        loop = json.loads(raw).get("loop", {})
+    except (ValueError, AttributeError, RecursionError):
+        return
+    if all(loop.get(k) not in (None, "none") for k in ("steps", "epochs")):
+        assert result.exit_code == 2 and "not both" in result.output, result.output  # as flags are
+
+
 # -- mutated run folders, given to eval and resume -------------------------------------------------
 def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
     out = [prefix]

@@ -84,6 +84,8 @@ def test_print_config_is_a_toml_template_that_flags_override(tmp_path):
         ('model = "regression"\n[model_params]\nwidth = 2\n', "unknown setting 'model_params.width'"),
         ("model = \n", "not valid TOML"),
         ('model = ["regression"]\n', "'model' must be a string"),
+        ('model = "regression"\n[loop]\nsteps = 5\nepochs = 2\n', "give either loop.epochs or loop.steps"),
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML"),
     ],
 )
 def test_config_file_mistakes_are_one_line_naming_file_and_key(tmp_path, text, message):

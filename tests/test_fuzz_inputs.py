@@ -223,7 +223,7 @@ def mutations(draw: Any) -> tuple[str, str, Any]:
             ["config.json", "summary.json", "metrics.csv", "model.safetensors", "state.safetensors"]
         )
     )
-    kind = draw(st.sampled_from(["value", "truncate", "byte"]))
+    kind = draw(st.sampled_from(["value", "truncate", "byte", "deep", "big", "latin-1"]))
     return name, kind, draw(st.randoms(use_true_random=False))
 
 
@@ -232,6 +232,17 @@ def _apply(run: Path, name: str, kind: str, rnd: Any) -> None:
     raw = path.read_bytes()
     if kind == "truncate":
         path.write_bytes(raw[: rnd.randrange(len(raw))])
+        return
+    if kind == "deep":  # nested past any parser's recursion limit
+        path.write_bytes(b"[" * 100000 + b"]" * 100000)
+        return
+    if kind == "big":  # a 128 KB value: a CSV cell over csv's field limit
+        i = rnd.randrange(len(raw))
+        path.write_bytes(raw[:i] + b"9" * 131100 + raw[i:])
+        return
+    if kind == "latin-1":  # not UTF-8
+        i = rnd.randrange(len(raw))
+        path.write_bytes(raw[:i] + "é".encode("latin-1") + raw[i:])
         return
     if kind == "byte" or name == "metrics.csv":
         i = rnd.randrange(len(raw))
@@ -255,7 +266,7 @@ def _apply(run: Path, name: str, kind: str, rnd: Any) -> None:
 
 
 @SETTINGS
-@given(change=mutations(), command=st.sampled_from(["eval", "resume", "runs", "compare"]))
+@given(change=mutations(), command=st.sampled_from(["eval", "resume", "runs", "compare", "compare-formats"]))
 def test_mutated_run_folders_are_used_or_refused_in_one_line(template, change, command):
     run = runs_root() / "toy" / "mutated"  # where 'zoo runs' looks
     shutil.rmtree(run, ignore_errors=True)
@@ -267,11 +278,15 @@ def test_mutated_run_folders_are_used_or_refused_in_one_line(template, change, c
         "eval": ["eval", run, "--device", "cpu"],
         "resume": ["train", "--resume", run, "-q", "--device", "cpu"],
         "runs": ["runs"],
-        "compare": ["compare-formats", run, "--repeat", "1"],
+        "compare": ["compare", run, template, "--json"],
+        "compare-formats": ["compare-formats", run, "--repeat", "1"],
     }[command]
     result = _invoke(args)
     _assert_clean(result, args)
     after = _snapshot(run)
+    if command == "runs":  # a damaged run is listed (as damaged when its files cannot be read)
+        listed = _invoke(["runs", "--json"])
+        assert listed.exit_code == 0 and str(run) in listed.output, listed.output
     if command != "resume" or result.exit_code == 2:
         owned = {"summary.json"} if command == "resume" else set()  # a failed resume marks its run
         changed = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)} - owned

@@ -17,6 +17,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from zoo_core.errors import ZooError, first_line
+
 JOURNAL = ".checkpoint.commit"  # present: the staged .NAME.next files are whole and go into place
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -44,7 +46,12 @@ def _naming(exc: BaseException, path: Path, *, rename: bool = False) -> BaseExce
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is fsynced and renamed over it."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a missing or read-only folder, a name too long: one line, not a traceback
+        if disk_full(exc):
+            raise _naming(exc, path) from exc
+        raise ZooError(f"cannot write {path} ({exc.strerror or first_line(exc)})") from exc
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
     try:

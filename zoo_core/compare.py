@@ -10,16 +10,16 @@ from typing import Any
 
 from zoo_core.errors import ZooError
 from zoo_core.monitor import mode_of
-from zoo_core.runs import CONFIG, METRICS, SUMMARY, find_run, read_json
+from zoo_core.runs import CONFIG, METRICS, SUMMARY, find_run, read_json, typed
 
 _SKIP = ("step", "epoch", "lr")
 
 
 def _rows(run: Path) -> list[dict[str, float]]:
     """metrics.csv as numbers (empty cells left out; a damaged file gives what could be read)."""
+    rows: list[dict[str, float]] = []
     try:
-        with open(run / METRICS, newline="") as fh:
-            rows = []
+        with open(run / METRICS, newline="", encoding="utf-8", errors="replace") as fh:
             for raw in csv.DictReader(fh):
                 row = {}
                 for key, text in raw.items():
@@ -29,9 +29,9 @@ def _rows(run: Path) -> list[dict[str, float]]:
                         continue
                 if "step" in row:
                     rows.append(row)
-            return rows
-    except OSError:
-        return []
+    except (OSError, csv.Error):  # unreadable, or a cell over csv's field limit: what came before
+        pass
+    return rows
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -87,8 +87,8 @@ def compare_runs(runs: Sequence[str | Path], metric: str | None = None) -> dict[
         entry: dict[str, Any] = {
             "run": str(run),
             "label": label,
-            "model": config.get("model"),
-            "status": summary.get("status", "running"),
+            "model": typed(config, "model", str, None),
+            "status": typed(summary, "status", str, "running"),
             "losses": losses,
             "final": {k: rows[-1][k] for k in losses if rows and k in rows[-1]},
         }

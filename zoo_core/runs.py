@@ -23,9 +23,9 @@ CONFIG = "config.json"
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 INDEX = ".index"  # under the runs root: one small file per run saved elsewhere with --out
-# "died": marked running, but no process holds the folder's lock (killed by SIGKILL, a crash, a
-# lost machine); never written, only shown.
-STATUSES = ("running", "finished", "interrupted", "failed", "died")
+# Shown, never written: "died" (marked running, but no process holds the folder's lock: SIGKILL,
+# a crash, a lost machine) and "damaged" (its config.json or summary.json cannot be read).
+STATUSES = ("running", "finished", "interrupted", "failed", "died", "damaged")
 
 
 def runs_root() -> Path:
@@ -179,11 +179,18 @@ def find_run(arg: str | Path) -> Path:
 
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON object from a file, or an empty dict when it is missing, unreadable or not an object."""
+    return _json_object(path) or {}
+
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file; {} when there is no file, None when it is damaged or unreadable."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8 or JSON, nested too deep
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def run_folders() -> list[Path]:
@@ -194,7 +201,9 @@ def run_folders() -> list[Path]:
         where = read_json(entry).get("run")
         if isinstance(where, str) and (Path(where) / CONFIG).is_file():
             found.setdefault(Path(where).resolve(), Path(where))
-    return sorted(found.values(), key=lambda p: (read_json(p / SUMMARY).get("started") or 0, p.name))
+    return sorted(
+        found.values(), key=lambda p: (typed(read_json(p / SUMMARY), "started", (int, float), 0), p.name)
+    )
 
 
 def list_runs(model: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
@@ -203,30 +212,33 @@ def list_runs(model: str | None = None, status: str | None = None) -> list[dict[
 
     out = []
     for run in run_folders():
-        config = _typed(read_json(run / CONFIG), "config", dict, {})
-        name = _typed(config, "model", str, run.parent.name)
+        saved, summary = _json_object(run / CONFIG), _json_object(run / SUMMARY)
+        config = typed(saved or {}, "config", dict, None)
+        name = typed(config or {}, "model", str, run.parent.name)
         if model and name != model and name.rpartition(":")[2] != model:
             continue
-        summary = read_json(run / SUMMARY)  # files anyone may edit: only values of the right type
-        state = _typed(summary, "status", str, "running")
+        # files anyone may edit: only values of the right type; a file that cannot be read at all
+        # marks its run damaged (listed, never in the others' way)
+        state = "damaged" if config is None or summary is None else typed(summary, "status", str, "running")
+        summary, config = summary or {}, config or {}
         if state == "running" and lock.abandoned(run):
             state = "died"
         if status and state != status:
             continue
-        loop = _typed(config, "loop", dict, {})
-        metrics = _typed(summary, "metrics", dict, {})
+        loop = typed(config, "loop", dict, {})
+        metrics = typed(summary, "metrics", dict, {})
         out.append(
             {
                 "run": str(run),
                 "model": name,
-                "optimizer": _typed(config, "optimizer", str, None),
-                "scheduler": _typed(config, "scheduler", str, "constant"),
-                "precision": _typed(loop, "precision", str, "32-true"),
+                "optimizer": typed(config, "optimizer", str, None),
+                "scheduler": typed(config, "scheduler", str, "constant"),
+                "precision": typed(loop, "precision", str, "32-true"),
                 "status": state,
-                "step": _typed(summary, "step", int, None),
-                "seconds": _typed(summary, "seconds", (int, float), None),
-                "device": _typed(summary, "device", str, None),
-                "best": _typed(summary, "best", dict, None),
+                "step": typed(summary, "step", int, None),
+                "seconds": typed(summary, "seconds", (int, float), None),
+                "device": typed(summary, "device", str, None),
+                "best": typed(summary, "best", dict, None),
                 "metrics": {
                     k: v
                     for k, v in metrics.items()
@@ -237,7 +249,7 @@ def list_runs(model: str | None = None, status: str | None = None) -> list[dict[
     return out
 
 
-def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+def typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
     """``data[key]`` when it has the expected type (never a bool for numbers), else ``default``."""
     value = data.get(key, default)
     return value if isinstance(value, kind) and not isinstance(value, bool) else default

@@ -163,13 +163,13 @@ def test_sigterm_and_sighup_save_a_resumable_state_and_kill_9_is_shown_as_died(t
     assert [r["status"] for r in json.loads(listed.stdout)] == ["died"]
 
 
-def _mount_tmpfs(path: Path, size: str) -> str | None:
+def _mount_tmpfs(path: Path, size: str, options: str = "") -> str | None:
     """Mount a small tmpfs at ``path``; the reason it cannot be done, or None."""
     if sys.platform != "linux" or os.geteuid() != 0:
         return "mounting a small tmpfs needs root on Linux"
     path.mkdir()
     proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", f"size={size}{options}", "tmpfs", str(path)], capture_output=True
     )
     if proc.returncode != 0:
         return f"cannot mount a tmpfs here ({proc.stderr.decode().strip() or proc.returncode})"
@@ -202,5 +202,35 @@ def test_a_full_disk_is_one_line_keeps_the_checkpoint_and_resumes_once_freed(tmp
         assert resumed.returncode == 0, resumed.stderr
         summary = json.loads((run / "summary.json").read_text())
         assert summary["status"] == "finished" and summary["step"] == STEPS >= step
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_read_only_folder_is_one_line_for_every_writer(tmp_path):
+    disk = tmp_path / "ro"
+    why = _mount_tmpfs(disk, "1m", ",ro")  # read-only for root too (chmod is not)
+    if why:
+        pytest.skip(why)
+    try:
+        run = tmp_path / "run"
+        assert (
+            _zoo("train", "regression", "--steps", "3", "--out", str(run), "-q", cwd=tmp_path).returncode == 0
+        )
+        for args in [
+            ["export", str(run), "--format", "pt2", "--out", str(disk / "m.pt2")],
+            ["export", str(run), "--format", "hub", "--out", str(disk / "hub")],
+            ["train", "regression", "--steps", "3", "--out", str(disk / "run"), "-q"],
+            ["compare", str(run), str(run), "--out", str(disk / "c.png")],
+        ]:
+            proc = _zoo(*args, cwd=tmp_path)
+            print(proc.stderr.strip())
+            assert proc.returncode == 2, (args, proc.stderr)
+            assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("zoo: error: "), (
+                args,
+                proc.stderr,
+            )
+            assert "Read-only file system" in proc.stderr or "not writable" in proc.stderr, proc.stderr
+        assert list(disk.iterdir()) == []
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)

@@ -251,6 +251,35 @@ def test_tensorboard_missing_is_one_line(tmp_path, monkeypatch):
     assert result.output.strip().endswith("pip install 'zoo[tensorboard]'")
 
 
+def test_a_tensorboard_folder_that_is_a_file_is_one_line_on_resume(tmp_path):
+    pytest.importorskip("tensorboard")
+    cut = _cut(tmp_path, logger="tensorboard")
+    import shutil
+
+    shutil.rmtree(cut / "tensorboard")
+    (cut / "tensorboard").write_text("not a folder")
+    result = _zoo("train", "--resume", str(cut), "-q")
+    assert result.exit_code == 2, result.output
+    assert (
+        result.output
+        == f"zoo: error: --logger tensorboard: cannot write {cut / 'tensorboard'} (it is a file, not a folder)\n"
+    )
+    assert json.loads((cut / "summary.json").read_text())["status"] == "interrupted"  # still resumable
+
+
+def test_a_tensorboard_that_fails_to_import_is_one_line(tmp_path, monkeypatch):
+    import sys
+
+    pytest.importorskip("tensorboard")
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails with ImportError
+    result = _zoo(
+        "train", "regression", "--logger", "tensorboard", "--steps", "3", "--out", str(tmp_path / "r")
+    )
+    assert result.exit_code == 2, result.output
+    assert "the tensorboard package fails to import" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
 def test_runs_outside_the_root_are_listed_and_deleted_ones_skipped(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     train_model("regression", device="cpu", steps=5, out=elsewhere / "one")

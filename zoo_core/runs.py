@@ -120,9 +120,22 @@ class TensorBoardLog:
             raise ZooError(
                 "--logger tensorboard needs the tensorboard package: pip install 'zoo[tensorboard]'"
             )
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(log_dir=str(run / "tensorboard"))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception as exc:  # installed but broken (a version that does not fit, a missing part)
+            raise ZooError(
+                f"--logger tensorboard: the tensorboard package fails to import ({first_line(exc)}); "
+                "reinstall it: pip install -U 'zoo[tensorboard]'"
+            ) from exc
+        folder = run / "tensorboard"
+        try:
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(20, "it is a file, not a folder")
+            self.writer = SummaryWriter(log_dir=str(folder))
+        except OSError as exc:
+            raise ZooError(
+                f"--logger tensorboard: cannot write {folder} ({exc.strerror or first_line(exc)})"
+            ) from exc
 
     def add(self, row: dict[str, Any]) -> None:
         for key, value in row.items():
@@ -166,6 +179,13 @@ class MetricsLog:
 
 def find_run(arg: str | Path) -> Path:
     """A run folder from a path, or from a model name (its latest run)."""
+    try:
+        return _find_run(arg)
+    except OSError as exc:  # an unreadable folder, a name too long for the disk
+        raise ZooError(f"cannot read {arg} ({exc.strerror or first_line(exc)})") from exc
+
+
+def _find_run(arg: str | Path) -> Path:
     path = Path(arg)
     if path.is_dir() and ((path / CONFIG).exists() or (path / WEIGHTS).exists()):
         return path

@@ -137,7 +137,10 @@ def test_errors_are_one_line_exit_2_no_traceback(run, tmp_path):
         ["eval", tmp_path / "missing"],
         ["train", "toy", "--steps", "0"],
         ["compare-formats", tmp_path],
+        ["train", "toy", "--out", tmp_path / "used\nfolder"],  # a line break in a name: escaped
     ):
+        (tmp_path / "used\nfolder").mkdir(exist_ok=True)
+        (tmp_path / "used\nfolder" / "notes.txt").write_text("mine")
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
         assert result.output.count("\n") == 1 and result.output.startswith("zoo: error: ")

@@ -138,6 +138,31 @@ def test_train_inputs_succeed_or_fail_in_one_line(toy_only, tmp_path_factory, se
         assert json.loads((out / "summary.json").read_text())["status"] == "failed"
 
 
+# -- zoo train --out: names of any characters, bytes and lengths ---------------------------------
+names = st.one_of(
+    st.text(st.characters(blacklist_characters="/\x00"), min_size=1, max_size=12),
+    st.text(st.characters(min_codepoint=0xDC80, max_codepoint=0xDCFF), min_size=1, max_size=3).map(
+        lambda raw: "x" + raw  # bytes that are not UTF-8, as Python hands them over from argv
+    ),
+    st.integers(min_value=200, max_value=300).map(lambda n: "é" * (n // 2) + "x" * (n % 2)),
+    st.sampled_from(["a\nb", "a\rb", " ", "-", "..x", "ü" * 128]),
+)
+
+
+@SETTINGS
+@given(name=names)
+def test_out_names_are_used_or_refused_in_one_line_leaving_nothing(toy_only, tmp_path_factory, name):
+    parent = tmp_path_factory.mktemp("out")
+    args = ["train", "toy", "--steps", "1", "-q", "--out", str(parent / name)]
+    result = _invoke(args)
+    _assert_clean(result, args)
+    if result.exit_code == 2:
+        assert len(result.output.strip().splitlines()) == 1, result.output  # a name's line break too
+        assert list(parent.iterdir()) == [], "a refused --out left a folder behind"
+    else:
+        assert json.loads((parent / name / "summary.json").read_text())["status"] == "finished"
+
+
 # -- zoo train --config: files of any bytes, depth and settings -------------------------------------
 def _deep(kind: str, depth: int) -> bytes:
     if kind == "toml":

@@ -48,3 +48,10 @@ def debugging() -> bool:
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (or its type): a library's error, fit for one line."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def printable(text: str) -> str:
+    """``text`` fit for one line on any terminal: characters that are not UTF-8 (a file name's raw
+    bytes) as escapes, line breaks as ``\\n``."""
+    shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return shown.replace("\r", "\\r").replace("\n", "\\n")

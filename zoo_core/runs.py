@@ -17,7 +17,7 @@ from typing import Any
 
 from zoo_core.atomic import disk_full, write_json, write_text
 from zoo_core.checkpoint import CHECKPOINT_FILES, WEIGHTS
-from zoo_core.errors import Interrupted, RunFailed, ZooError, first_line
+from zoo_core.errors import Interrupted, RunFailed, ZooError, first_line, printable
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -49,6 +49,32 @@ def _not_new(path: Path) -> ZooError:
     return ZooError(
         f"--out {path}: already exists and is not empty; runs are never overwritten, pick a new folder"
     )
+
+
+NAME_MAX = 255  # bytes in one file or folder name on Linux, macOS and Windows file systems
+
+
+def check_path(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` when every file written under it can be named and recorded (UTF-8, names of at
+    most 255 bytes, no NUL); else one line, before anything is created."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ZooError(
+            f"{flag} {printable(text)}: the name is not valid UTF-8; run folders are named in config "
+            "and summary files as text: rename it"
+        ) from None
+    if "\0" in text:
+        raise ZooError(f"{flag} {printable(text)}: a name cannot hold a NUL character")
+    for part in Path(text).parts:
+        size = len(part.encode("utf-8"))
+        if size > NAME_MAX:
+            raise ZooError(
+                f"{flag} {printable(part[:40])}...: that name is {size} bytes; file systems allow "
+                f"{NAME_MAX} per name: shorten it"
+            )
+    return Path(text)
 
 
 def new_run_dir(model: str, out: str | Path | None = None) -> Path:

@@ -27,6 +27,7 @@ from zoo_core.runs import (
     METRICS,
     SUMMARY,
     check_losses,
+    check_path,
     failing,
     find_run,
     mark_status,
@@ -146,7 +147,9 @@ def train_model(
                 )
         finally:
             lock.release(run_dir)
-    created = out is None or not Path(out).exists()
+    if out is not None:
+        out = check_path(out)
+    created = out is None or not out.exists()
     run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
     try:
         with failing(run_dir, config.model):  # failed runs marked; a full disk is one line

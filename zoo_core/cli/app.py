@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 import zoo_core
-from zoo_core.errors import ZooError, debugging
+from zoo_core.errors import ZooError, debugging, printable
 from zoo_core.plugins import get_zoo
 
 
@@ -36,7 +36,7 @@ def say_error(exc: ZooError) -> int:
     """A ZooError as one line on stderr (its traceback first with --debug); returns the exit code."""
     if debugging():
         traceback.print_exc()
-    click.echo(f"zoo: error: {exc}", err=True)
+    click.echo(f"zoo: error: {printable(str(exc))}", err=True)  # one line, whatever a name holds
     return exc.exit_code
 
 

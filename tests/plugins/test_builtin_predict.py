@@ -231,6 +231,51 @@ def test_bad_digit_inputs_are_one_line(trained, tmp_path, make, message):
     assert message in result.output and len(result.output.strip().splitlines()) == 1
 
 
+def _png(size=(28, 28), text=None) -> bytes:
+    import io
+
+    from PIL import PngImagePlugin
+
+    buf, info = io.BytesIO(), PngImagePlugin.PngInfo()
+    if text:
+        info.add_text("comment", text, zip=True)
+    Image.new("L", size).save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def _claiming(raw: bytes, width: int, height: int) -> bytes:
+    """A PNG whose header claims another size (its pixels are not there: only the header is read)."""
+    import struct
+    import zlib
+
+    chunk = b"IHDR" + struct.pack(">II", width, height) + raw[24:29]
+    return raw[:8] + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)) + raw[33:]
+
+
+@pytest.mark.filterwarnings("error")  # no DecompressionBombWarning on stderr
+def test_images_over_the_pixel_limit_are_refused_in_one_line_and_the_limit_can_be_raised(
+    trained, tmp_path, monkeypatch
+):
+    big = tmp_path / "big.png"
+    big.write_bytes(_claiming(_png(), 10000, 10000))
+    result = predict(trained("cnn"), big)
+    assert result.exit_code == 2, result.output
+    assert "10000x10000 is 100,000,000 pixels, over the limit of 25,000,000" in result.output
+    assert "ZOO_MAX_IMAGE_PIXELS=N" in result.output and len(result.output.strip().splitlines()) == 1
+    (tmp_path / "wide.png").write_bytes(_png((60, 30)))
+    assert predict(trained("cnn"), tmp_path / "wide.png").exit_code == 0
+    monkeypatch.setenv("ZOO_MAX_IMAGE_PIXELS", "1000")  # lowered (or raised) by the variable
+    result = predict(trained("cnn"), tmp_path / "wide.png")
+    assert result.exit_code == 2 and "60x30 is 1,800 pixels, over the limit of 1,000" in result.output
+
+
+def test_a_png_with_a_huge_compressed_text_chunk_is_one_line(trained, tmp_path):
+    (tmp_path / "t.png").write_bytes(_png(text="0" * 3_000_000))  # 3 KB that inflate to 3 MB
+    result = predict(trained("cnn"), tmp_path / "t.png")
+    assert result.exit_code == 2, result.output
+    assert "not an image" in result.output and len(result.output.strip().splitlines()) == 1
+
+
 def test_a_bad_input_is_one_line_from_the_real_command(trained):
     zoo = Path(sys.executable).parent / "zoo"
     proc = subprocess.run(

@@ -123,9 +123,19 @@ def test_resume_refuses_flags_that_change_what_was_trained(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == (
         f"zoo: error: --resume {cut}: --set, --lr would change what was trained so far; resume without "
-        "them (--steps, --epochs and --device may change), or start a new run"
+        "them (--steps, --epochs, --device, --data-root and --save-format may change), or start a new run"
     )
     assert (cut / "state.safetensors").read_bytes() == before  # nothing touched
+
+
+def test_resume_honours_a_new_save_format_and_data_root(tmp_path):
+    cut = _cut(tmp_path)
+    moved = tmp_path / "moved-data"
+    result = _zoo("train", "--resume", str(cut), "--save-format", "pickle", "--data-root", str(moved), "-q")
+    assert result.exit_code == 0, result.output
+    assert (cut / "model.pt").is_file()  # not silently ignored
+    saved = json.loads((cut / "config.json").read_text())
+    assert saved["save_format"] == "pickle" and saved["config"]["data_root"] == str(moved)
 
 
 def test_resume_with_more_steps_extends_and_records_it(tmp_path):

@@ -82,16 +82,19 @@ def configure(
     out: str | Path | None = None,
     data_root: str | None = None,
     config_file: str | Path | None = None,
-    save_format: str = "safetensors",
+    save_format: str | None = None,
     resume: str | Path | None = None,
     **loop: Any,
 ) -> tuple[RunConfig, Path | None, str]:
     """What a ``zoo train`` command line means: the config, the run it resumes (or None) and the
-    save format. ``loop`` takes the loop's settings by name (``steps=``, ``lr=`` ...)."""
+    save format. ``loop`` takes the loop's settings by name (``steps=``, ``lr=`` ...).
+
+    On resume, ``save_format`` (what is saved from now on) and ``data_root`` (the data may have
+    moved) are honoured; the run's own are kept when they are not given."""
     unknown = sorted(set(loop) - set(settings.NAMES))
     if unknown:
         raise TypeError(f"unknown loop settings {unknown}; see zoo_core.settings.Loop")
-    if save_format not in settings.SAVE_FORMATS:
+    if save_format is not None and save_format not in settings.SAVE_FORMATS:
         raise ZooError(f"--save-format {save_format!r}: choose one of {', '.join(settings.SAVE_FORMATS)}")
     if resume is not None:
         changes = {
@@ -104,7 +107,10 @@ def configure(
             "--config": config_file,
             **{f"--{k.replace('_', '-')}": v for k, v in loop.items() if k not in ("steps", "epochs")},
         }
-        return _reopen(resume, model, changes, device, loop)
+        config, run_dir, saved_format = _reopen(resume, model, changes, device, loop)
+        if data_root is not None:
+            config.data_root = data_root
+        return config, run_dir, save_format or saved_format
     config = resolve(
         model,
         dataset=dataset,
@@ -117,7 +123,7 @@ def configure(
         data_root=data_root,
         file=ConfigFile.read(config_file) if config_file is not None else None,
     )
-    return config, None, save_format
+    return config, None, save_format or "safetensors"
 
 
 def train_model(
@@ -178,7 +184,7 @@ def _reopen(
     if given:
         raise ZooError(
             f"--resume {run_dir}: {', '.join(given)} would change what was trained so far; resume "
-            "without them (--steps, --epochs and --device may change), or start a new run"
+            "without them (--steps, --epochs, --device, --data-root and --save-format may change), or start a new run"
         )
     longer = {k: loop[k] for k in ("steps", "epochs") if loop.get(k) is not None}
     if len(longer) > 1:

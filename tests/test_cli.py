@@ -138,6 +138,9 @@ def test_errors_are_one_line_exit_2_no_traceback(run, tmp_path):
         ["train", "toy", "--steps", "0"],
         ["compare-formats", tmp_path],
         ["train", "toy", "--out", tmp_path / "used\nfolder"],  # a line break in a name: escaped
+        ["train", "toy", "--accumulate", "0"],  # click's own usage errors too
+        ["runs", "--status", "sleeping"],
+        ["no-such-command"],
     ):
         (tmp_path / "used\nfolder").mkdir(exist_ok=True)
         (tmp_path / "used\nfolder" / "notes.txt").write_text("mine")

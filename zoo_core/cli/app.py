@@ -40,6 +40,11 @@ def say_error(exc: ZooError) -> int:
     return exc.exit_code
 
 
+_HELP_ERRORS: tuple[type[Exception], ...] = tuple(
+    e for e in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if e is not None
+)
+
+
 class ZooGroup(click.Group):
     """The top-level group: core commands plus the commands plugins add (never replacing ours)."""
 
@@ -52,6 +57,24 @@ class ZooGroup(click.Group):
             return command
         found = get_zoo().commands.get(name)
         return found[1] if found else None
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """click's own usage errors (a bad option value, a missing argument) as one line too."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:  # as click does it in standalone mode
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except _HELP_ERRORS as exc:  # bare 'zoo': the help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+            click.echo(f"zoo: error: {printable(exc.format_message())}{where}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

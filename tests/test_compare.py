@@ -96,3 +96,13 @@ def test_compare_to_a_missing_folder_is_one_line_before_the_table(toy_zoo, tmp_p
         result.output
         == f"zoo: error: --out {tmp_path / 'missing' / 'x.png'}: the folder {tmp_path / 'missing'} does not exist or is not writable\n"
     )
+
+
+@pytest.mark.filterwarnings("error")  # matplotlib's "No artists with labels" would leak to stderr
+def test_a_metric_no_run_has_is_a_note_and_no_warning(toy_zoo, tmp_path):
+    runs = [str(train_model("toy", steps=5, out=tmp_path / n, device="cpu").run_dir) for n in "ab"]
+    result = CliRunner().invoke(
+        cli, ["compare", *runs, "--metric", "nothing", "--out", str(tmp_path / "c.png")]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"note: {runs[0]} has no 'nothing'" in result.output and (tmp_path / "c.png").is_file()

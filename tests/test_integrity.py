@@ -340,6 +340,20 @@ def test_stop_on_nan_false_only_warns(make_zoo, tmp_path, capsys):
     assert result.step == 30
     assert "warning: loss=nan at step" in capsys.readouterr().out
 
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(), parse_constant=refuse)
+    assert summary["metrics"]["loss"] is None and summary["not_finite"]["metrics.loss"] == "nan"
+    from click.testing import CliRunner
+
+    from zoo_core.cli import cli
+
+    for args in (["runs", "--json"], ["eval", str(tmp_path / "run"), "--json"]):
+        listed = CliRunner().invoke(cli, args)
+        assert listed.exit_code == 0, listed.output
+        json.loads(listed.output, parse_constant=refuse)
+
 
 # -- 9. hand-edited files are one line, never an internal error -------------------------------------
 def _edit_state(path, change_skeleton=None, drop_tensor=None, change_tensors=None):
@@ -435,3 +449,15 @@ def test_a_hand_edited_config_is_one_line(toy_zoo, tmp_path, edit, message):
     (run / "config.json").write_text(json.dumps(config))
     with pytest.raises(ZooError, match=message):
         train_model(resume=run, steps=50, device="cpu")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_weights_file_says_permission_denied(toy_zoo, tmp_path):
+    run = tmp_path / "run"
+    train_model("toy", out=run, device="cpu", steps=5)
+    (run / "model.safetensors").chmod(0)
+    try:
+        with pytest.raises(ZooError, match=r"model.safetensors: cannot read it \(Permission denied\)"):
+            evaluate_run(run, device="cpu")
+    finally:
+        (run / "model.safetensors").chmod(0o644)

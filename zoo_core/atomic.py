@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -74,9 +75,40 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+NOT_FINITE = "not_finite"  # in a JSON object zoo writes: where a NaN or infinity was written as null
+
+
+def finite_json(data: Any, where: str = "") -> tuple[Any, dict[str, str]]:
+    """``data`` with NaN and infinities as None (JSON has no such numbers: jq and browsers refuse
+    ``NaN``), and what was replaced, by dotted path."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None, {where or "value": str(data)}
+    replaced: dict[str, str] = {}
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            out[key], more = finite_json(value, f"{where}.{key}" if where else str(key))
+            replaced.update(more)
+        return out, replaced
+    if isinstance(data, (list, tuple)):
+        items = []
+        for i, value in enumerate(data):
+            item, more = finite_json(value, f"{where}[{i}]")
+            items.append(item)
+            replaced.update(more)
+        return items, replaced
+    return data, replaced
+
+
 def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically, pretty enough to read."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    """Write JSON atomically, pretty enough to read; a NaN or infinity is written as null and the
+    object's ``not_finite`` says which and what it was."""
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != NOT_FINITE}
+    data, replaced = finite_json(data)
+    if replaced and isinstance(data, dict):
+        data[NOT_FINITE] = replaced
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
 
 
 # -- several files as one commit ------------------------------------------------------------------

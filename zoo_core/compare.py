@@ -125,7 +125,7 @@ def draw(report: dict[str, Any], path: str | Path) -> Path:
     if positive:
         loss_ax.set_yscale("log")
     loss_ax.set(xlabel="step", ylabel="training loss", title="loss")
-    loss_ax.legend(fontsize="small")
+    _legend(loss_ax)
     if metric:
         ax = axes[0][1]
         for entry in report["runs"]:
@@ -135,9 +135,15 @@ def draw(report: dict[str, Any], path: str | Path) -> Path:
                     [p[0] for p in points], [p[1] for p in points], marker="o", ms=3, label=entry["label"]
                 )
         ax.set(xlabel="step", ylabel=metric, title=metric)
-        ax.legend(fontsize="small")
+        _legend(ax)
     fig.suptitle("runs differ in: " + (", ".join(report["differs"]) or "nothing in their configs"))
     return save_figure(fig, path)
+
+
+def _legend(ax: Any) -> None:
+    """A legend when the panel has labelled lines (a metric no run has draws none, and no warning)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
 
 
 def as_rows(report: dict[str, Any]) -> tuple[list[list[str]], list[str]]:

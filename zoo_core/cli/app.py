@@ -28,8 +28,11 @@ def complete(kind: str) -> Any:
 
 
 def echo_json(data: Any) -> None:
-    """Print ``--json`` output: indented for people, anything JSON lacks (paths ...) as text."""
-    click.echo(json.dumps(data, indent=2, default=str))
+    """Print ``--json`` output: indented for people, anything JSON lacks (paths ...) as text, NaN
+    and infinities as null (standard JSON, for jq and browsers)."""
+    from zoo_core.atomic import finite_json
+
+    click.echo(json.dumps(finite_json(data)[0], indent=2, default=str, allow_nan=False))
 
 
 def say_error(exc: ZooError) -> int:

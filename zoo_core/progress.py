@@ -15,9 +15,12 @@ STOP_SIGNALS = tuple(
 
 
 @contextmanager
-def stop_on_sigint() -> Any:
+def stop_on_sigint(terminate: bool = True) -> Any:
     """Turn the first Ctrl-C (or SIGTERM, SIGHUP) into a flag the loop checks between steps, so the
-    run saves a resumable state; ``flag["signal"]`` says which. A second one aborts."""
+    run saves a resumable state; ``flag["signal"]`` says which. A second one aborts.
+
+    ``terminate=False`` leaves SIGTERM and SIGHUP alone: the workers of a torchrun job, whose agent
+    stops them with SIGTERM when a peer fails (the launcher itself saves nothing then)."""
     flag: dict[str, Any] = {"stop": False, "signal": signal.SIGINT}
     if sys.platform == "win32" or not _main_thread():
         yield flag
@@ -28,7 +31,8 @@ def stop_on_sigint() -> Any:
             raise KeyboardInterrupt
         flag["stop"], flag["signal"] = True, signum
 
-    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    wanted = STOP_SIGNALS if terminate else (signal.SIGINT,)
+    previous = {signum: signal.signal(signum, handler) for signum in wanted}
     try:
         yield flag
     finally:

@@ -271,7 +271,7 @@ def fit(
     count, batch_no, stop = 0, step * loop.accumulate, False  # batch_no: micro-batches so far
     loop_started = time.perf_counter()
     model.train()
-    with stop_on_sigint() as interrupt:
+    with stop_on_sigint(terminate=not dist.active) as interrupt:
         while batch_no < plan.total_batches and not (stop or interrupt["stop"]):
             epoch = batch_no // plan.per_epoch
             for batch in plan.epoch(epoch, start=batch_no % plan.per_epoch):

@@ -127,7 +127,13 @@ def test_errors_are_one_line_exit_2_no_traceback(run, tmp_path):
         ["eval", tmp_path / "missing"],
         ["train", "toy", "--steps", "0"],
         ["compare-formats", tmp_path],
+        ["train", "toy", "--out", tmp_path / "used\nfolder"],  # a line break in a name: escaped
+        ["train", "toy", "--accumulate", "0"],  # click's own usage errors too
+        ["runs", "--status", "sleeping"],
+        ["no-such-command"],
     ):
+        (tmp_path / "used\nfolder").mkdir(exist_ok=True)
+        (tmp_path / "used\nfolder" / "notes.txt").write_text("mine")
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
         assert result.output.count("\n") == 1 and result.output.startswith("zoo: error: ")

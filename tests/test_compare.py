@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from zoo_core.cli import cli
@@ -58,3 +59,50 @@ def test_compare_needs_two_run_folders(tmp_path):
     (tmp_path / "empty").mkdir()
     nowhere = CliRunner().invoke(cli, ["compare", str(tmp_path / "reg"), str(tmp_path / "empty")])
     assert nowhere.exit_code == 2 and "no run found" in nowhere.output
+
+
+def _damage(run, how):
+    if how == "started":
+        summary = json.loads((run / "summary.json").read_text())
+        (run / "summary.json").write_text(json.dumps({**summary, "started": "yesterday"}))
+    elif how == "deep":
+        (run / "summary.json").write_text("[" * 100000 + "]" * 100000)
+    elif how == "big-cell":
+        with open(run / "metrics.csv", "a") as fh:
+            fh.write("99," + "1" * 131100 + "\n")
+    elif how == "latin-1":
+        (run / "metrics.csv").write_bytes((run / "metrics.csv").read_bytes() + "é,1\n".encode("latin-1"))
+
+
+@pytest.mark.parametrize("how", ["started", "deep", "big-cell", "latin-1"])
+def test_one_damaged_run_never_breaks_runs_or_compare_for_the_others(toy_zoo, tmp_path, how):
+    runs = [train_model("toy", steps=5, out=tmp_path / name, device="cpu").run_dir for name in ("ok", "bad")]
+    _damage(runs[1], how)
+    listed = CliRunner().invoke(cli, ["runs", "--json"])
+    assert listed.exit_code == 0, listed.output
+    shown = {r["run"]: r["status"] for r in json.loads(listed.output)}
+    assert shown == {str(runs[0]): "finished", str(runs[1]): "damaged" if how == "deep" else "finished"}
+    assert CliRunner().invoke(cli, ["runs"]).exit_code == 0
+    compared = CliRunner().invoke(cli, ["compare", *map(str, runs), "--out", str(tmp_path / "c.png")])
+    assert compared.exit_code == 0, compared.output
+    assert (tmp_path / "c.png").is_file()
+
+
+def test_compare_to_a_missing_folder_is_one_line_before_the_table(toy_zoo, tmp_path):
+    runs = [str(train_model("toy", steps=5, out=tmp_path / n, device="cpu").run_dir) for n in "ab"]
+    result = CliRunner().invoke(cli, ["compare", *runs, "--out", str(tmp_path / "missing" / "x.png")])
+    assert result.exit_code == 2, result.output
+    assert (
+        result.output
+        == f"zoo: error: --out {tmp_path / 'missing' / 'x.png'}: the folder {tmp_path / 'missing'} does not exist or is not writable\n"
+    )
+
+
+@pytest.mark.filterwarnings("error")  # matplotlib's "No artists with labels" would leak to stderr
+def test_a_metric_no_run_has_is_a_note_and_no_warning(toy_zoo, tmp_path):
+    runs = [str(train_model("toy", steps=5, out=tmp_path / n, device="cpu").run_dir) for n in "ab"]
+    result = CliRunner().invoke(
+        cli, ["compare", *runs, "--metric", "nothing", "--out", str(tmp_path / "c.png")]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"note: {runs[0]} has no 'nothing'" in result.output and (tmp_path / "c.png").is_file()

@@ -512,7 +512,7 @@ def test_schedulers_are_checked_for_what_they_build(zoo_plugin_zoo):
     code, lines = check("sched")
     assert code == 1, "\n".join(lines)
     assert any(
-        re.search(r"PASS  scheduler sched:halving +builds: over an SGD optimizer for 10 steps: a StepLR", x)
+        re.search(r"PASS  scheduler sched:halving +builds: over an SGD optimizer for 1000 steps: a StepLR", x)
         for x in lines
     )
     (fail,) = lines_with(lines, "FAIL")

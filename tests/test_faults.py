@@ -160,13 +160,51 @@ def test_two_runs_racing_for_one_out_never_mix(tmp_path):
     assert state_meta["zoo.commit"] == checkpoint.read_metadata(out)["zoo.commit"]
 
 
-def _mount_tmpfs(path: Path, size: str) -> str | None:
+def _after_a_checkpoint(proc: subprocess.Popen, state: Path, limit: float = 90) -> None:
+    """Return once ``proc`` has written a checkpoint (a new ``state``), with a generous deadline."""
+    deadline, before = time.monotonic() + limit, _mtime(state)
+    while _mtime(state) == before:
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "the run never wrote a checkpoint"
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_sigterm_and_sighup_save_a_resumable_state_and_kill_9_is_shown_as_died(tmp_path):
+    import re
+
+    run = tmp_path / "t"
+    endless = [*TRAIN, "--steps", "1000000", "--out", str(run)]  # the last --steps counts
+    steps = []
+    for signum, args in [(signal.SIGTERM, endless), (signal.SIGHUP, ["train", "--resume", str(run), "-q"])]:
+        proc = _start(*args, cwd=tmp_path)
+        _after_a_checkpoint(proc, run / checkpoint.STATE)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+        print(err.strip())
+        assert proc.returncode == 128 + signum, err
+        assert err.count("\n") == 1 and f"interrupted by {signal.Signals(signum).name} at step" in err
+        assert f"--resume {run}" in err
+        steps.append(int(re.search(r"at step (\d+)/", err).group(1)))
+        assert checkpoint.read_metadata(run)["zoo.step"] == steps[-1]
+        assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    assert steps[1] > steps[0]  # the resume went on from the saved state
+    proc = _start("train", "--resume", str(run), "-q", cwd=tmp_path)
+    _after_a_checkpoint(proc, run / checkpoint.STATE)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    listed = _zoo("runs", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [r["status"] for r in json.loads(listed.stdout)] == ["died"]
+
+
+def _mount_tmpfs(path: Path, size: str, options: str = "") -> str | None:
     """Mount a small tmpfs at ``path``; the reason it cannot be done, or None."""
     if sys.platform != "linux" or os.geteuid() != 0:
         return "mounting a small tmpfs needs root on Linux"
     path.mkdir()
     proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", f"size={size}{options}", "tmpfs", str(path)], capture_output=True
     )
     if proc.returncode != 0:
         return f"cannot mount a tmpfs here ({proc.stderr.decode().strip() or proc.returncode})"
@@ -199,5 +237,35 @@ def test_a_full_disk_is_one_line_keeps_the_checkpoint_and_resumes_once_freed(tmp
         assert resumed.returncode == 0, resumed.stderr
         summary = json.loads((run / "summary.json").read_text())
         assert summary["status"] == "finished" and summary["step"] == STEPS >= step
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_read_only_folder_is_one_line_for_every_writer(tmp_path):
+    disk = tmp_path / "ro"
+    why = _mount_tmpfs(disk, "1m", ",ro")  # read-only for root too (chmod is not)
+    if why:
+        pytest.skip(why)
+    try:
+        run = tmp_path / "run"
+        assert (
+            _zoo("train", "regression", "--steps", "3", "--out", str(run), "-q", cwd=tmp_path).returncode == 0
+        )
+        for args in [
+            ["export", str(run), "--format", "pt2", "--out", str(disk / "m.pt2")],
+            ["export", str(run), "--format", "hub", "--out", str(disk / "hub")],
+            ["train", "regression", "--steps", "3", "--out", str(disk / "run"), "-q"],
+            ["compare", str(run), str(run), "--out", str(disk / "c.png")],
+        ]:
+            proc = _zoo(*args, cwd=tmp_path)
+            print(proc.stderr.strip())
+            assert proc.returncode == 2, (args, proc.stderr)
+            assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("zoo: error: "), (
+                args,
+                proc.stderr,
+            )
+            assert "Read-only file system" in proc.stderr or "not writable" in proc.stderr, proc.stderr
+        assert list(disk.iterdir()) == []
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)

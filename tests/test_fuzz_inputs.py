@@ -138,6 +138,70 @@ def test_train_inputs_succeed_or_fail_in_one_line(toy_only, tmp_path_factory, se
         assert json.loads((out / "summary.json").read_text())["status"] == "failed"
 
 
+# -- zoo train --out: names of any characters, bytes and lengths ---------------------------------
+names = st.one_of(
+    st.text(st.characters(blacklist_characters="/\x00"), min_size=1, max_size=12),
+    st.text(st.characters(min_codepoint=0xDC80, max_codepoint=0xDCFF), min_size=1, max_size=3).map(
+        lambda raw: "x" + raw  # bytes that are not UTF-8, as Python hands them over from argv
+    ),
+    st.integers(min_value=200, max_value=300).map(lambda n: "é" * (n // 2) + "x" * (n % 2)),
+    st.sampled_from(["a\nb", "a\rb", " ", "-", "..x", "ü" * 128]),
+)
+
+
+@SETTINGS
+@given(name=names)
+def test_out_names_are_used_or_refused_in_one_line_leaving_nothing(toy_only, tmp_path_factory, name):
+    parent = tmp_path_factory.mktemp("out")
+    args = ["train", "toy", "--steps", "1", "-q", "--out", str(parent / name)]
+    result = _invoke(args)
+    _assert_clean(result, args)
+    if result.exit_code == 2:
+        assert len(result.output.strip().splitlines()) == 1, result.output  # a name's line break too
+        assert list(parent.iterdir()) == [], "a refused --out left a folder behind"
+    else:
+        assert json.loads((parent / name / "summary.json").read_text())["status"] == "finished"
+
+
+# -- zoo train --config: files of any bytes, depth and settings -------------------------------------
+def _deep(kind: str, depth: int) -> bytes:
+    if kind == "toml":
+        return b"a = " + b"[" * depth + b"]" * depth + b"\n"
+    return b'{"a": ' * depth + b"1" + b"}" * depth
+
+
+config_files = st.one_of(
+    st.tuples(st.sampled_from(["toml", "json"]), st.binary(max_size=80)),
+    st.tuples(st.sampled_from(["toml", "json"]), st.sampled_from([10, 3000, 100000])).map(
+        lambda t: (t[0], _deep(*t))
+    ),
+    st.tuples(
+        st.just("json"),
+        st.dictionaries(
+            st.sampled_from(["steps", "epochs", "lr", "seed"]),
+            st.none() | numbers | st.sampled_from(["none", "x"]),
+        ).map(lambda loop: json.dumps({"model": "toy", "loop": loop}, allow_nan=True).encode()),
+    ),
+)
+
+
+@SETTINGS
+@given(file=config_files)
+def test_config_files_are_used_or_refused_in_one_line(toy_only, tmp_path_factory, file):
+    kind, raw = file
+    path = tmp_path_factory.mktemp("config") / f"c.{kind}"
+    path.write_bytes(raw)
+    args = ["train", "toy", "--config", path, "--print-config"]
+    result = _invoke(args)
+    _assert_clean(result, args)
+    try:
+        loop = json.loads(raw).get("loop", {})
+    except (ValueError, AttributeError, RecursionError):
+        return
+    if all(loop.get(k) not in (None, "none") for k in ("steps", "epochs")):
+        assert result.exit_code == 2 and "not both" in result.output, result.output  # as flags are
+
+
 # -- mutated run folders, given to eval and resume -------------------------------------------------
 def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
     out = [prefix]
@@ -184,7 +248,7 @@ def mutations(draw: Any) -> tuple[str, str, Any]:
             ["config.json", "summary.json", "metrics.csv", "model.safetensors", "state.safetensors"]
         )
     )
-    kind = draw(st.sampled_from(["value", "truncate", "byte"]))
+    kind = draw(st.sampled_from(["value", "truncate", "byte", "deep", "big", "latin-1"]))
     return name, kind, draw(st.randoms(use_true_random=False))
 
 
@@ -193,6 +257,17 @@ def _apply(run: Path, name: str, kind: str, rnd: Any) -> None:
     raw = path.read_bytes()
     if kind == "truncate":
         path.write_bytes(raw[: rnd.randrange(len(raw))])
+        return
+    if kind == "deep":  # nested past any parser's recursion limit
+        path.write_bytes(b"[" * 100000 + b"]" * 100000)
+        return
+    if kind == "big":  # a 128 KB value: a CSV cell over csv's field limit
+        i = rnd.randrange(len(raw))
+        path.write_bytes(raw[:i] + b"9" * 131100 + raw[i:])
+        return
+    if kind == "latin-1":  # not UTF-8
+        i = rnd.randrange(len(raw))
+        path.write_bytes(raw[:i] + "é".encode("latin-1") + raw[i:])
         return
     if kind == "byte" or name == "metrics.csv":
         i = rnd.randrange(len(raw))
@@ -216,7 +291,7 @@ def _apply(run: Path, name: str, kind: str, rnd: Any) -> None:
 
 
 @SETTINGS
-@given(change=mutations(), command=st.sampled_from(["eval", "resume", "runs", "compare"]))
+@given(change=mutations(), command=st.sampled_from(["eval", "resume", "runs", "compare", "compare-formats"]))
 def test_mutated_run_folders_are_used_or_refused_in_one_line(template, change, command):
     run = runs_root() / "toy" / "mutated"  # where 'zoo runs' looks
     shutil.rmtree(run, ignore_errors=True)
@@ -228,12 +303,83 @@ def test_mutated_run_folders_are_used_or_refused_in_one_line(template, change, c
         "eval": ["eval", run, "--device", "cpu"],
         "resume": ["train", "--resume", run, "-q", "--device", "cpu"],
         "runs": ["runs"],
-        "compare": ["compare-formats", run, "--repeat", "1"],
+        "compare": ["compare", run, template, "--json"],
+        "compare-formats": ["compare-formats", run, "--repeat", "1"],
     }[command]
     result = _invoke(args)
     _assert_clean(result, args)
     after = _snapshot(run)
+    if command == "runs":  # a damaged run is listed (as damaged when its files cannot be read)
+        listed = _invoke(["runs", "--json"])
+        assert listed.exit_code == 0 and str(run) in listed.output, listed.output
     if command != "resume" or result.exit_code == 2:
         owned = {"summary.json"} if command == "resume" else set()  # a failed resume marks its run
         changed = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)} - owned
         assert not changed, f"{args}: changed {changed}"
+
+
+# -- zoo predict: tensor files whose header, body or format is anything ----------------------------
+def _npy(version: int, descr: str, fortran: bool, shape: tuple[int, ...], body: bytes) -> bytes:
+    """A .npy file as its header says, whatever the body really holds."""
+    header = repr({"descr": descr, "fortran_order": fortran, "shape": shape}).encode()
+    size = struct.Struct("<H" if version == 1 else "<I")
+    header += b" " * (-(len(header) + 1 + 8 + size.size) % 64) + b"\n"
+    return b"\x93NUMPY" + bytes([version, 0]) + size.pack(len(header)) + header + body
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"1" + b"]" * depth
+
+
+tensor_files = st.one_of(
+    st.builds(
+        _npy,
+        st.sampled_from([1, 2]),
+        st.sampled_from(["<f4", "<f8", ">f4", "<i8", "|u1", "|b1", "<c8", "|O", "<U3", "<M8[s]", "V4"]),
+        st.booleans(),
+        st.lists(st.sampled_from([0, 1, 3, 28, 10**6, 2**31, 2**40, 2**62]), max_size=4).map(tuple),
+        st.binary(max_size=64),
+    ).map(lambda raw: ("x.npy", raw)),
+    st.sampled_from([2, 50, 5000, 100000]).map(lambda d: ("x.json", _nested(d))),
+    st.binary(max_size=64).map(lambda raw: ("x.npy", raw)),
+    st.just(("x.npy", b"PK\x03\x04" + b"\0" * 60)),  # an .npz (a zip) named .npy
+    st.binary(max_size=64).map(lambda raw: ("x.json", raw)),
+)
+
+
+@SETTINGS
+@given(file=tensor_files)
+def test_tensor_files_are_read_or_refused_in_one_line_before_allocating(template, tmp_path_factory, file):
+    import tracemalloc
+
+    name, raw = file
+    path = tmp_path_factory.mktemp("input") / name
+    path.write_bytes(raw)
+    args = ["predict", template, path]
+    tracemalloc.start()
+    try:
+        result = _invoke(args)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    _assert_clean(result, args)
+    assert peak < 64 * 2**20, f"{args}: {peak:,} bytes allocated for a {len(raw)}-byte file"
+
+
+def test_a_npy_header_claiming_a_huge_shape_is_refused_before_allocating(template, tmp_path):
+    path = tmp_path / "huge.npy"
+    path.write_bytes(_npy(1, "<f8", False, (70000, 70000), b"\0" * 64))  # 37 GiB claimed, 200 bytes held
+    result = _invoke(["predict", template, path])
+    assert result.exit_code == 2, result.output
+    assert "its header claims shape (70000, 70000) of float64 (39,200,000,000 bytes)" in result.output
+
+
+@pytest.mark.filterwarnings("error")  # not a raw UserWarning about discarding the imaginary part
+def test_a_complex_tensor_is_refused_in_one_line(template, tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.ones(2, 1, dtype=torch.complex64)}, str(tmp_path / "x.safetensors"))
+    result = _invoke(["predict", template, tmp_path / "x.safetensors"])
+    assert result.exit_code == 2, result.output
+    assert "holds complex numbers (torch.complex64); give real numbers" in result.output

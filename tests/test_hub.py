@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zoo_core
 from zoo_core.cli import cli
@@ -144,6 +146,65 @@ def test_hub_without_the_extra_says_what_to_install(run, monkeypatch, args):
 def test_bad_repo_ids_are_one_line(uri):
     result = invoke("eval", uri)
     assert result.exit_code == 2 and "expected a Hugging Face repo id like hf://org/name" in result.output
+
+
+GOOD_REVISIONS = ["main", "v1.0", "feature/x", "refs/pr/1", "refs/convert/parquet", "a" * 40, "0" * 40]
+BAD_REVISIONS = [
+    "../../models--org--evil/refs/main",
+    "..",
+    "a/../b",
+    "/etc/passwd",
+    ".hidden",
+    "a/.b",
+    "main.lock",
+    "a//b",
+    "a/",
+    "main.",
+    "a b",
+    "a\tb",
+    "a~1",
+    "a^",
+    "a:b",
+    "a?",
+    "a*",
+    "a[0]",
+    "a\\b",
+    "@",
+    "a@{1}",
+    "",
+    "x" * 256,
+]
+
+
+@pytest.mark.parametrize("revision", GOOD_REVISIONS)
+def test_revisions_the_hub_has_are_passed_on(revision):
+    from zoo_core.serve.trained import repo_id_of
+
+    assert repo_id_of(f"hf://zoo-org/line@{revision}") == ("zoo-org/line", revision)
+
+
+@pytest.mark.parametrize("revision", BAD_REVISIONS)
+def test_a_revision_that_is_no_git_ref_is_one_line_and_never_reaches_the_client(revision, monkeypatch):
+    hub = pytest.importorskip("huggingface_hub")
+    calls = []
+    monkeypatch.setattr(hub, "snapshot_download", lambda *a, **k: calls.append((a, k)))
+    result = invoke("eval", f"hf://zoo-org/line@{revision}")
+    assert result.exit_code == 2, result.output
+    assert "is not a revision; give a branch, a tag or a commit hash" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and calls == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(st.characters(codec="utf-8"), max_size=40) | st.from_regex(r"[a-z./@{}~]{1,12}", fullmatch=True)
+)
+def test_an_accepted_revision_never_leaves_the_repos_refs_folder(revision):
+    from zoo_core.serve.trained import valid_revision
+
+    if valid_revision(revision):
+        refs = "/cache/models--org--name/refs"
+        assert os.path.normpath(os.path.join(refs, revision)).startswith(refs + "/")
+        assert "\x00" not in revision and "\\" not in revision
 
 
 def test_weights_whose_settings_do_not_fit_are_refused_before_building(run, tmp_path):

@@ -178,6 +178,25 @@ def test_a_dead_holders_lock_is_not_in_the_way(toy_zoo, tmp_path):
     assert not (run / lock.OWNER).exists()  # released at the end
 
 
+def test_a_run_whose_process_is_gone_is_listed_as_died_not_running(toy_zoo, tmp_path, monkeypatch):
+    from zoo_core.store.runs import list_runs
+
+    monkeypatch.setenv("ZOO_RUNS_DIR", str(tmp_path / "runs"))
+    run = tmp_path / "runs" / "toy" / "killed"
+    train_model("toy", out=run, device="cpu", steps=5)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "status": "running"}))  # as kill -9 leaves it
+    assert [r["status"] for r in list_runs()] == ["died"]
+    assert [r["status"] for r in list_runs(status="died")] == ["died"]
+    other = _held_elsewhere(run)  # a live process holds it: it is running
+    try:
+        assert [r["status"] for r in list_runs()] == ["running"]
+    finally:
+        other.release()
+    (run / lock.LOCK).unlink()
+    assert [r["status"] for r in list_runs()] == ["died"]
+
+
 # -- 3. untrusted metadata never decides allocation or paths ------------------------------------------
 def _rewrite_metadata(path, change):
     """The same tensors, with the zoo.config of the metadata changed as an attacker would."""
@@ -344,6 +363,20 @@ def test_stop_on_nan_false_only_warns(make_zoo, tmp_path, capsys):
     assert result.step == 30
     assert "warning: loss=nan at step" in capsys.readouterr().out
 
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(), parse_constant=refuse)
+    assert summary["metrics"]["loss"] is None and summary["not_finite"]["metrics.loss"] == "nan"
+    from click.testing import CliRunner
+
+    from zoo_core.cli import cli
+
+    for args in (["runs", "--json"], ["eval", str(tmp_path / "run"), "--json"]):
+        listed = CliRunner().invoke(cli, args)
+        assert listed.exit_code == 0, listed.output
+        json.loads(listed.output, parse_constant=refuse)
+
 
 # -- 9. hand-edited files are one line, never an internal error -------------------------------------
 def _edit_state(path, change_skeleton=None, drop_tensor=None, change_tensors=None):
@@ -439,3 +472,15 @@ def test_a_hand_edited_config_is_one_line(toy_zoo, tmp_path, edit, message):
     (run / "config.json").write_text(json.dumps(config))
     with pytest.raises(ZooError, match=message):
         train_model(resume=run, steps=50, device="cpu")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_weights_file_says_permission_denied(toy_zoo, tmp_path):
+    run = tmp_path / "run"
+    train_model("toy", out=run, device="cpu", steps=5)
+    (run / "model.safetensors").chmod(0)
+    try:
+        with pytest.raises(ZooError, match=r"model.safetensors: cannot read it \(Permission denied\)"):
+            evaluate_run(run, device="cpu")
+    finally:
+        (run / "model.safetensors").chmod(0o644)

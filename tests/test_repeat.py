@@ -84,6 +84,8 @@ def test_print_config_is_a_toml_template_that_flags_override(tmp_path):
         ('model = "regression"\n[model_params]\nwidth = 2\n', "unknown setting 'model_params.width'"),
         ("model = \n", "not valid TOML"),
         ('model = ["regression"]\n', "'model' must be a string"),
+        ('model = "regression"\n[loop]\nsteps = 5\nepochs = 2\n', "give either loop.epochs or loop.steps"),
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML"),
     ],
 )
 def test_config_file_mistakes_are_one_line_naming_file_and_key(tmp_path, text, message):
@@ -121,9 +123,19 @@ def test_resume_refuses_flags_that_change_what_was_trained(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == (
         f"zoo: error: --resume {cut}: --set, --lr would change what was trained so far; resume without "
-        "them (--steps, --epochs and --device may change), or start a new run"
+        "them (--steps, --epochs, --device, --data-root and --save-format may change), or start a new run"
     )
     assert (cut / "state.safetensors").read_bytes() == before  # nothing touched
+
+
+def test_resume_honours_a_new_save_format_and_data_root(tmp_path):
+    cut = _cut(tmp_path)
+    moved = tmp_path / "moved-data"
+    result = _zoo("train", "--resume", str(cut), "--save-format", "pickle", "--data-root", str(moved), "-q")
+    assert result.exit_code == 0, result.output
+    assert (cut / "model.pt").is_file()  # not silently ignored
+    saved = json.loads((cut / "config.json").read_text())
+    assert saved["save_format"] == "pickle" and saved["config"]["data_root"] == str(moved)
 
 
 def test_resume_with_more_steps_extends_and_records_it(tmp_path):
@@ -208,6 +220,19 @@ def test_resumed_run_keeps_its_best_and_patience(tmp_path):
     assert ours == theirs and resumed.step == 20
 
 
+def test_a_deleted_best_file_is_never_rewritten_under_an_old_label(tmp_path):
+    options = {"lr": 1.5, "sets": ["eval_every=3"], "monitor": "eval_loss"}
+    cut = _cut(tmp_path, **options)
+    (cut / "best.safetensors").unlink()
+    train_model(resume=cut, device="cpu")
+    label = read_metadata(cut / "best.safetensors")["zoo.best"]
+    assert label["step"] > 9  # chosen among the evaluations after the resume
+    assert json.loads((cut / "summary.json").read_text())["best"] == label
+    evaluated = _zoo("eval", str(cut), "--best", "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.output)["metrics"]["eval_loss"] == pytest.approx(label["value"], rel=1e-5)
+
+
 # -- loggers and the runs index ------------------------------------------------------------------
 def test_tensorboard_logger_writes_every_scalar(tmp_path):
     pytest.importorskip("tensorboard")
@@ -233,6 +258,35 @@ def test_tensorboard_missing_is_one_line(tmp_path, monkeypatch):
     result = _zoo("train", "regression", "--logger", "tensorboard", "--out", str(tmp_path / "r"))
     assert result.exit_code == 2
     assert result.output.strip().endswith("pip install 'zoo[tensorboard]'")
+
+
+def test_a_tensorboard_folder_that_is_a_file_is_one_line_on_resume(tmp_path):
+    pytest.importorskip("tensorboard")
+    cut = _cut(tmp_path, logger="tensorboard")
+    import shutil
+
+    shutil.rmtree(cut / "tensorboard")
+    (cut / "tensorboard").write_text("not a folder")
+    result = _zoo("train", "--resume", str(cut), "-q")
+    assert result.exit_code == 2, result.output
+    assert (
+        result.output
+        == f"zoo: error: --logger tensorboard: cannot write {cut / 'tensorboard'} (it is a file, not a folder)\n"
+    )
+    assert json.loads((cut / "summary.json").read_text())["status"] == "interrupted"  # still resumable
+
+
+def test_a_tensorboard_that_fails_to_import_is_one_line(tmp_path, monkeypatch):
+    import sys
+
+    pytest.importorskip("tensorboard")
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails with ImportError
+    result = _zoo(
+        "train", "regression", "--logger", "tensorboard", "--steps", "3", "--out", str(tmp_path / "r")
+    )
+    assert result.exit_code == 2, result.output
+    assert "the tensorboard package fails to import" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
 
 
 def test_runs_outside_the_root_are_listed_and_deleted_ones_skipped(tmp_path):

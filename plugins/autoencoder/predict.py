@@ -23,6 +23,23 @@ def save_png(image: torch.Tensor, path: Path) -> Path:
     return path
 
 
+NAME_BYTES = 200  # a file name's stem, well under the 255 bytes most file systems allow
+
+
+def output_name(name: str, used: set[str]) -> str:
+    """The reconstruction file of input ``name``: its stem, made unique among ``used`` (two inputs
+    ``x/seven.png`` and ``y/seven.png`` get ``seven-`` and ``seven-2-``), short enough for any disk."""
+    file, _, index = name.partition("[")  # "digits.npy[3]": the fourth digit of a file
+    stem = re.sub(r"[^\w.-]+", "-", Path(file).stem + (f"-{index.rstrip(']')}" if index else ""))
+    stem = stem.encode()[:NAME_BYTES].decode(errors="ignore").lstrip(".") or "input"
+    candidate, n = stem, 1
+    while candidate.casefold() in used:  # casefold: one file on a case-insensitive disk
+        n += 1
+        candidate = f"{stem}-{n}"
+    used.add(candidate.casefold())
+    return f"{candidate}-reconstruction.png"
+
+
 class Reconstruction(Digits):
     """Each INPUT is a digit image; the answer is its 3-number code and its rebuilt image (a PNG)."""
 
@@ -38,10 +55,9 @@ class Reconstruction(Digits):
         except OSError as exc:
             raise ZooError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from exc
         records = []
+        used: set[str] = set()
         for i, name in enumerate(self.names):
-            file, _, index = name.partition("[")  # "digits.npy[3]": the fourth digit of a file
-            stem = re.sub(r"[^\w.-]+", "-", Path(file).stem + (f"-{index.rstrip(']')}" if index else ""))
-            path = save_png(images[i], out / f"{stem}-reconstruction.png")
+            path = save_png(images[i], out / output_name(name, used))
             records.append(
                 {
                     "input": name,

@@ -6,6 +6,8 @@ whose border is light, a dark digit on paper, is inverted), pixels in [0, 1].
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,22 @@ from torch import nn
 from zoo_core import TENSOR_SUFFIXES, PredictOptions, Predictor, ZooError, read_tensor, table
 
 SIDE = 28
+MAX_PIXELS = 25_000_000  # a 5000x5000 image: any photo of a digit, far from a decompression bomb
+MAX_PIXELS_VARIABLE = "ZOO_MAX_IMAGE_PIXELS"
+
+
+def max_pixels() -> int:
+    """The largest image ``zoo predict`` reads: ``$ZOO_MAX_IMAGE_PIXELS`` or 25 million pixels."""
+    text = os.environ.get(MAX_PIXELS_VARIABLE, "").strip()
+    if not text:
+        return MAX_PIXELS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ZooError(f"{MAX_PIXELS_VARIABLE}={text!r}: expected a positive whole number of pixels")
+    return value
 
 
 def read_image(arg: str) -> torch.Tensor:
@@ -25,13 +43,24 @@ def read_image(arg: str) -> torch.Tensor:
     path = Path(arg)
     if not path.is_file():
         raise ZooError(f"{arg}: no such file")
+    limit = max_pixels()
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # zoo's own limit below says it in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            width, height = img.size
+            if width * height > limit:
+                raise ZooError(
+                    f"{arg}: {width}x{height} is {width * height:,} pixels, over the limit of {limit:,}; "
+                    f"shrink it, or raise the limit with {MAX_PIXELS_VARIABLE}=N"
+                )
             grey = img.convert("L")
             if grey.size != (SIDE, SIDE):
                 grey = grey.resize((SIDE, SIDE), Image.Resampling.LANCZOS)
             pixels = torch.frombuffer(bytearray(grey.tobytes()), dtype=torch.uint8)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        # ValueError: a text chunk that decompresses past PIL's limit, and other malformed chunks
         raise ZooError(
             f"{arg}: not an image (expected a PNG of a digit, or {', '.join(TENSOR_SUFFIXES)})"
         ) from exc

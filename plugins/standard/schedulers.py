@@ -14,12 +14,27 @@ import attrs
 from torch.optim import lr_scheduler
 
 
-def _check(name: str, value: float, low: float, high: float | None = None) -> None:
+def _check(name: str, value: float, low: float, high: float | None = None, *, above: bool = False) -> None:
+    """Refuse a setting out of range; ``above``: ``low`` itself is out too (a factor of 0 stops training)."""
     from zoo_core import ZooError
 
-    if not (value >= low and (high is None or value <= high)) or math.isnan(value):
-        span = f"between {low} and {high}" if high is not None else f"at least {low}"
+    fits = (value > low if above else value >= low) and (high is None or value <= high)
+    if not fits or math.isnan(value):
+        span = f"more than {low}" if above else f"at least {low}"
+        if high is not None:
+            span = f"{span} and at most {high}" if above else f"between {low} and {high}"
         raise ZooError(f"scheduler setting {name}={value!r} must be {span}")
+
+
+def _warmup_fits(warmup_steps: int, total_steps: int) -> None:
+    """A warm-up longer than the run never reaches the learning rate: refused like ``--lr 0``."""
+    from zoo_core import ZooError
+
+    if warmup_steps > total_steps:
+        raise ZooError(
+            f"scheduler setting warmup_steps={warmup_steps} is longer than the run ({total_steps} optimizer "
+            "steps): the learning rate would never be reached; lower it or train longer"
+        )
 
 
 def constant(optimizer: Any, total_steps: int) -> None:
@@ -30,13 +45,13 @@ def constant(optimizer: Any, total_steps: int) -> None:
 def step(optimizer: Any, total_steps: int, step_size: int = 100, gamma: float = 0.5) -> Any:
     """torch's ``StepLR``."""
     _check("step_size", step_size, 1)
-    _check("gamma", gamma, 0.0)
+    _check("gamma", gamma, 0.0, above=True)
     return lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
 
 
 def exponential(optimizer: Any, total_steps: int, gamma: float = 0.99) -> Any:
     """torch's ``ExponentialLR``."""
-    _check("gamma", gamma, 0.0)
+    _check("gamma", gamma, 0.0, above=True)
     return lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
 
 
@@ -72,6 +87,7 @@ class WarmupFactor:
 def cosine(optimizer: Any, total_steps: int, warmup_steps: int = 0, min_factor: float = 0.0) -> Any:
     """Cosine annealing to ``min_factor * lr`` at the run's last step, after a linear warm-up."""
     _check("warmup_steps", warmup_steps, 0)
+    _warmup_fits(warmup_steps, total_steps)
     _check("min_factor", min_factor, 0.0, 1.0)
     return lr_scheduler.LambdaLR(optimizer, CosineFactor(total_steps, warmup_steps, min_factor))
 
@@ -81,6 +97,7 @@ def linear_warmup(
 ) -> Any:
     """A linear warm-up, then the optimizer's learning rate."""
     _check("warmup_steps", warmup_steps, 1)
+    _warmup_fits(warmup_steps, total_steps)
     _check("start_factor", start_factor, 0.0, 1.0)
     return lr_scheduler.LambdaLR(optimizer, WarmupFactor(warmup_steps, start_factor))
 
@@ -94,8 +111,10 @@ def onecycle(
     final_div_factor: float = 1e4,
 ) -> Any:
     """torch's ``OneCycleLR`` peaking at ``max_factor`` times each group's learning rate."""
-    _check("max_factor", max_factor, 0.0)
+    _check("max_factor", max_factor, 0.0, above=True)
     _check("pct_start", pct_start, 0.0, 1.0)
+    _check("div_factor", div_factor, 0.0, above=True)
+    _check("final_div_factor", final_div_factor, 0.0, above=True)
     peaks = [float(group["lr"]) * max_factor for group in optimizer.param_groups]
     return lr_scheduler.OneCycleLR(
         optimizer,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zoo_core
 from zoo_plugins.autoencoder import lesson
@@ -105,3 +107,16 @@ def test_real_files_are_written(tmp_path):
     assert path.read_bytes().startswith(PNG)
     path = lesson.codes(torch.randn(30, 3), torch.arange(30) % 10, tmp_path / "c.png")
     assert path.read_bytes().startswith(PNG)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=300), min_size=1, max_size=6))
+def test_every_input_gets_its_own_reconstruction_file_of_a_valid_name(names):
+    from zoo_plugins.autoencoder.predict import output_name
+
+    used: set[str] = set()
+    files = [output_name(f"{folder}/{name}.png", used) for folder, name in enumerate(names)]
+    assert len({f.casefold() for f in files}) == len(files)  # x/seven.png and y/seven.png: two files
+    for file in files:
+        assert "/" not in file and "\0" not in file and not file.startswith(".")
+        assert len(file.encode("utf-8", "surrogateescape")) <= 255

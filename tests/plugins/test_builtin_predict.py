@@ -119,6 +119,7 @@ def test_gans_point_to_zoo_sample(trained, name):
         (["abc"], "expected numbers (x), got 'abc'"),
         (["1,2"], "expected 1 number per input (x), got '1,2'"),
         (["nan"], "expected finite numbers"),
+        (["1e39"], "expected finite numbers within float32's range"),  # not 'inf nan'
         ([], "give one or more inputs of 1 number (x)"),
         (["--topk", "3"], "no such option: --topk"),
     ],
@@ -184,6 +185,24 @@ def test_autoencoder_writes_the_reconstruction_png(trained, digit_files, tmp_pat
     assert record["mse"] == pytest.approx(float((flat - pixels[:1].reshape(1, -1)).pow(2).mean()), abs=1e-6)
 
 
+def test_two_inputs_with_one_file_name_get_two_reconstructions(trained, digit_files, tmp_path):
+    root, _ = digit_files
+    for folder, image in (("x", "mnist0.png"), ("y", "mnist1.png")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "seven.png").write_bytes((root / image).read_bytes())
+    records = predict_json(
+        trained("autoencoder"),
+        tmp_path / "x" / "seven.png",
+        tmp_path / "y" / "seven.png",
+        "--out",
+        tmp_path / "o",
+    )
+    paths = [Path(r["reconstruction"]) for r in records]
+    assert [p.name for p in paths] == ["seven-reconstruction.png", "seven-2-reconstruction.png"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(p.name for p in paths)
+    assert not np.array_equal(*(np.asarray(Image.open(p)) for p in paths))
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -193,7 +212,15 @@ def test_autoencoder_writes_the_reconstruction_png(trained, digit_files, tmp_pat
             "expected digits of shape (28, 28), (N, 28, 28) or (N, 1, 28, 28), got (3, 28)",
         ),
         (lambda p: np.save(p, np.full((28, 28), 2.0)), "expected pixels in [0, 1], got 2..2"),
-        (lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "not a readable .npy array of numbers"),
+        (
+            lambda p: np.save(p, np.array([{"a": 1}], dtype=object)),
+            "expected an array of numbers, got dtype object",
+        ),
+        (lambda p: np.save(p, np.zeros((0, 28, 28))), "holds no values (shape (0, 28, 28))"),
+        (
+            lambda p: np.savez(p.with_suffix(".npz"), np.zeros(3)) or p.with_suffix(".npz").rename(p),
+            "not a readable .npy",
+        ),
     ],
 )
 def test_bad_digit_inputs_are_one_line(trained, tmp_path, make, message):
@@ -202,6 +229,51 @@ def test_bad_digit_inputs_are_one_line(trained, tmp_path, make, message):
     result = predict(trained("cnn"), path)
     assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def _png(size=(28, 28), text=None) -> bytes:
+    import io
+
+    from PIL import PngImagePlugin
+
+    buf, info = io.BytesIO(), PngImagePlugin.PngInfo()
+    if text:
+        info.add_text("comment", text, zip=True)
+    Image.new("L", size).save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def _claiming(raw: bytes, width: int, height: int) -> bytes:
+    """A PNG whose header claims another size (its pixels are not there: only the header is read)."""
+    import struct
+    import zlib
+
+    chunk = b"IHDR" + struct.pack(">II", width, height) + raw[24:29]
+    return raw[:8] + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)) + raw[33:]
+
+
+@pytest.mark.filterwarnings("error")  # no DecompressionBombWarning on stderr
+def test_images_over_the_pixel_limit_are_refused_in_one_line_and_the_limit_can_be_raised(
+    trained, tmp_path, monkeypatch
+):
+    big = tmp_path / "big.png"
+    big.write_bytes(_claiming(_png(), 10000, 10000))
+    result = predict(trained("cnn"), big)
+    assert result.exit_code == 2, result.output
+    assert "10000x10000 is 100,000,000 pixels, over the limit of 25,000,000" in result.output
+    assert "ZOO_MAX_IMAGE_PIXELS=N" in result.output and len(result.output.strip().splitlines()) == 1
+    (tmp_path / "wide.png").write_bytes(_png((60, 30)))
+    assert predict(trained("cnn"), tmp_path / "wide.png").exit_code == 0
+    monkeypatch.setenv("ZOO_MAX_IMAGE_PIXELS", "1000")  # lowered (or raised) by the variable
+    result = predict(trained("cnn"), tmp_path / "wide.png")
+    assert result.exit_code == 2 and "60x30 is 1,800 pixels, over the limit of 1,000" in result.output
+
+
+def test_a_png_with_a_huge_compressed_text_chunk_is_one_line(trained, tmp_path):
+    (tmp_path / "t.png").write_bytes(_png(text="0" * 3_000_000))  # 3 KB that inflate to 3 MB
+    result = predict(trained("cnn"), tmp_path / "t.png")
+    assert result.exit_code == 2, result.output
+    assert "not an image" in result.output and len(result.output.strip().splitlines()) == 1
 
 
 def test_a_bad_input_is_one_line_from_the_real_command(trained):

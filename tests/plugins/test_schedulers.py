@@ -15,7 +15,7 @@ from zoo_plugins.standard import schedulers as factories
 def test_every_builtin_scheduler_builds_and_saves_plain_state(name):
     net = torch.nn.Linear(1, 1)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
-    scheduler = zoo_core.create_scheduler(name, optimizer, total_steps=10)
+    scheduler = zoo_core.create_scheduler(name, optimizer, total_steps=100)
     if name == "constant":
         assert scheduler is None
         return
@@ -28,6 +28,24 @@ def test_every_builtin_scheduler_builds_and_saves_plain_state(name):
 def test_scheduler_settings_are_checked():
     with pytest.raises(ZooError, match=r"min_factor=2.0 must be between 0.0 and 1.0"):
         factories.cosine(torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1), 10, min_factor=2.0)
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "sets", "message"),
+    [
+        ("onecycle", ["max_factor=0"], "max_factor=0.0 must be more than 0.0"),
+        ("exponential", ["gamma=0"], "gamma=0.0 must be more than 0.0"),
+        ("step", ["gamma=0"], "gamma=0.0 must be more than 0.0"),
+        ("cosine", ["warmup_steps=50"], "warmup_steps=50 is longer than the run (20 optimizer steps)"),
+        ("linear-warmup", ["warmup_steps=21"], "warmup_steps=21 is longer than the run (20 optimizer steps)"),
+    ],
+)
+def test_schedules_that_cannot_train_are_refused_like_lr_0(scheduler, sets, message, tmp_path):
+    with pytest.raises(ZooError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        zoo_core.train(
+            "regression", steps=20, scheduler=scheduler, sets=sets, out=tmp_path / "r", device="cpu"
+        )
+    assert not (tmp_path / "r").exists()  # refused before anything was written
 
 
 def test_cosine_factor_warms_up_then_falls_to_its_floor():

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from zoo_core.plugin.discovery import get_zoo
-from zoo_core.plugin.errors import ZooError, debugging
+from zoo_core.plugin.errors import ZooError, debugging, printable
 from zoo_core.plugin.hookspecs import VERSION
 
 
@@ -28,16 +28,24 @@ def complete(kind: str) -> Any:
 
 
 def echo_json(data: Any) -> None:
-    """Print ``--json`` output: indented for people, anything JSON lacks (paths ...) as text."""
-    click.echo(json.dumps(data, indent=2, default=str))
+    """Print ``--json`` output: indented for people, anything JSON lacks (paths ...) as text, NaN
+    and infinities as null (standard JSON, for jq and browsers)."""
+    from zoo_core.plugin.atomic import finite_json
+
+    click.echo(json.dumps(finite_json(data)[0], indent=2, default=str, allow_nan=False))
 
 
 def say_error(exc: ZooError) -> int:
     """A ZooError as one line on stderr (its traceback first with --debug); returns the exit code."""
     if debugging():
         traceback.print_exc()
-    click.echo(f"zoo: error: {exc}", err=True)
+    click.echo(f"zoo: error: {printable(str(exc))}", err=True)  # one line, whatever a name holds
     return exc.exit_code
+
+
+_HELP_ERRORS: tuple[type[Exception], ...] = tuple(
+    e for e in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if e is not None
+)
 
 
 class ZooGroup(click.Group):
@@ -52,6 +60,24 @@ class ZooGroup(click.Group):
             return command
         found = get_zoo().commands.get(name)
         return found[1] if found else None
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """click's own usage errors (a bad option value, a missing argument) as one line too."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:  # as click does it in standalone mode
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except _HELP_ERRORS as exc:  # bare 'zoo': the help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+            click.echo(f"zoo: error: {printable(exc.format_message())}{where}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

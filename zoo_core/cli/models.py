@@ -51,8 +51,11 @@ def predict_cmd(
 @click.option(
     "--out", type=click.Path(), default=None, help="File (pt2, onnx) or folder (hub) [beside the weights]."
 )
+@click.option(
+    "--force", is_flag=True, help="Replace an existing --out file (never one of the run's own files)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def export_cmd(run: str, fmt: str, out: str | None, as_json: bool) -> None:
+def export_cmd(run: str, fmt: str, out: str | None, force: bool, as_json: bool) -> None:
     """Export a trained model: torch.export (.pt2), ONNX, or a Hugging Face model folder (hub).
 
     pt2 and onnx are checked on the spot: the saved program runs the model's example input and
@@ -73,7 +76,7 @@ def export_cmd(run: str, fmt: str, out: str | None, as_json: bool) -> None:
         return
     from zoo_core.serve.export import export
 
-    result = export(run, fmt, out)
+    result = export(run, fmt, out, force=force)
     if as_json:
         echo_json(result.to_dict())
         return

@@ -98,8 +98,15 @@ def runs_cmd(name: str | None, status: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (no figure).")
 def compare_cmd(runs: tuple[str, ...], metric: str | None, out: str, as_json: bool) -> None:
     """Overlay runs' curves in one figure and tabulate their final and best metrics."""
+    import os
+    from pathlib import Path
+
+    from zoo_core.plugin.errors import ZooError
     from zoo_core.serve.compare import as_rows, compare_runs, draw
 
+    folder = Path(out).parent
+    if not as_json and not (folder.is_dir() and os.access(folder, os.W_OK)):
+        raise ZooError(f"--out {out}: the folder {folder} does not exist or is not writable")
     report = compare_runs(runs, metric)
     if as_json:
         echo_json({**report, "runs": [{k: v for k, v in r.items() if k != "curves"} for r in report["runs"]]})

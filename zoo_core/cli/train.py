@@ -113,9 +113,9 @@ class TrainCommand(click.Command):
 @click.option(
     "--save-format",
     type=click.Choice(settings.SAVE_FORMATS),
-    default="safetensors",
-    show_default=True,
-    help="pickle adds the whole-model torch.save file (model.pt), for comparison.",
+    default=None,
+    help="pickle adds the whole-model torch.save file (model.pt), for comparison [safetensors; "
+    "a resumed run keeps its own unless given].",
 )
 @click.option(
     "--config",

@@ -11,7 +11,7 @@ import attrs
 from zoo_core.config import settings
 from zoo_core.config.runconfig import SECTIONS, RunConfig
 from zoo_core.config.settings import fits, kind_of
-from zoo_core.plugin.errors import ZooError
+from zoo_core.plugin.errors import ZooError, first_line
 
 
 @attrs.define
@@ -26,17 +26,17 @@ class ConfigFile:
         """Parse ``path`` and check its keys and their types; mistakes name the file and the key."""
         path = Path(path)
         try:
-            text = path.read_text()
+            raw = path.read_bytes()
         except OSError as exc:
             raise ZooError(f"--config {path}: cannot read it ({exc.strerror or exc})") from exc
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
         try:
-            if path.suffix.lower() == ".toml":
-                data: Any = _toml().loads(text)
-            else:
-                data = json.loads(text)
-        except ValueError as exc:
-            kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
-            raise ZooError(f"--config {path}: not valid {kind} ({exc})") from exc
+            text = raw.decode("utf-8")
+            data: Any = _toml().loads(text) if kind == "TOML" else json.loads(text)
+        except UnicodeDecodeError as exc:
+            raise ZooError(f"--config {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to be settings
+            raise ZooError(f"--config {path}: not valid {kind} ({first_line(exc)})") from exc
         if isinstance(data, dict) and isinstance(data.get("config"), dict):
             data = data["config"]  # a run folder's config.json: the config and what ran it
         if not isinstance(data, dict):
@@ -62,6 +62,11 @@ class ConfigFile:
                     )
                 params[section][key] = self._typed(f"{section}_params.{key}", value, params[section][key])
         saved_loop = self.values.get("loop", {})
+        if not any(_is_none(saved_loop.get(k, None)) for k in ("steps", "epochs")):
+            raise ZooError(
+                f"--config {self.path}: give either loop.epochs or loop.steps, not both "
+                "(set the other to none, or leave it out)"
+            )
         for key, value in saved_loop.items():
             if key not in settings.NAMES:
                 raise ZooError(

@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from zoo_core.plugin.errors import ZooError, first_line
 
 JOURNAL = ".checkpoint.commit"  # present: the staged .NAME.next files are whole and go into place
 _UMASK = os.umask(0)
@@ -44,7 +47,12 @@ def _naming(exc: BaseException, path: Path, *, rename: bool = False) -> BaseExce
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is fsynced and renamed over it."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a missing or read-only folder, a name too long: one line, not a traceback
+        if disk_full(exc):
+            raise _naming(exc, path) from exc
+        raise ZooError(f"cannot write {path} ({exc.strerror or first_line(exc)})") from exc
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
     try:
@@ -67,9 +75,40 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+NOT_FINITE = "not_finite"  # in a JSON object zoo writes: where a NaN or infinity was written as null
+
+
+def finite_json(data: Any, where: str = "") -> tuple[Any, dict[str, str]]:
+    """``data`` with NaN and infinities as None (JSON has no such numbers: jq and browsers refuse
+    ``NaN``), and what was replaced, by dotted path."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None, {where or "value": str(data)}
+    replaced: dict[str, str] = {}
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            out[key], more = finite_json(value, f"{where}.{key}" if where else str(key))
+            replaced.update(more)
+        return out, replaced
+    if isinstance(data, (list, tuple)):
+        items = []
+        for i, value in enumerate(data):
+            item, more = finite_json(value, f"{where}[{i}]")
+            items.append(item)
+            replaced.update(more)
+        return items, replaced
+    return data, replaced
+
+
 def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically, pretty enough to read."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    """Write JSON atomically, pretty enough to read; a NaN or infinity is written as null and the
+    object's ``not_finite`` says which and what it was."""
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != NOT_FINITE}
+    data, replaced = finite_json(data)
+    if replaced and isinstance(data, dict):
+        data[NOT_FINITE] = replaced
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
 
 
 # -- several files as one commit ------------------------------------------------------------------

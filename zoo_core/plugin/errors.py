@@ -14,9 +14,15 @@ class RunFailed(ZooError):
 
 
 class Interrupted(ZooError):
-    """Ctrl-C: the state was saved; the message says how to resume."""
+    """Ctrl-C, SIGTERM or SIGHUP: the state was saved; the message says how to resume.
+
+    The exit code is the shell's for a stopped process, 128 + the signal's number (130 for Ctrl-C)."""
 
     exit_code = 130
+
+    def __init__(self, message: str, signum: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
 
 
 class AmbiguousName(ZooError):
@@ -42,3 +48,10 @@ def debugging() -> bool:
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (or its type): a library's error, fit for one line."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def printable(text: str) -> str:
+    """``text`` fit for one line on any terminal: characters that are not UTF-8 (a file name's raw
+    bytes) as escapes, line breaks as ``\\n``."""
+    shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return shown.replace("\r", "\\r").replace("\n", "\\n")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 TENSOR_SUFFIXES = (".npy", ".safetensors", ".json")
+FLOAT32_MAX = 3.4028234663852886e38  # the models take float32: a larger number would become inf
 
 
 @attrs.frozen
@@ -96,13 +97,7 @@ def read_tensor(arg: str) -> torch.Tensor:
     if not path.is_file():
         raise ZooError(f"{arg}: no such file")
     if path.suffix == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ZooError(f"{arg}: not a readable .npy array of numbers ({exc})") from exc
-        if array.dtype.kind not in "biuf":
-            raise ZooError(f"{arg}: expected an array of numbers, got dtype {array.dtype}")
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        tensor = torch.from_numpy(np.ascontiguousarray(read_npy(path, arg)))
     elif path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -119,12 +114,16 @@ def read_tensor(arg: str) -> torch.Tensor:
     else:
         try:
             data = json.loads(path.read_text())
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
-            raise ZooError(f"{arg}: not valid JSON ({exc})") from exc
+        except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError; nesting too deep
+            raise ZooError(f"{arg}: not valid JSON ({first_line(exc)})") from exc
         try:
             tensor = torch.tensor(data, dtype=torch.float32)
-        except (TypeError, ValueError, RuntimeError) as exc:
+        except (TypeError, ValueError, RuntimeError, RecursionError) as exc:
             raise ZooError(f"{arg}: expected a nested list of numbers with equal lengths ({exc})") from exc
+    if tensor.is_complex():
+        raise ZooError(f"{arg}: holds complex numbers ({tensor.dtype}); give real numbers")
+    if tensor.numel() == 0:
+        raise ZooError(f"{arg}: holds no values (shape {tuple(tensor.shape)}); give at least one input")
     if tensor.is_floating_point():
         tensor = tensor.float()
         if not bool(torch.isfinite(tensor).all()):
@@ -134,6 +133,38 @@ def read_tensor(arg: str) -> torch.Tensor:
     else:
         tensor = tensor.long()
     return tensor
+
+
+MAX_INPUT_BYTES = 2**30  # one input file's array: far more than any lesson's batch, far less than RAM
+
+
+def read_npy(path: Path, arg: str) -> Any:
+    """A ``.npy`` array of numbers (never a pickle): its header's dtype and shape are checked against
+    the file's length and ``MAX_INPUT_BYTES`` before anything is allocated (the header is untrusted)."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    try:
+        with path.open("rb") as fh:
+            version = npy.read_magic(fh)
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, fortran, dtype = read_header(fh)
+            if dtype.kind not in "biuf" or dtype.hasobject:
+                raise ZooError(f"{arg}: expected an array of numbers, got dtype {dtype}")
+            need = math.prod(shape) * dtype.itemsize
+            have = path.stat().st_size - fh.tell()
+            if need > MAX_INPUT_BYTES or need > have:
+                raise ZooError(
+                    f"{arg}: its header claims shape {shape} of {dtype} ({need:,} bytes) but the file "
+                    f"holds {max(have, 0):,} bytes of data (at most {MAX_INPUT_BYTES:,} are read); "
+                    "the file is damaged or not a .npy array"
+                )
+            fh.seek(0)
+            return np.load(fh, allow_pickle=False)
+    except ZooError:
+        raise
+    except (ValueError, OSError, EOFError, TypeError) as exc:  # a .npz or garbage: numpy's own words
+        raise ZooError(f"{arg}: not a readable .npy array of numbers ({first_line(exc)})") from exc
 
 
 def join_batches(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -160,8 +191,8 @@ def parse_numbers(arg: str, count: int, what: str) -> list[float]:
         values = [float(p) for p in parts]
     except ValueError:
         raise ZooError(f"expected numbers ({what}), got {arg!r}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise ZooError(f"expected finite numbers ({what}), got {arg!r}")
+    if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in values):
+        raise ZooError(f"expected finite numbers within float32's range (±3.4e38) ({what}), got {arg!r}")
     return values
 
 

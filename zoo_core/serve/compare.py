@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.plugin.errors import ZooError
-from zoo_core.store.runs import CONFIG, METRICS, SUMMARY, find_run, read_json
+from zoo_core.store.runs import CONFIG, METRICS, SUMMARY, find_run, read_json, typed
 from zoo_core.training.monitor import mode_of
 
 _SKIP = ("step", "epoch", "lr")
@@ -17,9 +17,9 @@ _SKIP = ("step", "epoch", "lr")
 
 def _rows(run: Path) -> list[dict[str, float]]:
     """metrics.csv as numbers (empty cells left out; a damaged file gives what could be read)."""
+    rows: list[dict[str, float]] = []
     try:
-        with open(run / METRICS, newline="") as fh:
-            rows = []
+        with open(run / METRICS, newline="", encoding="utf-8", errors="replace") as fh:
             for raw in csv.DictReader(fh):
                 row = {}
                 for key, text in raw.items():
@@ -29,9 +29,9 @@ def _rows(run: Path) -> list[dict[str, float]]:
                         continue
                 if "step" in row:
                     rows.append(row)
-            return rows
-    except OSError:
-        return []
+    except (OSError, csv.Error):  # unreadable, or a cell over csv's field limit: what came before
+        pass
+    return rows
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -87,8 +87,8 @@ def compare_runs(runs: Sequence[str | Path], metric: str | None = None) -> dict[
         entry: dict[str, Any] = {
             "run": str(run),
             "label": label,
-            "model": config.get("model"),
-            "status": summary.get("status", "running"),
+            "model": typed(config, "model", str, None),
+            "status": typed(summary, "status", str, "running"),
             "losses": losses,
             "final": {k: rows[-1][k] for k in losses if rows and k in rows[-1]},
         }
@@ -125,7 +125,7 @@ def draw(report: dict[str, Any], path: str | Path) -> Path:
     if positive:
         loss_ax.set_yscale("log")
     loss_ax.set(xlabel="step", ylabel="training loss", title="loss")
-    loss_ax.legend(fontsize="small")
+    _legend(loss_ax)
     if metric:
         ax = axes[0][1]
         for entry in report["runs"]:
@@ -135,9 +135,15 @@ def draw(report: dict[str, Any], path: str | Path) -> Path:
                     [p[0] for p in points], [p[1] for p in points], marker="o", ms=3, label=entry["label"]
                 )
         ax.set(xlabel="step", ylabel=metric, title=metric)
-        ax.legend(fontsize="small")
+        _legend(ax)
     fig.suptitle("runs differ in: " + (", ".join(report["differs"]) or "nothing in their configs"))
     return save_figure(fig, path)
+
+
+def _legend(ax: Any) -> None:
+    """A legend when the panel has labelled lines (a metric no run has draws none, and no warning)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
 
 
 def as_rows(report: dict[str, Any]) -> tuple[list[list[str]], list[str]]:

@@ -203,8 +203,11 @@ def export_onnx(
     return dynamic, tuple(b[0].shape[0] for b in batches), worst
 
 
-def export(run: str | Path, fmt: str, out: str | Path | None = None) -> Exported:
-    """Export a trained run as ``pt2`` or ``onnx`` (the part and example input its predictor names)."""
+def export(run: str | Path, fmt: str, out: str | Path | None = None, *, force: bool = False) -> Exported:
+    """Export a trained run as ``pt2`` or ``onnx`` (the part and example input its predictor names).
+
+    An existing ``out`` is replaced only with ``force`` (an earlier export at the default path always
+    is); a file of the run's own folder never is."""
     import torch
 
     from zoo_core.serve.predict import predictor_of
@@ -228,11 +231,13 @@ def export(run: str | Path, fmt: str, out: str | Path | None = None) -> Exported
                 f"{entry.name}: no example input to export with: its predictor gives none and {exc}"
             ) from exc
     example = tuple(t.to(torch.float32) if t.is_floating_point() else t for t in example)
-    path = Path(out) if out is not None else default_path(run, weights, SUFFIX[fmt])
+    default = default_path(run, weights, SUFFIX[fmt])
+    path = Path(out) if out is not None else default
     if path.is_dir():
         path = path / f"model{SUFFIX[fmt]}"
     if not path.parent.is_dir():
         raise ZooError(f"--out {path}: the folder {path.parent} does not exist")
+    _may_write(path, default, weights, force)
     meta = {
         "zoo.model": entry.qualname,
         "zoo.plugin": entry.plugin,
@@ -254,6 +259,22 @@ def export(run: str | Path, fmt: str, out: str | Path | None = None) -> Exported
         tolerance=TOLERANCE,
         seconds=time.perf_counter() - start,
     )
+
+
+def _may_write(path: Path, default: Path, weights: Path, force: bool) -> None:
+    """Refuse to replace what is not an earlier export: a run's files never, other files without --force."""
+    if not path.exists() and not path.is_symlink():
+        return
+    where = path.resolve()
+    if where == default.resolve():
+        return  # the earlier export of this format, where zoo puts it
+    if path.is_dir() or where.parent == weights.resolve().parent:
+        raise ZooError(
+            f"--out {path}: that is a file of the run in {weights.parent} (or a folder); an export never "
+            "replaces it: pick another --out"
+        )
+    if not force:
+        raise ZooError(f"--out {path}: the file exists; pass --force to replace it, or pick another --out")
 
 
 def default_path(run: str | Path, weights: Path, suffix: str) -> Path:

@@ -117,7 +117,10 @@ def write_folder(run: str | Path, out: str | Path | None = None, repo_id: str = 
     trained = open_run(run)
     meta, entry = trained.meta, trained.entry
     config = hub_config(meta)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZooError(f"--out {out}: cannot create the folder ({exc.strerror or first_line(exc)})") from exc
     shared = {k: v for k, v in meta.items() if k.startswith("zoo.") and k != "zoo.format"}
     shared["zoo.config"] = config["config"]  # without the local data_root
     checkpoint.save_weights(trained.model, out / checkpoint.WEIGHTS, shared)

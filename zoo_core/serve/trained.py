@@ -123,10 +123,29 @@ def hub_client() -> Any:
 
 def repo_id_of(text: str) -> tuple[str, str | None]:
     """``org/name`` and an optional revision from ``hf://org/name[@revision]`` or ``org/name``."""
-    repo, _, revision = text.removeprefix(SCHEME).partition("@")
+    repo, at, revision = text.removeprefix(SCHEME).partition("@")
     if not _REPO_ID.match(repo) or ".." in repo:
         raise ZooError(f"{text!r}: expected a Hugging Face repo id like hf://org/name (letters, digits, -_.)")
+    if at and not valid_revision(revision):
+        raise ZooError(
+            f"{text!r}: {revision!r} is not a revision; give a branch, a tag or a commit hash "
+            "(git's rules for ref names: no '..', no component starting with '.', no spaces or ~^:?*[\\)"
+        )
     return repo, revision or None
+
+
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+
+
+def valid_revision(revision: str) -> bool:
+    """Whether ``revision`` is a git ref name (``git check-ref-format --allow-onelevel``), as the Hub's
+    branches, tags, ``refs/pr/N`` and commit hashes are. The hub client uses it as a path in its cache
+    (``refs/REVISION``): anything else could read outside the repo's folder."""
+    if not revision or len(revision.encode("utf-8", "surrogateescape")) > 255 or revision == "@":
+        return False
+    if _REF_FORBIDDEN.search(revision) or revision.startswith("/") or revision.endswith(("/", ".")):
+        return False
+    return not any(part.startswith(".") or part.endswith(".lock") for part in revision.split("/"))
 
 
 def download(uri: str) -> Path:

@@ -50,6 +50,11 @@ def _weights_file(path: str | Path) -> Path:
         path = path / WEIGHTS
     if not path.exists():
         raise ZooError(f"{path}: no such file; pass a run folder or a .safetensors file (see 'zoo runs')")
+    try:  # safetensors says "No such file or directory" for any file it cannot open: say why here
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ZooError(f"{path}: cannot read it ({exc.strerror or first_line(exc)})") from exc
     return path
 
 

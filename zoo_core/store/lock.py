@@ -89,3 +89,31 @@ def release(run_dir: str | Path) -> None:
 def held(run_dir: str | Path) -> bool:
     """Whether this process holds ``run_dir``."""
     return _key(run_dir) in _HELD
+
+
+def abandoned(run_dir: str | Path) -> bool:
+    """Whether no process holds ``run_dir``'s lock: a run still marked running there has died.
+
+    Only asks (a shared, non-blocking ``flock`` on the existing lock file, given back at once);
+    False when that cannot be known (no ``fcntl``, an unreadable lock file)."""
+    if _key(run_dir) in _HELD:
+        return False
+    try:
+        import fcntl
+    except ImportError:  # Windows: no way to ask without taking the lock
+        return False
+    try:
+        fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return True  # a run takes the lock before it writes anything
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held: the run is alive
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)

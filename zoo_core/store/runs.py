@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.plugin.atomic import disk_full, write_json, write_text
-from zoo_core.plugin.errors import Interrupted, RunFailed, ZooError, first_line
+from zoo_core.plugin.errors import Interrupted, RunFailed, ZooError, first_line, printable
 from zoo_core.store.checkpoint import CHECKPOINT_FILES, WEIGHTS, diverged, last_checkpoint
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 INDEX = ".index"  # under the runs root: one small file per run saved elsewhere with --out
-STATUSES = ("running", "finished", "interrupted", "failed")
+# Shown, never written: "died" (marked running, but no process holds the folder's lock: SIGKILL,
+# a crash, a lost machine) and "damaged" (its config.json or summary.json cannot be read).
+STATUSES = ("running", "finished", "interrupted", "failed", "died", "damaged")
 
 
 def runs_root() -> Path:
@@ -47,6 +49,32 @@ def _not_new(path: Path) -> ZooError:
     return ZooError(
         f"--out {path}: already exists and is not empty; runs are never overwritten, pick a new folder"
     )
+
+
+NAME_MAX = 255  # bytes in one file or folder name on Linux, macOS and Windows file systems
+
+
+def check_path(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` when every file written under it can be named and recorded (UTF-8, names of at
+    most 255 bytes, no NUL); else one line, before anything is created."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ZooError(
+            f"{flag} {printable(text)}: the name is not valid UTF-8; run folders are named in config "
+            "and summary files as text: rename it"
+        ) from None
+    if "\0" in text:
+        raise ZooError(f"{flag} {printable(text)}: a name cannot hold a NUL character")
+    for part in Path(text).parts:
+        size = len(part.encode("utf-8"))
+        if size > NAME_MAX:
+            raise ZooError(
+                f"{flag} {printable(part[:40])}...: that name is {size} bytes; file systems allow "
+                f"{NAME_MAX} per name: shorten it"
+            )
+    return Path(text)
 
 
 def new_run_dir(model: str, out: str | Path | None = None) -> Path:
@@ -119,9 +147,22 @@ class TensorBoardLog:
             raise ZooError(
                 "--logger tensorboard needs the tensorboard package: pip install 'zoo[tensorboard]'"
             )
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(log_dir=str(run / "tensorboard"))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception as exc:  # installed but broken (a version that does not fit, a missing part)
+            raise ZooError(
+                f"--logger tensorboard: the tensorboard package fails to import ({first_line(exc)}); "
+                "reinstall it: pip install -U 'zoo[tensorboard]'"
+            ) from exc
+        folder = run / "tensorboard"
+        try:
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(20, "it is a file, not a folder")
+            self.writer = SummaryWriter(log_dir=str(folder))
+        except OSError as exc:
+            raise ZooError(
+                f"--logger tensorboard: cannot write {folder} ({exc.strerror or first_line(exc)})"
+            ) from exc
 
     def add(self, row: dict[str, Any]) -> None:
         for key, value in row.items():
@@ -165,6 +206,13 @@ class MetricsLog:
 
 def find_run(arg: str | Path) -> Path:
     """A run folder from a path, or from a model name (its latest run)."""
+    try:
+        return _find_run(arg)
+    except OSError as exc:  # an unreadable folder, a name too long for the disk
+        raise ZooError(f"cannot read {arg} ({exc.strerror or first_line(exc)})") from exc
+
+
+def _find_run(arg: str | Path) -> Path:
     path = Path(arg)
     if path.is_dir() and ((path / CONFIG).exists() or (path / WEIGHTS).exists()):
         return path
@@ -178,11 +226,18 @@ def find_run(arg: str | Path) -> Path:
 
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON object from a file, or an empty dict when it is missing, unreadable or not an object."""
+    return _json_object(path) or {}
+
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file; {} when there is no file, None when it is damaged or unreadable."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8 or JSON, nested too deep
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def run_folders() -> list[Path]:
@@ -193,35 +248,44 @@ def run_folders() -> list[Path]:
         where = read_json(entry).get("run")
         if isinstance(where, str) and (Path(where) / CONFIG).is_file():
             found.setdefault(Path(where).resolve(), Path(where))
-    return sorted(found.values(), key=lambda p: (read_json(p / SUMMARY).get("started") or 0, p.name))
+    return sorted(
+        found.values(), key=lambda p: (typed(read_json(p / SUMMARY), "started", (int, float), 0), p.name)
+    )
 
 
 def list_runs(model: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """Every run (of ``model``, with ``status``, when given), oldest first, with its key facts."""
+    from zoo_core.store import lock
+
     out = []
     for run in run_folders():
-        config = _typed(read_json(run / CONFIG), "config", dict, {})
-        name = _typed(config, "model", str, run.parent.name)
+        saved, summary = _json_object(run / CONFIG), _json_object(run / SUMMARY)
+        config = typed(saved or {}, "config", dict, None)
+        name = typed(config or {}, "model", str, run.parent.name)
         if model and name != model and name.rpartition(":")[2] != model:
             continue
-        summary = read_json(run / SUMMARY)  # files anyone may edit: only values of the right type
-        state = _typed(summary, "status", str, "running")
+        # files anyone may edit: only values of the right type; a file that cannot be read at all
+        # marks its run damaged (listed, never in the others' way)
+        state = "damaged" if config is None or summary is None else typed(summary, "status", str, "running")
+        summary, config = summary or {}, config or {}
+        if state == "running" and lock.abandoned(run):
+            state = "died"
         if status and state != status:
             continue
-        loop = _typed(config, "loop", dict, {})
-        metrics = _typed(summary, "metrics", dict, {})
+        loop = typed(config, "loop", dict, {})
+        metrics = typed(summary, "metrics", dict, {})
         out.append(
             {
                 "run": str(run),
                 "model": name,
-                "optimizer": _typed(config, "optimizer", str, None),
-                "scheduler": _typed(config, "scheduler", str, "constant"),
-                "precision": _typed(loop, "precision", str, "32-true"),
+                "optimizer": typed(config, "optimizer", str, None),
+                "scheduler": typed(config, "scheduler", str, "constant"),
+                "precision": typed(loop, "precision", str, "32-true"),
                 "status": state,
-                "step": _typed(summary, "step", int, None),
-                "seconds": _typed(summary, "seconds", (int, float), None),
-                "device": _typed(summary, "device", str, None),
-                "best": _typed(summary, "best", dict, None),
+                "step": typed(summary, "step", int, None),
+                "seconds": typed(summary, "seconds", (int, float), None),
+                "device": typed(summary, "device", str, None),
+                "best": typed(summary, "best", dict, None),
                 "metrics": {
                     k: v
                     for k, v in metrics.items()
@@ -232,7 +296,7 @@ def list_runs(model: str | None = None, status: str | None = None) -> list[dict[
     return out
 
 
-def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+def typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
     """``data[key]`` when it has the expected type (never a bool for numbers), else ``default``."""
     value = data.get(key, default)
     return value if isinstance(value, kind) and not isinstance(value, bool) else default

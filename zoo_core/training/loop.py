@@ -26,6 +26,7 @@ from zoo_core.store.runs import (
     METRICS,
     SUMMARY,
     check_losses,
+    check_path,
     failing,
     find_run,
     mark_status,
@@ -84,16 +85,19 @@ def configure(
     out: str | Path | None = None,
     data_root: str | None = None,
     config_file: str | Path | None = None,
-    save_format: str = "safetensors",
+    save_format: str | None = None,
     resume: str | Path | None = None,
     **loop: Any,
 ) -> tuple[RunConfig, Path | None, str]:
     """What a ``zoo train`` command line means: the config, the run it resumes (or None) and the
-    save format. ``loop`` takes the loop's settings by name (``steps=``, ``lr=`` ...)."""
+    save format. ``loop`` takes the loop's settings by name (``steps=``, ``lr=`` ...).
+
+    On resume, ``save_format`` (what is saved from now on) and ``data_root`` (the data may have
+    moved) are honoured; the run's own are kept when they are not given."""
     unknown = sorted(set(loop) - set(settings.NAMES))
     if unknown:
         raise TypeError(f"unknown loop settings {unknown}; see zoo_core.config.settings.Loop")
-    if save_format not in settings.SAVE_FORMATS:
+    if save_format is not None and save_format not in settings.SAVE_FORMATS:
         raise ZooError(f"--save-format {save_format!r}: choose one of {', '.join(settings.SAVE_FORMATS)}")
     if resume is not None:
         changes = {
@@ -106,7 +110,10 @@ def configure(
             "--config": config_file,
             **{f"--{k.replace('_', '-')}": v for k, v in loop.items() if k not in ("steps", "epochs")},
         }
-        return _reopen(resume, model, changes, device, loop)
+        config, run_dir, saved_format = _reopen(resume, model, changes, device, loop)
+        if data_root is not None:
+            config.data_root = data_root
+        return config, run_dir, save_format or saved_format
     config = resolve(
         model,
         dataset=dataset,
@@ -119,7 +126,7 @@ def configure(
         data_root=data_root,
         file=ConfigFile.read(config_file) if config_file is not None else None,
     )
-    return config, None, save_format
+    return config, None, save_format or "safetensors"
 
 
 def train_model(
@@ -149,7 +156,9 @@ def train_model(
                 )
         finally:
             lock.release(run_dir)
-    created = out is None or not Path(out).exists()
+    if out is not None:
+        out = check_path(out)
+    created = out is None or not out.exists()
     run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
     try:
         with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
@@ -178,7 +187,7 @@ def _reopen(
     if given:
         raise ZooError(
             f"--resume {run_dir}: {', '.join(given)} would change what was trained so far; resume "
-            "without them (--steps, --epochs and --device may change), or start a new run"
+            "without them (--steps, --epochs, --device, --data-root and --save-format may change), or start a new run"
         )
     longer = {k: loop[k] for k in ("steps", "epochs") if loop.get(k) is not None}
     if len(longer) > 1:
@@ -265,7 +274,7 @@ def fit(
     count, batch_no, stop = 0, step * loop.accumulate, False  # batch_no: micro-batches so far
     loop_started = time.perf_counter()
     model.train()
-    with stop_on_sigint() as interrupt:
+    with stop_on_sigint(terminate=not dist.active) as interrupt:
         while batch_no < plan.total_batches and not (stop or interrupt["stop"]):
             epoch = batch_no // plan.per_epoch
             for batch in plan.epoch(epoch, start=batch_no % plan.per_epoch):
@@ -309,11 +318,13 @@ def fit(
         if interrupt["stop"] and step < total:
             progress.close()
             record.save(step)
+            signum = int(interrupt["signal"])
             if not dist.is_main:
-                raise SystemExit(Interrupted.exit_code)  # worker 0 says where the state is
+                raise SystemExit(128 + signum)  # worker 0 says where the state is
             raise Interrupted(
-                f"interrupted at step {step}/{total}; state saved in {run_dir}; "
-                f"resume with: zoo train {config.model} --resume {run_dir}"
+                f"interrupted{_by(signum)} at step {step}/{total}; state saved in {run_dir}; "
+                f"resume with: zoo train {config.model} --resume {run_dir}",
+                signum,
             )
 
     # 3. Evaluate, save, draw.
@@ -349,6 +360,13 @@ def fit(
 
 
 _NOT_METRICS = ("step", "epoch", "lr")
+
+
+def _by(signum: int) -> str:
+    """`` by SIGTERM`` for a signal other than Ctrl-C: says who stopped the run."""
+    import signal
+
+    return "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
 
 
 def draw_figures(

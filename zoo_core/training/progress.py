@@ -7,11 +7,21 @@ import sys
 from contextlib import contextmanager
 from typing import Any
 
+# The signals that ask a run to stop: Ctrl-C, and what ``kill``, ``timeout``, ``docker stop``,
+# Slurm and a closed terminal send. Each is handled as the first Ctrl-C: save, mark, exit 128+N.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
 
 @contextmanager
-def stop_on_sigint() -> Any:
-    """Turn the first Ctrl-C into a flag the loop checks between steps; a second one aborts."""
-    flag = {"stop": False}
+def stop_on_sigint(terminate: bool = True) -> Any:
+    """Turn the first Ctrl-C (or SIGTERM, SIGHUP) into a flag the loop checks between steps, so the
+    run saves a resumable state; ``flag["signal"]`` says which. A second one aborts.
+
+    ``terminate=False`` leaves SIGTERM and SIGHUP alone: the workers of a torchrun job, whose agent
+    stops them with SIGTERM when a peer fails (the launcher itself saves nothing then)."""
+    flag: dict[str, Any] = {"stop": False, "signal": signal.SIGINT}
     if sys.platform == "win32" or not _main_thread():
         yield flag
         return
@@ -19,13 +29,15 @@ def stop_on_sigint() -> Any:
     def handler(signum: int, frame: Any) -> None:
         if flag["stop"]:
             raise KeyboardInterrupt
-        flag["stop"] = True
+        flag["stop"], flag["signal"] = True, signum
 
-    previous = signal.signal(signal.SIGINT, handler)
+    wanted = STOP_SIGNALS if terminate else (signal.SIGINT,)
+    previous = {signum: signal.signal(signum, handler) for signum in wanted}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, was in previous.items():
+            signal.signal(signum, was)
 
 
 def _main_thread() -> bool:

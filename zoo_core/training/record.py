@@ -45,6 +45,10 @@ class Record:
         self.log.rows = list(state.get("history", []))
         if self.watch is not None:
             self.watch.load_state_dict(state.get("monitor", {}))
+            if self.watch.best is not None and not (self.run_dir / BEST).exists():
+                # [integrity] the best weights were deleted: their record goes with them, so the
+                # next best.safetensors is labelled with its own step and value
+                self.watch.best = self.watch.best_step = None
         return int(state["step"])
 
     def start(self, step: int) -> None:

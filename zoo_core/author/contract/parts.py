@@ -216,6 +216,9 @@ def check_trainer(bench: Bench, entry: Entry, emit: Emit) -> None:
     emit(PASS, "builds", f"with its defaults ({article(type(made).__name__)})")
 
 
+SCHEDULE_STEPS = 1000  # a run long enough for any default warm-up (a longer one is refused)
+
+
 def check_scheduler(bench: Bench, entry: Entry, emit: Emit) -> None:
     """Its factory takes an optimizer and a step count and makes a torch LRScheduler, or ``None``."""
     import torch
@@ -224,9 +227,9 @@ def check_scheduler(bench: Bench, entry: Entry, emit: Emit) -> None:
         return
     opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
     with stage(emit, "builds"):
-        made = entry.load()(opt, 10, **entry.params())
+        made = entry.load()(opt, SCHEDULE_STEPS, **entry.params())
     if made is not None and not isinstance(made, torch.optim.lr_scheduler.LRScheduler):
         emit(FAIL, "builds", f"the factory returned {type(made).__name__}, not a torch LRScheduler (or None)")
         return
     shown = "no schedule (None)" if made is None else article(type(made).__name__)
-    emit(PASS, "builds", f"over an SGD optimizer for 10 steps: {shown}")
+    emit(PASS, "builds", f"over an SGD optimizer for {SCHEDULE_STEPS} steps: {shown}")

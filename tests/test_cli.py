@@ -95,6 +95,30 @@ def test_train_json_summary_then_eval_and_runs(run, tmp_path):
     assert by_name["source"] == latest["run"] + "/model.safetensors"
 
 
+def test_runs_found_wherever_out_put_them_under_the_root(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZOO_RUNS_DIR", "runs")  # relative, as by default
+    for out in ("runs/sgd", "runs/a/b/deep"):
+        assert run("train", "toy", "--device", "cpu", "--steps", "2", "--out", out, "-q").exit_code == 0
+    (tmp_path / "runs" / "sgd" / "tensorboard").mkdir()  # a run's own folders are not runs
+    listed = json.loads(run("runs", "toy", "--status", "finished", "--json").output)
+    assert [r["run"] for r in listed] == ["runs/sgd", "runs/a/b/deep"]
+    by_name = json.loads(run("eval", "toy", "--device", "cpu", "--json").output)  # latest: the deep one
+    assert by_name["source"] == "runs/a/b/deep/model.safetensors"
+
+
+def test_eval_says_which_data_folder_it_read(run, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    out = tmp_path / "r"
+    assert (
+        run("train", "toy", "--device", "cpu", "--steps", "2", "--out", out, "--data-root", data).exit_code
+        == 0
+    )
+    result = run("eval", out, "--device", "cpu")
+    assert result.exit_code == 0 and f"data from {data} (where the run trained)" in result.output
+
+
 def test_runs_tell_apart_two_optimizers_of_one_model(run, make_zoo):
     from tests.conftest import Toy
     from tests.test_entry_fields import Extras

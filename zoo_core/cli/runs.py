@@ -33,6 +33,8 @@ def eval_cmd(
         echo_json(result)
         return
     click.echo(f"{result['model']} from {result['source']} on {result['device']}")
+    if result["data_root"] is not None:
+        click.echo(f"  data from {result['data_root']}" + ("" if data_root else " (where the run trained)"))
     for key, value in result["metrics"].items():
         click.echo(f"  {key:<20} {value:.6g}" if isinstance(value, float) else f"  {key:<20} {value}")
 

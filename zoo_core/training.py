@@ -290,6 +290,8 @@ def fit(
                         row.update(evaluated)
                         model.train()
                         record.evaluated(step, evaluated)
+                        watch = record.watch
+                        progress.evaluated(evaluated, watch.best, watch.best_step)
                     record.add(row)
                 progress.update(step, row)
                 if loop.checkpoint_every and step % loop.checkpoint_every == 0 and step < total:

@@ -193,11 +193,42 @@ def test_patience_stops_a_run_that_stopped_improving(tmp_path):
 
 def test_monitor_needs_evaluations_and_a_metric_that_exists(tmp_path):
     no_eval = _zoo("train", "regression", "--patience", "2", "--out", str(tmp_path / "a"))
-    assert no_eval.exit_code == 2 and "add --set eval_every=N" in no_eval.output
+    assert no_eval.exit_code == 2 and "add --eval-every N (steps) or epoch" in no_eval.output
     wrong = _zoo(
-        "train", "regression", "--monitor", "accuracy", "--set", "eval_every=10", "--out", str(tmp_path / "b")
+        "train", "regression", "--monitor", "accuracy", "--eval-every", "10", "--out", str(tmp_path / "b")
     )
     assert wrong.exit_code == 2 and "--monitor accuracy: the evaluation reports eval_loss" in wrong.output
+    assert not (tmp_path / "b").exists()  # refused before the run started: no failed run folder
+    assert not (tmp_path / "a").exists()
+
+
+def test_eval_every_takes_steps_or_epoch_and_epoch_runs_evaluate_every_epoch(toy_zoo, tmp_path):
+    from zoo_core.training import configure
+
+    def evaluated_at(run):
+        return [row["step"] for row in run.history if "eval_mse" in row]
+
+    # 64 samples in batches of 16: 4 steps an epoch
+    by_default = train_model("toy", out=tmp_path / "a", device="cpu", epochs=3)
+    assert evaluated_at(by_default) == [4, 8, 12] and (tmp_path / "a" / "best.safetensors").exists()
+    by_flag = _zoo(
+        "train", "toy", "--steps", "12", "--eval-every", "epoch", "--out", tmp_path / "b", "--json"
+    )
+    assert by_flag.exit_code == 0, by_flag.output
+    assert evaluated_at(train_model("toy", out=tmp_path / "c", device="cpu", steps=12, eval_every=6)) == [
+        6,
+        12,
+    ]
+    assert evaluated_at(train_model("toy", out=tmp_path / "d", device="cpu", steps=12)) == [
+        12
+    ]  # the end only
+    assert evaluated_at(train_model("toy", out=tmp_path / "e", device="cpu", epochs=3, eval_every=0)) == [12]
+    saved = json.loads((tmp_path / "b" / "config.json").read_text())["config"]["loop"]["eval_every"]
+    assert saved == "epoch"
+    again, _, _ = configure(config_file=tmp_path / "b" / "config.json")  # read back from a file
+    assert again.loop.eval_every == "epoch"
+    bad = _zoo("train", "toy", "--eval-every", "often", "--out", tmp_path / "f")
+    assert bad.exit_code == 2 and "give a number of steps (0: at the end only) or epoch" in bad.output
 
 
 def test_resumed_run_keeps_its_best_and_patience(tmp_path):

@@ -30,7 +30,7 @@ def evaluate_run(
         if not path.is_file():
             raise ZooError(
                 f"{run_dir}: no {BEST}; a run keeps its best weights when it evaluates as it goes "
-                "(--set eval_every=N)"
+                "(--eval-every N|epoch)"
             )
     pickled = path.suffix == ".pt" or (
         path.is_dir() and not (path / checkpoint.WEIGHTS).exists() and (path / checkpoint.PICKLE).exists()

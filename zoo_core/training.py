@@ -248,6 +248,8 @@ def fit(
     step = record.restore(device) if resume else 0  # optimizer steps taken
     if step > total:
         raise ZooError(f"the run is at step {step} already; give a --steps or --epochs that goes further")
+    if record.watch is not None and not resume:
+        record.watch.check_before(trainer, model, data, device)  # a --monitor it never reports: no run
     record.start(step)
 
     # 2. The loop: ``accumulate`` micro-batches per optimizer step. Losses stay on the device and
@@ -278,7 +280,7 @@ def fit(
                     continue  # the window goes on: no optimizer step yet
                 step += 1
                 row = None
-                evaluate_now = loop.eval_every and step % loop.eval_every == 0 and step < total
+                evaluate_now = record.eval_every and step % record.eval_every == 0 and step < total
                 if step % log_every == 0 or step == total or evaluate_now:
                     row = {"step": step, "epoch": epoch + 1}
                     row.update(dist.mean({k: float(v) / count for k, v in sums.items()}))

@@ -14,7 +14,7 @@ from zoo_core.text import table
 @click.option("--device", default="auto", show_default=True, help="Where to evaluate.")
 @click.option("--data-root", default=None, help="Where datasets that need files look for them.")
 @click.option("--trust-pickle", is_flag=True, help="Allow loading a .pt pickle (it can run arbitrary code).")
-@click.option("--best", is_flag=True, help="The run's best.safetensors (kept with --set eval_every=N).")
+@click.option("--best", is_flag=True, help="The run's best.safetensors (kept with --eval-every N|epoch).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_cmd(
     run: str, device: str, data_root: str | None, trust_pickle: bool, best: bool, as_json: bool

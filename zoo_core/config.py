@@ -106,13 +106,15 @@ def check_params(entry: Entry, params: Mapping[str, Any], source: str) -> None:
             )
 
 
-def split_assignments(pairs: Iterable[str]) -> list[tuple[str, str]]:
+def split_assignments(
+    pairs: Iterable[str], flag: str = "--set", form: str = "KEY=VALUE, for example --set lr=0.1"
+) -> list[tuple[str, str]]:
     """``["a=1", "b.c=2"]`` -> ``[("a", "1"), ("b.c", "2")]`` with a clear error on a bad pair."""
     out = []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ZooError(f"--set {pair!r}: expected KEY=VALUE, for example --set lr=0.1")
+            raise ZooError(f"{flag} {pair!r}: expected {form}")
         out.append((key.strip(), value.strip()))
     return out
 

@@ -97,12 +97,23 @@ def runs_cmd(name: str | None, status: str | None, as_json: bool) -> None:
     show_default=True,
     help="The figure.",
 )
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="RUN=TEXT",
+    help="Call RUN so in the table and the figure (repeatable) [the settings that differ].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (no figure).")
-def compare_cmd(runs: tuple[str, ...], metric: str | None, out: str, as_json: bool) -> None:
+def compare_cmd(
+    runs: tuple[str, ...], metric: str | None, out: str, labels: tuple[str, ...], as_json: bool
+) -> None:
     """Overlay runs' curves in one figure and tabulate their final and best metrics."""
     from zoo_core.compare import as_rows, compare_runs, draw
+    from zoo_core.config import split_assignments
 
-    report = compare_runs(runs, metric)
+    named = dict(split_assignments(labels, "--label", "RUN=TEXT, for example --label runs/sgd=baseline"))
+    report = compare_runs(runs, metric, named)
     if as_json:
         echo_json({**report, "runs": [{k: v for k, v in r.items() if k != "curves"} for r in report["runs"]]})
         return

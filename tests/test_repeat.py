@@ -284,3 +284,26 @@ def test_runs_outside_the_root_are_listed_and_deleted_ones_skipped(tmp_path):
     assert json.loads(_zoo("runs", "--status", "failed", "--json").output) == []
     table = _zoo("runs").output
     assert "OPTIMIZER" in table and "adam" in table
+
+
+def test_an_interrupted_run_keeps_its_progress_and_resumes_saying_where(tmp_path, capsys):
+    cut = _cut(tmp_path)
+    summary = json.loads((cut / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["step"] == 9
+    assert summary["seconds"] > 0 and "loss" in summary["metrics"]
+    (listed,) = json.loads(_zoo("runs", "regression", "--json").output)
+    assert listed["step"] == 9 and listed["seconds"] > 0 and "loss" in listed["metrics"]
+    train_model(resume=cut, device="cpu", quiet=False)
+    assert "; resuming at step 9 of 20 -> " in capsys.readouterr().out
+
+
+def test_ctrl_c_before_the_loop_is_one_line_and_exit_130(tmp_path, monkeypatch):
+    from zoo_core import training
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "assemble", pressed)  # while the model and data are being built
+    result = CliRunner().invoke(cli, ["train", "regression", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 130 and result.output == "zoo: error: interrupted (Ctrl-C)\n"
+    assert not (tmp_path / "r").exists()  # nothing was written: the folder is gone again

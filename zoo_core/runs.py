@@ -293,8 +293,8 @@ def failing(run_dir: Path, model: str) -> Iterator[None]:
 
     try:
         yield
-    except Interrupted:
-        if lock.held(run_dir):
+    except (Interrupted, KeyboardInterrupt):  # Ctrl-C, in the loop or before it
+        if lock.held(run_dir) and (run_dir / SUMMARY).exists():
             mark_status(run_dir, "interrupted")
         raise
     except RunFailed as exc:

@@ -255,10 +255,8 @@ def fit(
     # 2. The loop: ``accumulate`` micro-batches per optimizer step. Losses stay on the device and
     #    are read only every ``log_every`` steps.
     progress.total = total
-    for notice in [
-        *run.notices,
-        f"training {config.model} on {device} ({reason}); {total} steps -> {run_dir}",
-    ]:
+    length = f"resuming at step {step} of {total}" if resume else f"{total} steps"
+    for notice in [*run.notices, f"training {config.model} on {device} ({reason}); {length} -> {run_dir}"]:
         progress.say(notice)
     sums: dict[str, Any] = {}
     count, batch_no, stop = 0, step * loop.accumulate, False  # batch_no: micro-batches so far
@@ -310,6 +308,14 @@ def fit(
         if interrupt["stop"] and step < total:
             progress.close()
             record.save(step)
+            if dist.is_main:  # where it stopped, for zoo runs: the step, the time, the last metrics
+                last = (
+                    {k: v for k, v in record.log.rows[-1].items() if k not in _NOT_METRICS}
+                    if record.log.rows
+                    else {}
+                )
+                seconds = round(time.perf_counter() - started, 3)
+                mark_status(run_dir, "interrupted", step=step, seconds=seconds, metrics=last)
             if not dist.is_main:
                 raise SystemExit(Interrupted.exit_code)  # worker 0 says where the state is
             raise Interrupted(

@@ -300,3 +300,35 @@ def test_without_matplotlib_the_run_finishes_and_says_figures_were_skipped(toy_z
     result = train_model("toy", out=tmp_path / "run", device="cpu")
     assert (tmp_path / "run" / "summary.json").exists() and not (tmp_path / "run" / "loss.png").exists()
     assert "loss.png" not in result.files
+
+
+def test_the_python_api_takes_settings_as_keywords_and_says_what_it_cannot_train(make_zoo, tmp_path):
+    from tests.conftest import Toy, toy_line
+
+    class Wide:  # a dataset that also has a "hidden" setting: the name is ambiguous
+        @zoo_core.hookimpl
+        def register_datasets(registry):
+            registry.add(
+                "wide-line", factory=lambda n=64, hidden=1: toy_line(n), defaults={"n": 64, "hidden": 1}
+            )
+
+    make_zoo(Toy, Wide)
+    result = zoo_core.train(
+        "toy", hidden=4, activation="relu", momentum=0.5, steps=3, device="cpu", out=tmp_path / "a"
+    )
+    config = result.config
+    assert (
+        config.model_params == {"hidden": 4, "activation": "relu"}
+        and config.optimizer_params["momentum"] == 0.5
+    )
+    assert config.loop.steps == 3
+    text = repr(result)
+    assert text.startswith(
+        f"RunResult(run_dir='{tmp_path / 'a'}', model='toy:toy', step=3, metrics={{'loss': "
+    )
+    assert "\n" not in text and len(text) < 300 and "history" not in text
+    with pytest.raises(ZooError, match="'hidden' is a setting of several parts; write one of model.hidden"):
+        zoo_core.train("toy", dataset="wide-line", hidden=4, steps=1, device="cpu", out=tmp_path / "b")
+    with pytest.raises(ZooError, match=r"takes a registered model's name .* not a torch\.nn\..*Linear"):
+        zoo_core.train(torch.nn.Linear(1, 1))
+    assert not (tmp_path / "b").exists()

@@ -36,7 +36,7 @@ from zoo_core.runs import (
 )
 
 
-@attrs.define
+@attrs.define(repr=False)
 class RunResult:
     """What a finished run reports (and ``--json`` prints)."""
 
@@ -52,6 +52,16 @@ class RunResult:
     files: list[str]
     model: Any = attrs.field(default=None, repr=False, eq=False)  # the trained module, in memory
     compile_seconds: float | None = None  # the first step's compile time, apart from loop_seconds
+
+    def __repr__(self) -> str:
+        """One line for a notebook: where, what, how far and how well (``history`` has every row)."""
+        metrics = ", ".join(
+            f"'{k}': {v:.4g}" if isinstance(v, float) else f"'{k}': {v!r}" for k, v in self.metrics.items()
+        )
+        return (
+            f"RunResult(run_dir='{self.run_dir}', model='{self.config.model}', step={self.step}, "
+            f"metrics={{{metrics}}}, seconds={self.seconds:.1f}, device='{self.device}')"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

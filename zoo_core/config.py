@@ -11,7 +11,7 @@ import attrs
 from zoo_core import settings
 from zoo_core.errors import ZooError
 from zoo_core.plugins import get_zoo
-from zoo_core.registry import Entry
+from zoo_core.registry import Entry, suggest
 from zoo_core.settings import Loop, fits, kind_of, parse_value
 
 if TYPE_CHECKING:
@@ -294,7 +294,9 @@ def _apply_sets(
             params[target][bare] = parse_value(text, params[target][bare], key)
         else:
             valid = sorted({k for s in SECTIONS for k in params[s]} | set(settings.NAMES))
-            raise ZooError(f"--set {key}: unknown setting; valid keys: {', '.join(valid)}")
+            hint = suggest(bare, valid)  # "; did you mean 'n_hidden'?" first: the list is long
+            listed = f" (valid keys: {', '.join(valid)})" if hint else f"; valid keys: {', '.join(valid)}"
+            raise ZooError(f"--set {key}: unknown setting{hint}{listed}")
     return lengths
 
 

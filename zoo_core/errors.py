@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 
 class ZooError(Exception):
     """A problem the user can fix: printed as one line on stderr, exit code 2, no traceback."""
@@ -42,3 +45,18 @@ def debugging() -> bool:
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (or its type): a library's error, fit for one line."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def raised_in(exc: BaseException, packages: Collection[str]) -> tuple[Any, str] | None:
+    """Where plugin code (modules of ``packages``) raised ``exc``: the ``self`` and the name of its
+    frame nearest the error, preferring ``forward``, ``loss`` and ``step``; None when it was not."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    ours = [f for f in reversed(frames) if str(f.f_globals.get("__name__", "")).split(".")[0] in packages]
+    if not ours:
+        return None
+    frame = next((f for f in ours if f.f_code.co_name in ("forward", "loss", "step")), ours[0])
+    return frame.f_locals.get("self"), frame.f_code.co_name

@@ -13,12 +13,12 @@ from typing import Any
 
 import attrs
 
-from zoo_core import checkpoint, distributed, lock, settings
+from zoo_core import checkpoint, distributed, errors, lock, settings
 from zoo_core.assembly import assemble
 from zoo_core.config import RunConfig, resolve
 from zoo_core.configfile import ConfigFile
 from zoo_core.data import to_device
-from zoo_core.errors import Interrupted, ZooError
+from zoo_core.errors import Interrupted, RunFailed, ZooError
 from zoo_core.plugins import get_zoo
 from zoo_core.progress import Progress, stop_on_sigint
 from zoo_core.record import Record
@@ -278,7 +278,13 @@ def fit(
             for batch in plan.epoch(epoch, start=batch_no % plan.per_epoch):
                 if not plan.preloaded:  # preloaded tensors are on the device already
                     batch = to_device(batch, device)
-                losses = run.step(model, batch, run.optimizers)
+                try:
+                    losses = run.step(model, batch, run.optimizers)
+                except Exception as exc:  # a plugin's bug is named as the plugin's, not zoo's
+                    blamed = _blame(exc, run, step + 1)
+                    if blamed is None:
+                        raise
+                    raise blamed from exc
                 batch_no += 1
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value
@@ -366,6 +372,28 @@ def fit(
 
 
 _NOT_METRICS = ("step", "epoch", "lr")
+
+
+def _blame(exc: Exception, run: Any, step: int) -> RunFailed | None:
+    """An error raised in the model's or the trainer's own code, as one line naming the entry and
+    the phase (``model 'x:y' failed in forward at step 1: ...``); None for anyone else's."""
+    import torch
+
+    model, trainer, config = run.parts.model, run.trainer, run.parts.config
+    factories = (run.parts.model_entry.load(), get_zoo().trainers.get(config.trainer).load())
+    modules = (type(model).__module__, type(trainer).__module__, *(f.__module__ for f in factories))
+    packages = {m.split(".")[0] for m in modules if m} - {"zoo_core", "torch"}
+    found = errors.raised_in(exc, packages)
+    if found is None:
+        return None
+    owner, phase = found
+    kind, name = (
+        ("model", config.model) if isinstance(owner, torch.nn.Module) else ("trainer", config.trainer)
+    )
+    return RunFailed(
+        f"{kind} '{name}' failed in {phase} at step {step}: {type(exc).__name__}: {errors.first_line(exc)} "
+        "(--debug shows the traceback)"
+    )
 
 
 def draw_figures(

@@ -341,6 +341,11 @@ def fit(
 
     # 3. Evaluate, save, draw.
     log = record.log
+    if not any("loss" in key for row in log.rows for key in row):  # e.g. a DQN whose memory never filled
+        progress.say(
+            f"note: none of the {step} steps reported a loss, so the model has not learned yet; "
+            "train longer (--steps, --epochs)"
+        )
     metrics = {k: v for k, v in log.rows[-1].items() if k not in _NOT_METRICS} if log.rows else {}
     final = trainer.evaluate(model, data, device)
     metrics.update(final)

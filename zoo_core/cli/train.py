@@ -215,9 +215,9 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
         shown = "  ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.metrics.items()
         )
-        compiled = f", {result.compile_seconds:.1f}s of it compiling" if result.compile_seconds else ""
-        click.echo(
-            f"done: {result.step} steps in {result.seconds:.1f}s wall ({result.loop_seconds:.1f}s in the loop"
+        compiled = f", {result.compile_seconds:.3g}s of it compiling" if result.compile_seconds else ""
+        click.echo(  # three figures: a short loop is 0.042s, not 0.0s
+            f"done: {result.step} steps in {result.seconds:.3g}s wall ({result.loop_seconds:.3g}s in the loop"
             f"{compiled}) on {result.device}  {shown}"
         )
         click.echo(f"saved: {result.run_dir}")

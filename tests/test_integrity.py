@@ -76,15 +76,17 @@ def test_weights_and_state_of_different_saves_are_refused(toy_zoo, tmp_path):
 
 
 def test_files_are_written_with_the_users_umask(toy_zoo, tmp_path):
+    from zoo_core.export import export
     from zoo_core.hub import write_folder
 
     run = tmp_path / "run"
     train_model("toy", out=run, device="cpu", sets=["eval_every=10"], save_format="both")
     write_folder(run, tmp_path / "hub")
+    export(run, "pt2")
     want = 0o666 & ~atomic._UMASK
     written = [
         *(run / name for name in ("model.safetensors", "state.safetensors", "model.pt", "best.safetensors")),
-        *(run / name for name in ("config.json", "metrics.csv", "summary.json", "loss.png")),
+        *(run / name for name in ("config.json", "metrics.csv", "summary.json", "loss.png", "model.pt2")),
         *(tmp_path / "hub" / name for name in ("model.safetensors", "config.json", "README.md")),
     ]
     for path in written:

@@ -197,6 +197,8 @@ def draw(report: dict[str, Any], path: str | Path) -> Path:
     loss_ax.set(xlabel="step", ylabel="training loss", title="training loss")
     if metric:
         axes[0][1].set(xlabel="step", ylabel=metric, title=metric)
+        if not any(e["curves"].get(metric) for e in report["runs"]):  # said, not an empty frame
+            axes[0][1].text(0.5, 0.5, f"no run reports {metric}", ha="center", transform=axes[0][1].transAxes)
     fig.legend(
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize="small", frameon=False
     )

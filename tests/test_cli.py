@@ -10,6 +10,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+import zoo_core
 from zoo_core.cli import cli
 
 
@@ -83,6 +84,30 @@ def test_train_json_summary_then_eval_and_runs(run, tmp_path):
     assert latest["model"] == "toy:toy" and "/runs/toy/" in latest["run"]
     by_name = json.loads(run("eval", "toy", "--device", "cpu", "--json").output)  # the model's latest run
     assert by_name["source"] == latest["run"] + "/model.safetensors"
+
+
+def test_runs_found_wherever_out_put_them_under_the_root(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZOO_RUNS_DIR", "runs")  # relative, as by default
+    for out in ("runs/sgd", "runs/a/b/deep"):
+        assert run("train", "toy", "--device", "cpu", "--steps", "2", "--out", out, "-q").exit_code == 0
+    (tmp_path / "runs" / "sgd" / "tensorboard").mkdir()  # a run's own folders are not runs
+    listed = json.loads(run("runs", "toy", "--status", "finished", "--json").output)
+    assert [r["run"] for r in listed] == ["runs/sgd", "runs/a/b/deep"]
+    by_name = json.loads(run("eval", "toy", "--device", "cpu", "--json").output)  # latest: the deep one
+    assert by_name["source"] == "runs/a/b/deep/model.safetensors"
+
+
+def test_eval_says_which_data_folder_it_read(run, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    out = tmp_path / "r"
+    assert (
+        run("train", "toy", "--device", "cpu", "--steps", "2", "--out", out, "--data-root", data).exit_code
+        == 0
+    )
+    result = run("eval", out, "--device", "cpu")
+    assert result.exit_code == 0 and f"data from {data} (where the run trained)" in result.output
 
 
 def test_runs_tell_apart_two_optimizers_of_one_model(run, make_zoo):
@@ -206,3 +231,61 @@ def test_bash_completion_through_click(toy_zoo, monkeypatch):
     monkeypatch.setenv("COMP_CWORD", "2")
     result = CliRunner().invoke(cli, [], prog_name="zoo")
     assert result.output.splitlines() == ["plain,toy", "plain,toy:toy"]
+
+
+def test_shell_completion_is_documented_and_works(run):
+    import re
+
+    from tests.doc_blocks import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    shells = re.findall(r"_ZOO_COMPLETE=(\w+)_source zoo", readme)
+    assert shells == ["bash", "zsh", "fish"]
+    for shell in shells:
+        script = CliRunner().invoke(cli, [], prog_name="zoo", env={"_ZOO_COMPLETE": f"{shell}_source"})
+        assert script.exit_code == 0 and "_ZOO_COMPLETE" in script.output, shell
+    names = CliRunner().invoke(
+        cli,
+        [],
+        prog_name="zoo",
+        env={"_ZOO_COMPLETE": "bash_complete", "COMP_WORDS": "zoo train t", "COMP_CWORD": "2"},
+    )
+    assert "plain,toy" in names.output  # the registered model's name
+
+
+def test_a_short_loop_shows_its_time_and_a_run_that_learned_nothing_says_so(run, make_zoo, tmp_path):
+    import re
+
+    from tests.conftest import Toy, ToyStep
+
+    class Waiting(ToyStep):  # learns only later, as a DQN does until its replay memory is full
+        def step(self, model, batch, optimizers):
+            return {"reward": model(batch[0]).detach().mean()}
+
+    class Patient:
+        @zoo_core.hookimpl
+        def register_trainers(registry):
+            registry.add("waiting", factory=Waiting)
+
+    make_zoo(Toy, Patient)
+    quick = run("train", "toy", "--steps", "2", "--device", "cpu", "--out", tmp_path / "a")
+    (loop,) = re.findall(r"\((\S+)s in the loop\)", quick.output)
+    assert float(loop) > 0  # three figures: never "0.0s" for a loop of milliseconds
+    assert "not learned" not in quick.output
+    idle = run(
+        "train", "toy", "--trainer", "waiting", "--steps", "3", "--device", "cpu", "--out", tmp_path / "b"
+    )
+    assert idle.exit_code == 0, idle.output
+    assert (
+        "note: none of the 3 steps reported a loss, so the model has not learned yet; train longer"
+        in idle.output
+    )
+
+
+def test_predict_by_model_name_says_which_run_it_used(tmp_path):
+    from zoo_core.training.loop import train_model
+
+    result = train_model("regression", steps=2, device="cpu")
+    said = CliRunner().invoke(cli, ["predict", "regression", "0.5"])
+    assert said.exit_code == 0, said.output
+    assert f"using the latest run of regression: {result.run_dir / 'model.safetensors'}" in said.output

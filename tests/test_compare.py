@@ -106,3 +106,59 @@ def test_a_metric_no_run_has_is_a_note_and_no_warning(toy_zoo, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert f"note: {runs[0]} has no 'nothing'" in result.output and (tmp_path / "c.png").is_file()
+
+
+def test_labels_name_only_what_matters_and_where_a_run_departs(tmp_path):
+    common = {"device": "cpu", "steps": 6}
+    train_model("regression", out=tmp_path / "a", lr=0.1, sets=["eval_every=2"], **common)
+    train_model("regression", out=tmp_path / "b", lr=0.1, sets=["eval_every=3", "n_hidden=32"], **common)
+    train_model("regression", out=tmp_path / "c", lr=0.05, accumulate=2, sets=["eval_every=3"], **common)
+    report = compare_runs([tmp_path / "a", tmp_path / "b", tmp_path / "c"])
+    assert report["differs"] == ["loop.accumulate", "loop.lr", "model_params.n_hidden"]  # not eval_every
+    # lr 0.1, accumulate 1 and n_hidden 10 are what most runs have: each label names where its run departs
+    assert [r["label"] for r in report["runs"]] == ["a", "n_hidden=32", "accumulate=2 lr=0.05"]
+    named = compare_runs([tmp_path / "a", tmp_path / "b"], labels={str(tmp_path / "b"): "wide"})
+    assert [r["label"] for r in named["runs"]] == ["n_hidden=10", "wide"]
+    result = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--label", "x=y"])
+    assert result.exit_code == 2 and "--label x=y: x is not one of the compared runs" in result.output
+
+
+def test_the_table_keeps_training_loss_and_metric_apart(tmp_path):
+    from zoo_core.serve.compare import as_rows
+
+    train_model("regression", device="cpu", steps=4, out=tmp_path / "reg")
+    train_model("classification", device="cpu", steps=4, out=tmp_path / "cls")
+    report = compare_runs([tmp_path / "reg", tmp_path / "cls"], "accuracy")
+    rows, header = as_rows(report)
+    assert header[3] == "FINAL loss" and report["runs"][0]["losses"] == ["loss"]  # never eval_loss
+    history = json.loads((tmp_path / "reg" / "summary.json").read_text())["metrics"]
+    assert rows[0][3] == f"{history['loss']:.4g}"
+    train_model("gan", device="cpu", steps=2, out=tmp_path / "gan")
+    apart = compare_runs([tmp_path / "reg", tmp_path / "gan"])
+    rows, header = as_rows(apart)
+    assert apart["metric"] is None and header == ["RUN", "LABEL", "STATUS", "FINAL LOSS"]  # no "FINAL -"
+    assert rows[1][3].endswith("(d_loss)") and [r["label"] for r in apart["runs"]] == [
+        "model=regression",
+        "model=gan",
+    ]
+    assert apart["missing"] == ["no evaluation metric is in every run; --metric NAME compares one"]
+
+
+def test_the_figure_keeps_legend_and_title_off_the_plots(tmp_path, monkeypatch):
+    from zoo_core.plugin import figures
+    from zoo_core.serve.compare import draw
+
+    for name, lr in (("a", 0.1), ("b", 0.05)):
+        train_model("regression", device="cpu", steps=4, lr=lr, sets=["eval_every=2"], out=tmp_path / name)
+    drawn = {}
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: drawn.setdefault("fig", fig) and path)
+    draw(compare_runs([tmp_path / "a", tmp_path / "b"]), tmp_path / "c.png")
+    fig = drawn["fig"]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    bottom = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
+    assert legend.get_window_extent(renderer).y1 <= bottom  # below the plots, covering none
+    title = fig._suptitle.get_window_extent(renderer)
+    assert title.x0 >= 0 and title.x1 <= fig.bbox.width  # inside the figure

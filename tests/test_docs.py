@@ -208,7 +208,7 @@ def test_readme_repeat_resume_compare_runs(tmp_path, monkeypatch):
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
     (console,) = [b for b in blocks(readme) if start < b.line < end and b.mode == "console"]
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ZOO_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("ZOO_RUNS_DIR")  # a clean folder: the default ./runs, as a user has it
     for cmd in commands(console):
         words = shlex.split(cmd.command)
         assert words[0] == "zoo"

@@ -225,3 +225,31 @@ def test_weights_whose_settings_do_not_fit_are_refused_before_building(run, tmp_
     assert "weights do not fit the model; shape mismatch (file vs model):" in result.output
     assert "hidden.weight (10, 1) vs (100000000000, 1)" in result.output
     assert "nothing was built" in result.output
+
+
+@pytest.mark.parametrize(
+    "failure, fix",
+    [
+        (
+            ConnectionError("[Errno -2] Name or service not known"),
+            "the Hugging Face Hub cannot be reached: check",
+        ),
+        (
+            type("HTTPError", (Exception,), {"response": type("R", (), {"status_code": 401})()})("401"),
+            "log in with 'hf auth login'",
+        ),
+    ],
+)
+def test_a_failed_push_points_to_the_network_or_the_login(run, monkeypatch, failure, fix):
+    import huggingface_hub
+
+    class Failing:
+        def create_repo(self, repo_id, private, exist_ok):
+            raise failure
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Failing)
+    result = invoke("push", run, "zoo-org/line")
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert result.output.startswith(f"zoo: error: cannot upload to zoo-org/line ({failure}); {fix}")
+    if isinstance(failure, ConnectionError):
+        assert "hf auth login" not in result.output

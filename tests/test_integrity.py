@@ -79,10 +79,21 @@ def test_weights_and_state_of_different_saves_are_refused(toy_zoo, tmp_path):
 
 
 def test_files_are_written_with_the_users_umask(toy_zoo, tmp_path):
-    train_model("toy", out=tmp_path / "run", device="cpu")
+    from zoo_core.serve.export import export
+    from zoo_core.serve.hub import write_folder
+
+    run = tmp_path / "run"
+    train_model("toy", out=run, device="cpu", sets=["eval_every=10"], save_format="both")
+    write_folder(run, tmp_path / "hub")
+    export(run, "pt2")
     want = 0o666 & ~atomic._UMASK
-    for name in ("model.safetensors", "state.safetensors", "config.json", "metrics.csv", "summary.json"):
-        assert stat.S_IMODE((tmp_path / "run" / name).stat().st_mode) == want, name
+    written = [
+        *(run / name for name in ("model.safetensors", "state.safetensors", "model.pt", "best.safetensors")),
+        *(run / name for name in ("config.json", "metrics.csv", "summary.json", "loss.png", "model.pt2")),
+        *(tmp_path / "hub" / name for name in ("model.safetensors", "config.json", "README.md")),
+    ]
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == want, path
 
 
 # -- 2. one process per run folder ---------------------------------------------------------------------
@@ -249,7 +260,9 @@ def test_metadata_is_validated_like_user_input(toy_zoo, tmp_path, change, messag
         evaluate_run(path, device="cpu")
 
 
-def test_a_path_inside_a_file_is_never_used(make_zoo, tmp_path):
+def test_a_path_inside_a_file_is_only_read_from(make_zoo, tmp_path):
+    import shutil
+
     from tests.conftest import Toy, toy_line
 
     seen = []
@@ -257,21 +270,31 @@ def test_a_path_inside_a_file_is_never_used(make_zoo, tmp_path):
     class Rooted:
         @zoo_core.hookimpl
         def register_datasets(registry):
-            def rooted(n: int = 64, data_root=None):
-                seen.append(data_root)
+            def rooted(n: int = 64, download: bool = True, data_root=None):
+                seen.append((data_root, download))
                 return toy_line(n)
 
-            registry.add("rooted", factory=rooted, defaults={"n": 64})
+            registry.add("rooted", factory=rooted, defaults={"n": 64, "download": True})
 
     make_zoo(Toy, Rooted)
-    train_model("toy", dataset="rooted", out=tmp_path / "run", device="cpu", data_root=str(tmp_path))
+    data = tmp_path / "data"
+    data.mkdir()
+    train_model("toy", dataset="rooted", out=tmp_path / "run", device="cpu", data_root=str(data))
     path = tmp_path / "run" / "model.safetensors"
-    _rewrite_metadata(path, lambda c: c.update(data_root="/etc/evil"))
+    _rewrite_metadata(path, lambda c: c.update(data_root="/etc"))
     seen.clear()
-    evaluate_run(path, device="cpu")
-    assert seen == [None]  # the default root, not the file's
+    result = evaluate_run(path, device="cpu")  # where the run trained (its config.json), downloads off
+    assert seen == [(str(data), False)] and result["data_root"] == str(data)
     evaluate_run(path, device="cpu", data_root=str(tmp_path))
-    assert seen[-1] == str(tmp_path)
+    assert seen[-1] == (str(tmp_path), True)  # given by the user: the dataset's own settings
+    alone = tmp_path / "alone.safetensors"
+    shutil.copy(path, alone)
+    evaluate_run(alone, device="cpu")
+    assert seen[-1] == (None, True)  # the metadata's path is never used: the default root
+    shutil.rmtree(data)
+    evaluate_run(path, device="cpu")
+    assert seen[-1] == (None, True)  # a recorded folder that is gone is never created
+    assert not data.exists()
 
 
 # -- 4. numbers that cannot train ---------------------------------------------------------------------

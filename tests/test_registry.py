@@ -87,8 +87,25 @@ def test_string_factory_is_resolved_only_on_use():
 
 def test_broken_string_factory_is_a_clear_error():
     entry = Entry(name="x", kind="model", factory="no_such_module_zz:Net", plugin="p")
-    with pytest.raises(ZooError, match=r"cannot load factory 'no_such_module_zz:Net'.*reinstall plugin 'p'"):
+    with pytest.raises(
+        ZooError, match=r"load factory 'no_such_module_zz:Net': there is no module 'no_such_module_zz'"
+    ):
         entry.load()
+
+
+def test_a_typo_in_a_factory_name_says_so_not_reinstall():
+    entry = Entry(name="x", kind="model", factory="json.decoder:JSONDecodr", plugin="p")
+    with pytest.raises(ZooError) as err:
+        entry.load()
+    assert str(err.value).startswith(
+        "model 'p:x': cannot load factory 'json.decoder:JSONDecodr': 'json.decoder' has no 'JSONDecodr'; "
+        "fix the name plugin 'p' registers; did you mean 'JSONDecoder'"
+    )
+    needs = Entry(name="y", kind="model", factory="tests.test_registry_needs:Net", plugin="p")
+    with pytest.raises(
+        ZooError, match="there is no module 'tests.test_registry_needs'; fix the name plugin 'p'"
+    ):
+        needs.load()
 
 
 def test_params_merge_defaults_and_reject_unknown_keys():

@@ -204,11 +204,42 @@ def test_patience_stops_a_run_that_stopped_improving(tmp_path):
 
 def test_monitor_needs_evaluations_and_a_metric_that_exists(tmp_path):
     no_eval = _zoo("train", "regression", "--patience", "2", "--out", str(tmp_path / "a"))
-    assert no_eval.exit_code == 2 and "add --set eval_every=N" in no_eval.output
+    assert no_eval.exit_code == 2 and "add --eval-every N (steps) or epoch" in no_eval.output
     wrong = _zoo(
-        "train", "regression", "--monitor", "accuracy", "--set", "eval_every=10", "--out", str(tmp_path / "b")
+        "train", "regression", "--monitor", "accuracy", "--eval-every", "10", "--out", str(tmp_path / "b")
     )
     assert wrong.exit_code == 2 and "--monitor accuracy: the evaluation reports eval_loss" in wrong.output
+    assert not (tmp_path / "b").exists()  # refused before the run started: no failed run folder
+    assert not (tmp_path / "a").exists()
+
+
+def test_eval_every_takes_steps_or_epoch_and_epoch_runs_evaluate_every_epoch(toy_zoo, tmp_path):
+    from zoo_core.training.loop import configure
+
+    def evaluated_at(run):
+        return [row["step"] for row in run.history if "eval_mse" in row]
+
+    # 64 samples in batches of 16: 4 steps an epoch
+    by_default = train_model("toy", out=tmp_path / "a", device="cpu", epochs=3)
+    assert evaluated_at(by_default) == [4, 8, 12] and (tmp_path / "a" / "best.safetensors").exists()
+    by_flag = _zoo(
+        "train", "toy", "--steps", "12", "--eval-every", "epoch", "--out", tmp_path / "b", "--json"
+    )
+    assert by_flag.exit_code == 0, by_flag.output
+    assert evaluated_at(train_model("toy", out=tmp_path / "c", device="cpu", steps=12, eval_every=6)) == [
+        6,
+        12,
+    ]
+    assert evaluated_at(train_model("toy", out=tmp_path / "d", device="cpu", steps=12)) == [
+        12
+    ]  # the end only
+    assert evaluated_at(train_model("toy", out=tmp_path / "e", device="cpu", epochs=3, eval_every=0)) == [12]
+    saved = json.loads((tmp_path / "b" / "config.json").read_text())["config"]["loop"]["eval_every"]
+    assert saved == "epoch"
+    again, _, _ = configure(config_file=tmp_path / "b" / "config.json")  # read back from a file
+    assert again.loop.eval_every == "epoch"
+    bad = _zoo("train", "toy", "--eval-every", "often", "--out", tmp_path / "f")
+    assert bad.exit_code == 2 and "give a number of steps (0: at the end only) or epoch" in bad.output
 
 
 def test_resumed_run_keeps_its_best_and_patience(tmp_path):
@@ -306,3 +337,26 @@ def test_runs_outside_the_root_are_listed_and_deleted_ones_skipped(tmp_path):
     assert json.loads(_zoo("runs", "--status", "failed", "--json").output) == []
     table = _zoo("runs").output
     assert "OPTIMIZER" in table and "adam" in table
+
+
+def test_an_interrupted_run_keeps_its_progress_and_resumes_saying_where(tmp_path, capsys):
+    cut = _cut(tmp_path)
+    summary = json.loads((cut / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["step"] == 9
+    assert summary["seconds"] > 0 and "loss" in summary["metrics"]
+    (listed,) = json.loads(_zoo("runs", "regression", "--json").output)
+    assert listed["step"] == 9 and listed["seconds"] > 0 and "loss" in listed["metrics"]
+    train_model(resume=cut, device="cpu", quiet=False)
+    assert "; resuming at step 9 of 20 -> " in capsys.readouterr().out
+
+
+def test_ctrl_c_before_the_loop_is_one_line_and_exit_130(tmp_path, monkeypatch):
+    from zoo_core.training import loop as training
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "assemble", pressed)  # while the model and data are being built
+    result = CliRunner().invoke(cli, ["train", "regression", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 130 and result.output == "zoo: error: interrupted (Ctrl-C)\n"
+    assert not (tmp_path / "r").exists()  # nothing was written: the folder is gone again

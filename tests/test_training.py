@@ -132,7 +132,8 @@ def test_default_run_folders_are_unique(toy_zoo, tmp_path):
         ({"steps": 0}, "steps must be a positive whole number"),
         ({"epochs": -1}, "epochs must be a positive whole number"),
         ({"batch_size": 0}, "batch_size must be a positive whole number"),
-        ({"sets": ["hiden=3"]}, "unknown setting; valid keys: .*hidden"),
+        ({"sets": ["hiden=3"]}, r"unknown setting; did you mean 'hidden'\? \(valid keys: .*hidden"),
+        ({"sets": ["zzz=3"]}, "unknown setting; valid keys: .*hidden"),
         ({"sets": ["hidden=three"]}, r"--set hidden=three: expected an integer"),
         ({"sets": ["hidden"]}, "expected KEY=VALUE"),
         ({"sets": ["nosuch.x=1"]}, "unknown section 'nosuch'"),
@@ -300,3 +301,88 @@ def test_without_matplotlib_the_run_finishes_and_says_figures_were_skipped(toy_z
     result = train_model("toy", out=tmp_path / "run", device="cpu")
     assert (tmp_path / "run" / "summary.json").exists() and not (tmp_path / "run" / "loss.png").exists()
     assert "loss.png" not in result.files
+
+
+def test_the_python_api_takes_settings_as_keywords_and_says_what_it_cannot_train(make_zoo, tmp_path):
+    from tests.conftest import Toy, toy_line
+
+    class Wide:  # a dataset that also has a "hidden" setting: the name is ambiguous
+        @zoo_core.hookimpl
+        def register_datasets(registry):
+            registry.add(
+                "wide-line", factory=lambda n=64, hidden=1: toy_line(n), defaults={"n": 64, "hidden": 1}
+            )
+
+    make_zoo(Toy, Wide)
+    result = zoo_core.train(
+        "toy", hidden=4, activation="relu", momentum=0.5, steps=3, device="cpu", out=tmp_path / "a"
+    )
+    config = result.config
+    assert (
+        config.model_params == {"hidden": 4, "activation": "relu"}
+        and config.optimizer_params["momentum"] == 0.5
+    )
+    assert config.loop.steps == 3
+    text = repr(result)
+    assert text.startswith(
+        f"RunResult(run_dir='{tmp_path / 'a'}', model='toy:toy', step=3, metrics={{'loss': "
+    )
+    assert "\n" not in text and len(text) < 300 and "history" not in text
+    with pytest.raises(ZooError, match="'hidden' is a setting of several parts; write one of model.hidden"):
+        zoo_core.train("toy", dataset="wide-line", hidden=4, steps=1, device="cpu", out=tmp_path / "b")
+    with pytest.raises(ZooError, match=r"takes a registered model's name .* not a torch\.nn\..*Linear"):
+        zoo_core.train(torch.nn.Linear(1, 1))
+    assert not (tmp_path / "b").exists()
+
+
+class _Lookup(torch.nn.Module):
+    """A plugin's model with a bug in its forward: an embedding index out of range."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = torch.nn.Embedding(2, 1)
+
+    def forward(self, x):
+        return self.table(torch.full((len(x),), 5))
+
+
+class _BrokenLoss(zoo_core.Trainer):
+    def loss(self, model, batch):
+        return {"loss": model(batch[0]).mean() + {}["missing"]}
+
+    def evaluate(self, model, data, device):
+        return {}
+
+
+class _Buggy:
+    @zoo_core.hookimpl
+    def register_models(registry):
+        registry.add("lookup", factory=_Lookup, dataset="line", optimizer="sgd", trainer="mse")
+        registry.add(
+            "fine", factory=lambda: torch.nn.Linear(1, 1), dataset="line", optimizer="sgd", trainer="broken"
+        )
+
+    @zoo_core.hookimpl
+    def register_trainers(registry):
+        registry.add("broken", factory=_BrokenLoss)
+
+
+def test_an_error_in_a_plugins_code_names_the_plugin_entry_and_phase(make_zoo, tmp_path):
+    from click.testing import CliRunner
+
+    from tests.conftest import Toy
+    from zoo_core.cli import cli
+
+    make_zoo(Toy, _Buggy)
+    result = CliRunner().invoke(cli, ["train", "lookup", "--steps", "2", "--out", str(tmp_path / "a"), "-q"])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "zoo: error: model '_buggy:lookup' failed in forward at step 1: IndexError: index out of range in self "
+        "(--debug shows the traceback)\n"
+    )
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["status"] == "failed"
+    result = CliRunner().invoke(cli, ["train", "fine", "--steps", "2", "--out", str(tmp_path / "b")])
+    assert (
+        result.exit_code == 2
+        and "trainer '_buggy:broken' failed in loss at step 1: KeyError: 'missing'" in result.output
+    )

@@ -178,11 +178,38 @@ def create_trainer(name: str, **overrides: Any) -> Trainer:
     return get_trainer(name).create(**overrides)
 
 
-def train(model: str, **settings: Any) -> Any:
-    """Train ``model`` with the shared trainer, as ``zoo train`` does; returns the run's result."""
-    from zoo_core.training.loop import train_model
+def train(model: str | None = None, **settings: Any) -> Any:
+    """Train ``model`` with the shared trainer, as ``zoo train`` does; returns the run's result.
 
-    return train_model(model, **settings)
+    ``settings`` are ``zoo train``'s options by name (``steps=``, ``lr=``, ``device=``, ``out=``,
+    ``optimizer=`` ...) and, like ``--set``, any setting of the model, dataset, optimizer, trainer
+    or scheduler (``n_hidden=32``; a name several parts have is refused: use ``sets=["model.x=1"]``).
+    """
+    import inspect
+
+    from zoo_core.config import settings as loop_settings
+    from zoo_core.training.loop import configure, train_model
+
+    if model is not None and not isinstance(model, str):
+        raise ZooError(
+            f"zoo_core.train takes a registered model's name (see zoo_core.list_models()), not a "
+            f"{type(model).__module__}.{type(model).__qualname__}; register your module in a plugin "
+            "to train it with zoo (zoo new-plugin NAME)"
+        )
+    named = {*inspect.signature(train_model).parameters, *inspect.signature(configure).parameters}
+    named |= set(loop_settings.NAMES)
+    parts = [f"{key}={_as_text(value)}" for key, value in settings.items() if key not in named]
+    options = {key: value for key, value in settings.items() if key in named}
+    if parts:
+        options["sets"] = [*parts, *options.get("sets", ())]
+    return train_model(model, **options)
+
+
+def _as_text(value: Any) -> str:
+    """A Python value as ``--set`` reads it (lists comma-separated, None as none)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(_as_text(v) for v in value)
+    return "none" if value is None else str(value)
 
 
 def load_model(path: str | Path, device: str = "cpu") -> Any:

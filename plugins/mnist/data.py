@@ -93,6 +93,23 @@ def _not_found(raw: Path, why: str) -> ZooError:
     )
 
 
+def _refuse_too_deep(root: Path) -> None:
+    """A data root that is MNIST/ or MNIST/raw/ itself (or holds the files loose) is named, with the
+    folder to give instead, rather than downloading a second copy below it."""
+    for inner, up in ((root, 2), (root / "raw", 1)):
+        if any((inner / name).is_file() or (inner / f"{name}.gz").is_file() for name in FILES):
+            right = root.parents[up - 1] if len(root.parents) >= up else None
+            if right is not None and inner.name == "raw" and inner.parent.name == "MNIST":
+                raise ZooError(
+                    f"{root}: the MNIST files' own folder, one level too deep; give the folder that "
+                    f"holds MNIST/raw/: --data-root {right}"
+                )
+            raise ZooError(
+                f"{inner}: holds MNIST files, but zoo reads them from ROOT/MNIST/raw/; move them to "
+                f"{root / 'MNIST' / 'raw'}"
+            )
+
+
 def load_raw(root: Path, *, download: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """uint8 images (N, 28, 28) and int64 labels for ``train`` and ``test``, via torchvision."""
     from torchvision.datasets import MNIST
@@ -101,6 +118,7 @@ def load_raw(root: Path, *, download: bool = True) -> dict[str, tuple[torch.Tens
     if raw.is_dir():
         _unpack_gz(raw)
     if _missing(raw):
+        _refuse_too_deep(root)
         if not download:
             raise _not_found(raw, "downloads are off")
         _download(root, raw)

@@ -169,3 +169,23 @@ def test_a_failed_download_leaves_no_folders_or_files(tmp_path, monkeypatch):
     with pytest.raises(ZooError, match="download failed"):
         zoo_core.create_dataset("mnist", data_root=str(tmp_path / "mine"))
     assert [p.name for p in (tmp_path / "mine" / "MNIST" / "raw").iterdir()] == ["notes.txt"]
+
+
+def test_a_data_root_one_level_too_deep_names_the_folder_to_give(tmp_path, make_mnist):
+    make_mnist(tmp_path, n_train=10, n_test=5)
+    for deep in (tmp_path / "MNIST" / "raw", tmp_path / "MNIST"):
+        with pytest.raises(
+            ZooError,
+            match=f"one level too deep; give the folder that holds MNIST/raw/: --data-root {tmp_path}$",
+        ):
+            zoo_core.create_dataset("mnist", data_root=str(deep))
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["MNIST"]  # nothing downloaded below it
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "train-images-idx3-ubyte").write_bytes(
+        (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").read_bytes()
+    )
+    with pytest.raises(
+        ZooError, match="holds MNIST files, but zoo reads them from ROOT/MNIST/raw/; move them to"
+    ):
+        zoo_core.create_dataset("mnist", data_root=str(loose))

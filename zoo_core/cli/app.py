@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from zoo_core.plugin.discovery import get_zoo
-from zoo_core.plugin.errors import ZooError, debugging, printable
+from zoo_core.plugin.errors import Interrupted, ZooError, debugging, printable
 from zoo_core.plugin.hookspecs import VERSION
 
 
@@ -84,6 +84,8 @@ class ZooGroup(click.Group):
             return super().invoke(ctx)
         except ZooError as exc:
             ctx.exit(say_error(exc))
+        except KeyboardInterrupt:  # click would print "Aborted!" and exit 1: one line, exit 130
+            ctx.exit(say_error(Interrupted("interrupted (Ctrl-C)")))
         except EOFError as exc:  # click would turn it into a bare "Aborted!": keep what happened
             raise RuntimeError(f"unexpected end of data ({exc or 'EOFError'})") from exc
 

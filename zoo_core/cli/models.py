@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from zoo_core.cli.app import cli, echo_json
@@ -37,6 +39,8 @@ def predict_cmd(
         raise ZooError(f"no such option: {unknown[0]} (see 'zoo predict --help')")
     dev, _ = pick_device(device)
     result = predict(run, inputs, top_k=top_k, out=out, device=str(dev))
+    if not run.startswith("hf://") and not Path(run).exists():  # a model name: say which run it took
+        click.echo(f"using the latest run of {run}: {result.source}", err=True)
     if as_json:
         echo_json({"model": result.model, "source": result.source, "predictions": result.records})
         return

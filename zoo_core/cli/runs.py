@@ -14,7 +14,7 @@ from zoo_core.store.runs import STATUSES
 @click.option("--device", default="auto", show_default=True, help="Where to evaluate.")
 @click.option("--data-root", default=None, help="Where datasets that need files look for them.")
 @click.option("--trust-pickle", is_flag=True, help="Allow loading a .pt pickle (it can run arbitrary code).")
-@click.option("--best", is_flag=True, help="The run's best.safetensors (kept with --set eval_every=N).")
+@click.option("--best", is_flag=True, help="The run's best.safetensors (kept with --eval-every N|epoch).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_cmd(
     run: str, device: str, data_root: str | None, trust_pickle: bool, best: bool, as_json: bool
@@ -33,6 +33,8 @@ def eval_cmd(
         echo_json(result)
         return
     click.echo(f"{result['model']} from {result['source']} on {result['device']}")
+    if result["data_root"] is not None:
+        click.echo(f"  data from {result['data_root']}" + ("" if data_root else " (where the run trained)"))
     for key, value in result["metrics"].items():
         click.echo(f"  {key:<20} {value:.6g}" if isinstance(value, float) else f"  {key:<20} {value}")
 
@@ -95,19 +97,30 @@ def runs_cmd(name: str | None, status: str | None, as_json: bool) -> None:
     show_default=True,
     help="The figure.",
 )
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="RUN=TEXT",
+    help="Call RUN so in the table and the figure (repeatable) [the settings that differ].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (no figure).")
-def compare_cmd(runs: tuple[str, ...], metric: str | None, out: str, as_json: bool) -> None:
+def compare_cmd(
+    runs: tuple[str, ...], metric: str | None, out: str, labels: tuple[str, ...], as_json: bool
+) -> None:
     """Overlay runs' curves in one figure and tabulate their final and best metrics."""
     import os
     from pathlib import Path
 
+    from zoo_core.config.resolver import split_assignments
     from zoo_core.plugin.errors import ZooError
     from zoo_core.serve.compare import as_rows, compare_runs, draw
 
     folder = Path(out).parent
     if not as_json and not (folder.is_dir() and os.access(folder, os.W_OK)):
         raise ZooError(f"--out {out}: the folder {folder} does not exist or is not writable")
-    report = compare_runs(runs, metric)
+    named = dict(split_assignments(labels, "--label", "RUN=TEXT, for example --label runs/sgd=baseline"))
+    report = compare_runs(runs, metric, named)
     if as_json:
         echo_json({**report, "runs": [{k: v for k, v in r.items() if k != "curves"} for r in report["runs"]]})
         return

@@ -64,6 +64,16 @@ class TrainCommand(click.Command):
                     )
 
 
+def _eval_every(value: str | None) -> int | str | None:
+    """``--eval-every N|epoch`` as the loop setting takes it."""
+    if value is None:
+        return None
+    word = value.strip().lower()
+    if word == "epoch" or (word.isdigit() and int(word) >= 0):
+        return word if word == "epoch" else int(word)
+    raise click.BadParameter(f"{value!r}: give a number of steps (0: at the end only) or epoch")
+
+
 @cli.command("train", cls=TrainCommand)
 @click.argument("name", required=False, shell_complete=complete("model"))
 @click.option("--device", default=None, metavar="auto|cpu|cuda|cuda:N|mps", help="Where to train [auto].")
@@ -125,6 +135,13 @@ class TrainCommand(click.Command):
     help="Settings from a TOML or JSON file (a run's config.json repeats it); flags apply on top.",
 )
 @click.option("--print-config", is_flag=True, help="Print the resolved config as TOML and exit.")
+@click.option(
+    "--eval-every",
+    default=None,
+    metavar="N|epoch",
+    callback=lambda ctx, param, value: _eval_every(value),
+    help="Evaluate every N steps, or every epoch (0: at the end only) [epoch for an --epochs run].",
+)
 @click.option(
     "--monitor", default=None, metavar="METRIC", help="Evaluation metric that picks best.safetensors."
 )
@@ -198,9 +215,9 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
         shown = "  ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.metrics.items()
         )
-        compiled = f", {result.compile_seconds:.1f}s of it compiling" if result.compile_seconds else ""
-        click.echo(
-            f"done: {result.step} steps in {result.seconds:.1f}s wall ({result.loop_seconds:.1f}s in the loop"
+        compiled = f", {result.compile_seconds:.3g}s of it compiling" if result.compile_seconds else ""
+        click.echo(  # three figures: a short loop is 0.042s, not 0.0s
+            f"done: {result.step} steps in {result.seconds:.3g}s wall ({result.loop_seconds:.3g}s in the loop"
             f"{compiled}) on {result.device}  {shown}"
         )
         click.echo(f"saved: {result.run_dir}")

@@ -74,6 +74,8 @@ class ConfigFile:
                 )
             if _is_none(value) and settings.optional(key):
                 loop[key] = None
+            elif isinstance(value, str) and value in settings.words(key):
+                loop[key] = value
             else:
                 loop[key] = self._typed(f"loop.{key}", value, settings.like(key))
         if "epochs" in saved_loop and "steps" not in saved_loop:

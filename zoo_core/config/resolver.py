@@ -11,19 +11,21 @@ from zoo_core.config.runconfig import CONSTANT, SECTIONS, RunConfig, part_entry,
 from zoo_core.config.settings import Loop, parse_value
 from zoo_core.plugin.discovery import get_zoo
 from zoo_core.plugin.errors import ZooError
-from zoo_core.plugin.registry import Entry
+from zoo_core.plugin.registry import Entry, suggest
 
 if TYPE_CHECKING:
     from zoo_core.config.files import ConfigFile
 
 
-def split_assignments(pairs: Iterable[str]) -> list[tuple[str, str]]:
+def split_assignments(
+    pairs: Iterable[str], flag: str = "--set", form: str = "KEY=VALUE, for example --set lr=0.1"
+) -> list[tuple[str, str]]:
     """``["a=1", "b.c=2"]`` -> ``[("a", "1"), ("b.c", "2")]`` with a clear error on a bad pair."""
     out = []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ZooError(f"--set {pair!r}: expected KEY=VALUE, for example --set lr=0.1")
+            raise ZooError(f"{flag} {pair!r}: expected {form}")
         out.append((key.strip(), value.strip()))
     return out
 
@@ -180,7 +182,9 @@ def _apply_sets(
             params[target][bare] = parse_value(text, params[target][bare], key)
         else:
             valid = sorted({k for s in SECTIONS for k in params[s]} | set(settings.NAMES))
-            raise ZooError(f"--set {key}: unknown setting; valid keys: {', '.join(valid)}")
+            hint = suggest(bare, valid)  # "; did you mean 'n_hidden'?" first: the list is long
+            listed = f" (valid keys: {', '.join(valid)})" if hint else f"; valid keys: {', '.join(valid)}"
+            raise ZooError(f"--set {key}: unknown setting{hint}{listed}")
     return lengths
 
 

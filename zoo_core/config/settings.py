@@ -106,7 +106,7 @@ def _as_float(value: Any) -> Any:
 def _check(loop: Any, field: attrs.Attribute, value: Any) -> None:
     """One setting's type and range, from the field's metadata; the message names the setting."""
     meta, name = field.metadata, field.name
-    if value is None and meta["optional"]:
+    if (value is None and meta["optional"]) or value in meta["words"]:
         return
     like = _LIKE[meta["kind"]]
     if not fits(value, like):
@@ -133,6 +133,7 @@ def _setting(
     at_most: int | None = None,
     positive: bool = False,
     choices: tuple[str, ...] = (),
+    words: tuple[str, ...] = (),
 ) -> Any:
     """A loop field: its default, kind and limits in one place, checked whenever a Loop is made."""
     return attrs.field(
@@ -147,6 +148,7 @@ def _setting(
             "at_most": at_most,
             "positive": positive,
             "choices": choices,
+            "words": words,  # values a number setting also takes by name (eval_every = "epoch")
         },
     )
 
@@ -171,7 +173,14 @@ class Loop:
     seed: int = _setting(
         0, int, "one seed for torch, numpy, random and the loaders", at_least=0, at_most=SEED_MAX
     )
-    eval_every: int = _setting(0, int, "steps between evaluations; 0: at the end only", at_least=0)
+    eval_every: int | str | None = _setting(
+        None,
+        int,
+        "steps between evaluations, or epoch; 0: at the end only; none: every epoch of an epochs run",
+        optional=True,
+        at_least=0,
+        words=("epoch",),
+    )
     log_every: int = _setting(0, int, "steps between metric rows; 0: about 200 rows per run", at_least=0)
     checkpoint_every: int = _setting(
         0, int, "steps between resumable checkpoints; 0: at the end (and on Ctrl-C)", at_least=0
@@ -203,9 +212,20 @@ class Loop:
     def __attrs_post_init__(self) -> None:
         if self.epochs is None and self.steps is None:
             raise ZooError("give the run a length: epochs or steps")
-        if (self.patience or self.monitor) and not self.eval_every:
+        if (self.patience or self.monitor) and not self.evaluates:
             flag = "--patience" if self.patience else "--monitor"
-            raise ZooError(f"{flag} needs evaluations during the run: add --set eval_every=N (steps)")
+            raise ZooError(f"{flag} needs evaluations during the run: add --eval-every N (steps) or epoch")
+
+    @property
+    def evaluates(self) -> bool:
+        """Whether the run evaluates as it goes (and so keeps its best weights)."""
+        return bool(self.eval_every) or (self.eval_every is None and self.steps is None)
+
+    def eval_steps(self, steps_per_epoch: int) -> int:
+        """Optimizer steps between evaluations (0: at the end only); an epoch is ``steps_per_epoch``."""
+        if self.eval_every == "epoch" or (self.eval_every is None and self.steps is None):
+            return max(1, steps_per_epoch)
+        return self.eval_every or 0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str = "") -> Loop:
@@ -257,8 +277,15 @@ def optional(name: str) -> bool:
     return FIELDS[name].metadata["optional"]
 
 
+def words(name: str) -> tuple[str, ...]:
+    """The values a number setting also takes by name (``eval_every``: ``epoch``)."""
+    return FIELDS[name].metadata["words"]
+
+
 def parse_loop_value(name: str, text: str) -> Any:
     """A loop setting from ``--set NAME=TEXT``: ``none`` (or full, off) for the optional ones."""
     if text.lower() in ("none", "null", "full", "off") and optional(name):
         return None
+    if text.strip().lower() in words(name):
+        return text.strip().lower()
     return parse_value(text, like(name), name)

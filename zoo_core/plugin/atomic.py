@@ -54,9 +54,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             raise _naming(exc, path) from exc
         raise ZooError(f"cannot write {path} ({exc.strerror or first_line(exc)})") from exc
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp (or a library that wrote anew) made it 0600
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 
 class ZooError(Exception):
     """A problem the user can fix: printed as one line on stderr, exit code 2, no traceback."""
@@ -55,3 +58,18 @@ def printable(text: str) -> str:
     bytes) as escapes, line breaks as ``\\n``."""
     shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return shown.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def raised_in(exc: BaseException, packages: Collection[str]) -> tuple[Any, str] | None:
+    """Where plugin code (modules of ``packages``) raised ``exc``: the ``self`` and the name of its
+    frame nearest the error, preferring ``forward``, ``loss`` and ``step``; None when it was not."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    ours = [f for f in reversed(frames) if str(f.f_globals.get("__name__", "")).split(".")[0] in packages]
+    if not ours:
+        return None
+    frame = next((f for f in ours if f.f_code.co_name in ("forward", "loss", "step")), ours[0])
+    return frame.f_locals.get("self"), frame.f_code.co_name

@@ -39,7 +39,8 @@ def loss_curve(history: Sequence[dict[str, Any]], path: str | Path, title: str =
     fig, ax = plt.subplots(figsize=(6, 4))
     for key in keys:
         points = [(row["step"], row[key]) for row in history if row.get(key) is not None]
-        ax.plot([p[0] for p in points], [p[1] for p in points], label=key)
+        sparse = len(points) < len(history)  # an evaluation's column: each point marked, even one alone
+        ax.plot([p[0] for p in points], [p[1] for p in points], label=key, marker="o" if sparse else None)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     if all(row[k] > 0 for k in keys for row in history if row.get(k) is not None):

@@ -67,15 +67,30 @@ class Entry:
         if callable(target):
             return target
         module_name, _, attr = target.partition(":")
+        where = f"{self.kind} '{self.qualname}': cannot load {what} {target!r}"
         try:
             obj: Any = importlib.import_module(module_name)
-            for part in attr.split("."):
-                obj = getattr(obj, part)
-        except (ImportError, AttributeError) as exc:
+        except ImportError as exc:
+            missing = getattr(exc, "name", None) or ""
+            if missing and (module_name + ".").startswith(missing + "."):
+                raise ZooError(
+                    f"{where}: there is no module {missing!r}; fix the name plugin '{self.plugin}' "
+                    "registers, or reinstall the plugin"
+                ) from exc
+            if isinstance(exc, ModuleNotFoundError) and missing:
+                raise ZooError(
+                    f"{where}: it needs {missing!r}, which is not installed: pip install {missing}"
+                ) from exc
             raise ZooError(
-                f"{self.kind} '{self.qualname}': cannot load {what} {target!r} "
-                f"({type(exc).__name__}: {exc}); reinstall plugin '{self.plugin}'"
+                f"{where} ({type(exc).__name__}: {exc}); reinstall plugin '{self.plugin}'"
             ) from exc
+        for part in attr.split("."):
+            if not hasattr(obj, part):
+                raise ZooError(
+                    f"{where}: {getattr(obj, '__name__', module_name)!r} has no {part!r}; fix the name "
+                    f"plugin '{self.plugin}' registers{suggest(part, [n for n in dir(obj) if n[:1] != '_'])}"
+                )
+            obj = getattr(obj, part)
         if not callable(obj):
             raise ZooError(f"{self.kind} '{self.qualname}': {what} {target!r} is not callable")
         return obj

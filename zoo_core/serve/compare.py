@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,27 +43,71 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: data}
 
 
+# settings that do not change what a run learns: how often it logs, evaluates, saves, where it runs
+_NOISE = (
+    *(f"loop.{k}" for k in ("log_every", "checkpoint_every", "eval_every", "workers", "logger")),
+    *(f"loop.{k}" for k in ("monitor", "mode", "cuda_graphs", "compile", "compile_mode", "stop_on_nan")),
+    "device",
+    "data_root",
+)
+
+
 def _differing(configs: Sequence[dict[str, Any]]) -> list[str]:
-    """The config keys whose values are not the same in every run (the loop's bookkeeping left out)."""
+    """The config keys that differ between the runs and matter to what they learn.
+
+    Bookkeeping (logging, evaluation cadence, device) is left out; another model, optimizer
+    (dataset, ...) has other settings by nature, so the entry is named, not what its recipe brings.
+    """
     flats = [_flat(c) for c in configs]
     keys = sorted({k for f in flats for k in f})
-    noise = ("loop.log_every", "loop.checkpoint_every", "device", "data_root", "loop.workers")
-    differ = [k for k in keys if k not in noise and len({repr(f.get(k)) for f in flats}) > 1]
-    # another optimizer (dataset, ...) has other settings by nature: name the entry, not them
-    return [k for k in differ if k.partition("_params.")[0] not in differ or "_params." not in k]
+    differ = [k for k in keys if k not in _NOISE and len({repr(f.get(k)) for f in flats}) > 1]
+    differ = [k for k in differ if k.partition("_params.")[0] not in differ or "_params." not in k]
+    if "model" not in differ:
+        return differ
+    by_model: dict[Any, list[dict[str, Any]]] = {}
+    for flat in flats:
+        by_model.setdefault(flat.get("model"), []).append(flat)
+    within = {k for group in by_model.values() for k in differ if len({repr(f.get(k)) for f in group}) > 1}
+    return ["model", *(k for k in differ if k in within)]
+
+
+def _name(key: str) -> str:
+    """A setting as a user types it: ``lr`` for ``loop.lr``, ``n_hidden`` for the model's."""
+    return key.rpartition(".")[2] if key.startswith(("loop.", "model_params.")) else key
 
 
 def _short(key: str, value: Any) -> str:
-    name = key.rpartition(".")[2] if key.startswith(("loop.", "model_params.")) else key
     shown = value.rpartition(":")[2] if isinstance(value, str) else value
-    return f"{name}={shown}"
+    return f"{_name(key)}={shown}"
 
 
-def compare_runs(runs: Sequence[str | Path], metric: str | None = None) -> dict[str, Any]:
-    """What ``zoo compare`` shows: each run's label, curves, final and best values of ``metric``."""
+def _usual(flats: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[str, str]:
+    """Each key's value most runs share (when one does): a label names only where a run departs."""
+    from collections import Counter
+
+    usual = {}
+    for key in keys:
+        (value, count), *rest = Counter(repr(f.get(key)) for f in flats).most_common()
+        if count > 1 and (not rest or rest[0][1] < count):
+            usual[key] = value
+    return usual
+
+
+def _is_training_loss(key: str) -> bool:
+    """``loss``, ``loss_x`` or ``x_loss``, but not an evaluation's ``eval_loss``."""
+    return key == "loss" or key.startswith("loss_") or (key.endswith("_loss") and not key.startswith("eval"))
+
+
+def compare_runs(
+    runs: Sequence[str | Path], metric: str | None = None, labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What ``zoo compare`` shows: each run's label, curves, final and best values of ``metric``.
+
+    ``labels`` maps a run (as given, or its folder) to the label to show instead of the settings.
+    """
     if len(runs) < 2:
         raise ZooError("zoo compare needs two runs or more")
-    loaded = []
+    loaded, given = [], {}
     for arg in runs:
         run = find_run(arg)
         run = run if run.is_dir() else run.parent
@@ -71,18 +115,29 @@ def compare_runs(runs: Sequence[str | Path], metric: str | None = None) -> dict[
         if not isinstance(config, dict):
             raise ZooError(f"{run}: no config.json, so it is not a run folder zoo wrote")
         loaded.append((run, config, _rows(run), read_json(run / SUMMARY)))
+        given[str(arg)] = given[str(run)] = given[str(run.resolve())] = run
+    chosen = {}
+    for key, text in (labels or {}).items():
+        run = given.get(key) or given.get(str(Path(key).resolve()))
+        if run is None:
+            raise ZooError(f"--label {key}={text}: {key} is not one of the compared runs")
+        chosen[run] = text
     differs = _differing([c for _, c, _, _ in loaded])
     columns = [set().union(*(r.keys() for r in rows)) if rows else set() for _, _, rows, _ in loaded]
     if metric is None:
         shared = set.intersection(*columns) - set(_SKIP)
-        evaluated = sorted(k for k in shared if "loss" not in k or k.startswith("eval"))
+        evaluated = sorted(k for k in shared if not _is_training_loss(k))
         metric = "eval_loss" if "eval_loss" in shared else (evaluated[0] if evaluated else None)
     report: dict[str, Any] = {"metric": metric, "differs": differs, "runs": [], "missing": []}
+    if metric is None:
+        report["missing"].append("no evaluation metric is in every run; --metric NAME compares one")
+    usual = _usual([_flat(c) for _, c, _, _ in loaded], differs)
     for (run, config, rows, summary), cols in zip(loaded, columns, strict=True):
         flat = _flat(config)
-        label = " ".join(_short(k, flat.get(k)) for k in differs) or run.name
+        shown = [_short(k, flat.get(k)) for k in differs if k not in usual or usual[k] != repr(flat.get(k))]
+        label = chosen.get(run) or " ".join(shown) or run.name
         losses = sorted(
-            k for k in cols if k == "loss" or k.startswith("loss_") or k.endswith("_loss") and k != metric
+            (k for k in cols if _is_training_loss(k) and k != metric), key=lambda k: (k != "loss", k)
         )
         entry: dict[str, Any] = {
             "run": str(run),
@@ -106,7 +161,10 @@ def compare_runs(runs: Sequence[str | Path], metric: str | None = None) -> dict[
 
 
 def draw(report: dict[str, Any], path: str | Path) -> Path:
-    """Loss curves (left) and the compared metric (right) of every run, on shared step axes."""
+    """Loss curves (left) and the compared metric (right) of every run, on shared step axes; one
+    legend below them (a colour per run, a line style per loss), the differing settings above."""
+    import textwrap
+
     from zoo_core.plugin.figures import pyplot, save_figure
 
     plt = pyplot()
@@ -114,54 +172,63 @@ def draw(report: dict[str, Any], path: str | Path) -> Path:
     panels = 2 if metric else 1
     fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
     loss_ax = axes[0][0]
-    positive = True
-    for entry in report["runs"]:
+    styles = ("-", "--", ":", "-.")
+    keys = sorted({k for e in report["runs"] for k in e["losses"]}, key=lambda k: (k != "loss", k))
+    handles, positive = [], True
+    for number, entry in enumerate(report["runs"]):
+        color = f"C{number % 10}"
         for key in entry["losses"]:
             points = entry["curves"].get(key, [])
             if points:
-                name = entry["label"] if len(entry["losses"]) == 1 else f"{entry['label']} {key}"
-                loss_ax.plot([p[0] for p in points], [p[1] for p in points], label=name)
+                style = styles[keys.index(key) % len(styles)]
+                loss_ax.plot([p[0] for p in points], [p[1] for p in points], color=color, linestyle=style)
                 positive = positive and all(p[1] > 0 for p in points)
+        points = entry["curves"].get(metric, []) if metric else []
+        if points:
+            axes[0][1].plot([p[0] for p in points], [p[1] for p in points], color=color, marker="o", ms=3)
+        handles.append(plt.Line2D([], [], color=color, label=entry["label"]))
+    if len(keys) > 1:  # several losses: the line styles say which
+        handles += [
+            plt.Line2D([], [], color="gray", linestyle=styles[i % len(styles)], label=k)
+            for i, k in enumerate(keys)
+        ]
     if positive:
         loss_ax.set_yscale("log")
-    loss_ax.set(xlabel="step", ylabel="training loss", title="loss")
-    _legend(loss_ax)
+    loss_ax.set(xlabel="step", ylabel="training loss", title="training loss")
     if metric:
-        ax = axes[0][1]
-        for entry in report["runs"]:
-            points = entry["curves"].get(metric, [])
-            if points:
-                ax.plot(
-                    [p[0] for p in points], [p[1] for p in points], marker="o", ms=3, label=entry["label"]
-                )
-        ax.set(xlabel="step", ylabel=metric, title=metric)
-        _legend(ax)
-    fig.suptitle("runs differ in: " + (", ".join(report["differs"]) or "nothing in their configs"))
+        axes[0][1].set(xlabel="step", ylabel=metric, title=metric)
+        if not any(e["curves"].get(metric) for e in report["runs"]):  # said, not an empty frame
+            axes[0][1].text(0.5, 0.5, f"no run reports {metric}", ha="center", transform=axes[0][1].transAxes)
+    fig.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize="small", frameon=False
+    )
+    names = [_name(k) for k in report["differs"]]
+    title = "runs differ in: " + (", ".join(names) or "nothing that changes what they learn")
+    fig.suptitle(textwrap.fill(title, width=45 * panels), fontsize="medium")
+    fig.tight_layout()
     return save_figure(fig, path)
 
 
-def _legend(ax: Any) -> None:
-    """A legend when the panel has labelled lines (a metric no run has draws none, and no warning)."""
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small")
-
-
 def as_rows(report: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
-    """The table ``zoo compare`` prints: a row per run with its final loss and final and best metric."""
-    metric = report["metric"] or "-"
-    header = ["RUN", "LABEL", "STATUS", "FINAL LOSS", f"FINAL {metric}", f"BEST {metric}", "AT STEP"]
+    """The table ``zoo compare`` prints: a row per run with its final training loss (which one,
+    when the runs' differ) and the compared metric's final and best values."""
+    metric = report["metric"]
+    names = {e["losses"][0] for e in report["runs"] if e["losses"]}
+    loss_name = names.pop() if len(names) == 1 else "LOSS"
+    header = ["RUN", "LABEL", "STATUS", f"FINAL {loss_name}"]
+    if metric:
+        header += [f"FINAL {metric}", f"BEST {metric}", "AT STEP"]
     rows = []
     for entry in report["runs"]:
-        loss = next(iter(entry["final"].values()), None)
-        rows.append(
-            [
-                entry["run"],
-                entry["label"],
-                entry["status"],
-                f"{loss:.4g}" if loss is not None else "-",
+        first = entry["losses"][0] if entry["losses"] else None
+        loss = entry["final"].get(first) if first else None
+        shown = "-" if loss is None else f"{loss:.4g}" if loss_name != "LOSS" else f"{loss:.4g} ({first})"
+        row = [entry["run"], entry["label"], entry["status"], shown]
+        if metric:
+            row += [
                 f"{entry['final_metric']:.4g}" if "final_metric" in entry else "-",
                 f"{entry['best_metric']:.4g}" if "best_metric" in entry else "-",
                 str(entry.get("best_step", "-")),
             ]
-        )
+        rows.append(row)
     return rows, header

@@ -31,7 +31,7 @@ def evaluate_run(
         if not path.is_file():
             raise ZooError(
                 f"{run_dir}: no {BEST}; a run keeps its best weights when it evaluates as it goes "
-                "(--set eval_every=N)"
+                "(--eval-every N|epoch)"
             )
     pickled = path.suffix == ".pt" or (
         path.is_dir() and not (path / checkpoint.WEIGHTS).exists() and (path / checkpoint.PICKLE).exists()
@@ -53,13 +53,26 @@ def evaluate_run(
         saved_metrics = checkpoint.saved_metrics(trained.meta, source)
     from zoo_core.training.assembly import build_parts
 
-    config.data_root = data_root  # a path read from a file is never used
+    config.data_root = data_root if data_root is not None else _trained_on(run_dir, config)
     parts = build_parts(config, dev, model=model)
     metrics = parts.trainer.evaluate(parts.model.eval(), parts.data, dev)
     return {
         "source": str(source),
         "model": config.model,
         "device": str(dev),
+        "data_root": config.data_root,
         "metrics": metrics,
         "saved_metrics": saved_metrics,
     }
+
+
+def _trained_on(run_dir: Path, config: RunConfig) -> str | None:
+    """The data folder the run's own config.json names, read only: used when it exists, with the
+    dataset's downloads off, so a path from a file is never created or written into."""
+    recorded = read_json(run_dir / CONFIG).get("config")
+    root = recorded.get("data_root") if isinstance(recorded, dict) else None
+    if not isinstance(root, str) or not root or not Path(root).is_dir():
+        return None  # the default root, as for a run trained without --data-root
+    if "download" in config.dataset_params:
+        config.dataset_params["download"] = False
+    return root

@@ -143,7 +143,22 @@ def push(run: str | Path, repo_id: str, *, private: bool = False) -> str:
             url = api.create_repo(repo, private=private, exist_ok=True)
             api.upload_folder(repo_id=repo, folder_path=str(folder), commit_message="Upload zoo model")
         except Exception as exc:
-            raise ZooError(
-                f"cannot upload to {repo} ({first_line(exc)}); log in with 'hf auth login'"
-            ) from exc
+            raise ZooError(f"cannot upload to {repo} ({first_line(exc)}); {_upload_fix(exc)}") from exc
     return str(url)
+
+
+def _upload_fix(exc: BaseException) -> str:
+    """What to do about a failed upload: the network, the login, or the repo, by what failed."""
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    status = next((getattr(getattr(e, "response", None), "status_code", None) for e in chain), None)
+    names = " ".join(type(e).__name__ for e in chain)
+    if status in (401, 403) or "Token" in names:
+        return "log in with 'hf auth login' (or set HF_TOKEN) with write access to it"
+    if any(isinstance(e, (ConnectionError, TimeoutError)) for e in chain) or any(
+        word in names for word in ("Connect", "Timeout", "Offline", "NameResolution")
+    ):
+        return "the Hugging Face Hub cannot be reached: check the network (and that HF_HUB_OFFLINE is unset), then push again"
+    return "check the repo id, and your login with 'hf auth whoami'"

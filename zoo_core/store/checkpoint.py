@@ -68,11 +68,32 @@ def read_header(path: str | Path) -> tuple[dict[str, str], dict[str, tuple[int, 
             meta = fh.metadata() or {}
             shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
     except Exception as exc:  # safetensors raises its own error type for every kind of damage
+        other = _other_kind(path)
+        if other:
+            raise ZooError(
+                f"{path}: {other}, not a weights file; pass a run folder or its model.safetensors"
+            ) from exc
         raise ZooError(
             f"{path}: not a readable safetensors file ({first_line(exc)}); it may be truncated or "
             "corrupt: re-run training or restore the file"
         ) from exc
     return meta, shapes
+
+
+_KINDS = ((b"\x89PNG", "a PNG image"), (b"PK\x03\x04", "a zip archive (a .pt pickle or an export?)"))
+
+
+def _other_kind(path: Path) -> str | None:
+    """What a file that is no safetensors file at all is (it lacks the JSON header at byte 8), or
+    None when it looks like one, only damaged."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(9)
+    except OSError:
+        return None
+    if len(head) < 9 or head[8:9] == b"{":  # cut short, or a safetensors header
+        return None
+    return next((what for magic, what in _KINDS if head.startswith(magic)), "some other kind of file")
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -218,9 +218,9 @@ def _find_run(arg: str | Path) -> Path:
         return path
     if path.is_file():
         return path
-    candidates = sorted((runs_root() / _folder(str(arg))).glob("*/" + CONFIG), key=lambda p: p.parent.name)
-    if candidates:
-        return candidates[-1].parent
+    latest = list_runs(str(arg))
+    if latest:
+        return Path(latest[-1]["run"])
     raise ZooError(f"no run found at {arg!r}; pass a run folder (see 'zoo runs')")
 
 
@@ -240,10 +240,20 @@ def _json_object(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _walk_runs(root: Path) -> Iterator[Path]:
+    """Run folders (config.json and summary.json) under ``root`` at any depth, not inside one another."""
+    for folder, subfolders, files in os.walk(root):
+        if CONFIG in files and SUMMARY in files:
+            subfolders.clear()  # a run's own folders (tensorboard/, an export) are not runs
+            yield Path(folder)
+        else:
+            subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+
+
 def run_folders() -> list[Path]:
     """Every run folder under the runs root, and those the index knows elsewhere (gone ones skipped)."""
     root = runs_root()
-    found = {p.parent.resolve(): p.parent for p in root.glob(f"*/*/{CONFIG}")}
+    found = {p.resolve(): p for p in _walk_runs(root)}
     for entry in sorted((root / INDEX).glob("*.json")):
         where = read_json(entry).get("run")
         if isinstance(where, str) and (Path(where) / CONFIG).is_file():
@@ -332,8 +342,8 @@ def failing(run_dir: Path, model: str) -> Iterator[None]:
 
     try:
         yield
-    except Interrupted:
-        if lock.held(run_dir):
+    except (Interrupted, KeyboardInterrupt):  # Ctrl-C, in the loop or before it
+        if lock.held(run_dir) and (run_dir / SUMMARY).exists():
             mark_status(run_dir, "interrupted")
         raise
     except RunFailed as exc:

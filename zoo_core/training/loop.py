@@ -17,9 +17,10 @@ from zoo_core.config import settings
 from zoo_core.config.files import ConfigFile
 from zoo_core.config.resolver import resolve
 from zoo_core.config.runconfig import RunConfig
+from zoo_core.plugin import errors
 from zoo_core.plugin.data import to_device
 from zoo_core.plugin.discovery import get_zoo
-from zoo_core.plugin.errors import Interrupted, ZooError
+from zoo_core.plugin.errors import Interrupted, RunFailed, ZooError
 from zoo_core.store import checkpoint, lock
 from zoo_core.store.runs import (
     CONFIG,
@@ -40,7 +41,7 @@ from zoo_core.training.progress import Progress, stop_on_sigint
 from zoo_core.training.record import Record
 
 
-@attrs.define
+@attrs.define(repr=False)
 class RunResult:
     """What a finished run reports (and ``--json`` prints)."""
 
@@ -56,6 +57,16 @@ class RunResult:
     files: list[str]
     model: Any = attrs.field(default=None, repr=False, eq=False)  # the trained module, in memory
     compile_seconds: float | None = None  # the first step's compile time, apart from loop_seconds
+
+    def __repr__(self) -> str:
+        """One line for a notebook: where, what, how far and how well (``history`` has every row)."""
+        metrics = ", ".join(
+            f"'{k}': {v:.4g}" if isinstance(v, float) else f"'{k}': {v!r}" for k, v in self.metrics.items()
+        )
+        return (
+            f"RunResult(run_dir='{self.run_dir}', model='{self.config.model}', step={self.step}, "
+            f"metrics={{{metrics}}}, seconds={self.seconds:.1f}, device='{self.device}')"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -260,15 +271,15 @@ def fit(
     step = record.restore(device) if resume else 0  # optimizer steps taken
     if step > total:
         raise ZooError(f"the run is at step {step} already; give a --steps or --epochs that goes further")
+    if record.watch is not None and not resume:
+        record.watch.check_before(trainer, model, data, device)  # a --monitor it never reports: no run
     record.start(step)
 
     # 2. The loop: ``accumulate`` micro-batches per optimizer step. Losses stay on the device and
     #    are read only every ``log_every`` steps.
     progress.total = total
-    for notice in [
-        *run.notices,
-        f"training {config.model} on {device} ({reason}); {total} steps -> {run_dir}",
-    ]:
+    length = f"resuming at step {step} of {total}" if resume else f"{total} steps"
+    for notice in [*run.notices, f"training {config.model} on {device} ({reason}); {length} -> {run_dir}"]:
         progress.say(notice)
     sums: dict[str, Any] = {}
     count, batch_no, stop = 0, step * loop.accumulate, False  # batch_no: micro-batches so far
@@ -280,7 +291,13 @@ def fit(
             for batch in plan.epoch(epoch, start=batch_no % plan.per_epoch):
                 if not plan.preloaded:  # preloaded tensors are on the device already
                     batch = to_device(batch, device)
-                losses = run.step(model, batch, run.optimizers)
+                try:
+                    losses = run.step(model, batch, run.optimizers)
+                except Exception as exc:  # a plugin's bug is named as the plugin's, not zoo's
+                    blamed = _blame(exc, run, step + 1)
+                    if blamed is None:
+                        raise
+                    raise blamed from exc
                 batch_no += 1
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value
@@ -290,7 +307,7 @@ def fit(
                     continue  # the window goes on: no optimizer step yet
                 step += 1
                 row = None
-                evaluate_now = loop.eval_every and step % loop.eval_every == 0 and step < total
+                evaluate_now = record.eval_every and step % record.eval_every == 0 and step < total
                 if step % log_every == 0 or step == total or evaluate_now:
                     row = {"step": step, "epoch": epoch + 1}
                     row.update(dist.mean({k: float(v) / count for k, v in sums.items()}))
@@ -302,6 +319,8 @@ def fit(
                         row.update(evaluated)
                         model.train()
                         record.evaluated(step, evaluated)
+                        watch = record.watch
+                        progress.evaluated(evaluated, watch.best, watch.best_step)
                     record.add(row)
                 progress.update(step, row)
                 if loop.checkpoint_every and step % loop.checkpoint_every == 0 and step < total:
@@ -319,6 +338,14 @@ def fit(
             progress.close()
             record.save(step)
             signum = int(interrupt["signal"])
+            if dist.is_main:  # where it stopped, for zoo runs: the step, the time, the last metrics
+                last = (
+                    {k: v for k, v in record.log.rows[-1].items() if k not in _NOT_METRICS}
+                    if record.log.rows
+                    else {}
+                )
+                seconds = round(time.perf_counter() - started, 3)
+                mark_status(run_dir, "interrupted", step=step, seconds=seconds, metrics=last)
             if not dist.is_main:
                 raise SystemExit(128 + signum)  # worker 0 says where the state is
             raise Interrupted(
@@ -329,6 +356,11 @@ def fit(
 
     # 3. Evaluate, save, draw.
     log = record.log
+    if not any("loss" in key for row in log.rows for key in row):  # e.g. a DQN whose memory never filled
+        progress.say(
+            f"note: none of the {step} steps reported a loss, so the model has not learned yet; "
+            "train longer (--steps, --epochs)"
+        )
     metrics = {k: v for k, v in log.rows[-1].items() if k not in _NOT_METRICS} if log.rows else {}
     final = trainer.evaluate(model, data, device)
     metrics.update(final)
@@ -367,6 +399,28 @@ def _by(signum: int) -> str:
     import signal
 
     return "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+
+
+def _blame(exc: Exception, run: Any, step: int) -> RunFailed | None:
+    """An error raised in the model's or the trainer's own code, as one line naming the entry and
+    the phase (``model 'x:y' failed in forward at step 1: ...``); None for anyone else's."""
+    import torch
+
+    model, trainer, config = run.parts.model, run.trainer, run.parts.config
+    factories = (run.parts.model_entry.load(), get_zoo().trainers.get(config.trainer).load())
+    modules = (type(model).__module__, type(trainer).__module__, *(f.__module__ for f in factories))
+    packages = {m.split(".")[0] for m in modules if m} - {"zoo_core", "torch"}
+    found = errors.raised_in(exc, packages)
+    if found is None:
+        return None
+    owner, phase = found
+    kind, name = (
+        ("model", config.model) if isinstance(owner, torch.nn.Module) else ("trainer", config.trainer)
+    )
+    return RunFailed(
+        f"{kind} '{name}' failed in {phase} at step {step}: {type(exc).__name__}: {errors.first_line(exc)} "
+        "(--debug shows the traceback)"
+    )
 
 
 def draw_figures(

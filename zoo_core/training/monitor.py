@@ -47,11 +47,7 @@ class Monitor:
             self.metric = default_metric(trainer, metrics)
             if self.metric is None:
                 return False
-        if self.metric not in metrics:
-            raise ZooError(
-                f"--monitor {self.metric}: the evaluation reports {', '.join(sorted(metrics)) or 'no metrics'}; "
-                "pick one of those"
-            )
+        self._check(metrics)
         value = float(metrics[self.metric])
         if math.isnan(value):
             self.bad += 1
@@ -64,6 +60,27 @@ class Monitor:
         else:
             self.bad += 1
         return better
+
+    def _check(self, metrics: Mapping[str, Any]) -> None:
+        if self.metric not in metrics:
+            raise ZooError(
+                f"--monitor {self.metric}: the evaluation reports {', '.join(sorted(metrics)) or 'no metrics'}; "
+                "pick one of those"
+            )
+
+    def check_before(self, trainer: Any, model: Any, data: Any, device: Any) -> None:
+        """A named metric the evaluation never reports is refused before the run writes anything
+        (one evaluation of the fresh model, the random generators put back after it)."""
+        from zoo_core.training.seeding import rng_state, set_rng_state
+
+        if self.metric is None:
+            return
+        state = rng_state()
+        try:
+            self._check(trainer.evaluate(model, data, device))
+        finally:
+            set_rng_state(state)
+            model.train()
 
     @property
     def out_of_patience(self) -> bool:

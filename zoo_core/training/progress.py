@@ -54,6 +54,13 @@ class Progress:
         self.stream = stream or sys.stdout
         self.bar: Any = None
         self.next_line = 0
+        self.evaluation: dict[str, str] = {}  # the latest evaluation and the best so far, shown on
+
+    def evaluated(self, metrics: dict[str, Any], best: float | None, best_step: int | None) -> None:
+        """Keep the latest evaluation (and the best so far) in every progress line until the next."""
+        self.evaluation = {k: f"{v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float))}
+        if best is not None:
+            self.evaluation["best"] = f"{best:.4g}@{best_step}"
 
     def say(self, text: str) -> None:
         if self.quiet:
@@ -72,15 +79,17 @@ class Progress:
             self.bar = tqdm(
                 total=self.total, initial=step - 1, unit="step", dynamic_ncols=True, file=self.stream
             )
+        shown = {
+            **{k: f"{v:.4g}" for k, v in (row or {}).items() if k not in ("step", "epoch", *self.evaluation)},
+            **self.evaluation,
+        }
         if self.bar is not None:
             if row:  # set_postfix redraws at most every tqdm's mininterval, like update()
-                self.bar.set_postfix(
-                    {k: f"{v:.4g}" for k, v in row.items() if k not in ("step", "epoch")}, refresh=False
-                )
+                self.bar.set_postfix(shown, refresh=False)
             self.bar.update(step - self.bar.n)
         elif row is not None and (step >= self.next_line or step == self.total):
-            shown = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k not in ("step", "epoch"))
-            self.say(f"step {step}/{self.total} epoch {row['epoch']} {shown}")
+            text = " ".join(f"{k}={v}" for k, v in shown.items())
+            self.say(f"step {step}/{self.total} epoch {row['epoch']} {text}")
             self.next_line = step + max(1, self.total // 10)
 
     def close(self) -> None:

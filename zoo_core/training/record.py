@@ -26,7 +26,8 @@ class Record:
         self.run, self.run_dir, self.dist, self.env = run, run_dir, dist, env
         self.config, self.save_format = run.parts.config, save_format
         self.log = dist.metrics_log(run_dir / METRICS)  # only worker 0 writes the run folder
-        self.watch = Monitor(loop.monitor, loop.mode, loop.patience) if loop.eval_every else None
+        self.eval_every = loop.eval_steps(run.plan.per_epoch // loop.accumulate)  # 0: at the end only
+        self.watch = Monitor(loop.monitor, loop.mode, loop.patience) if self.eval_every else None
         self.tensorboard = TensorBoardLog(run_dir) if loop.logger == "tensorboard" and dist.is_main else None
 
     def restore(self, device: Any) -> int:

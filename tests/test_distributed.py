@@ -257,7 +257,6 @@ def test_a_silent_worker_ends_the_job_after_the_timeout(probe_site, tmp_path, mo
         result = zoo("train", "regression", "--steps", str(STEPS), *args, "--out", str(run))
     finally:
         set_zoo(previous)
-        distributed.set_timeout(None)
     assert result.exit_code == distributed.TIMED_OUT, result.output
     [line] = result.output.strip().splitlines()
     assert line.startswith("zoo: error: worker 1 stopped answering: no reply within the 5 s --timeout")
@@ -358,7 +357,7 @@ class Probes:
 @pytest.mark.numerics
 def test_a_worker_of_one_trains_like_a_single_process(toy_zoo, world_of_one, tmp_path):
     ddp = train_model("toy", device="cpu", out=tmp_path / "ddp")
-    assert distributed.current().backend == "gloo" and ddp.device_reason == "worker 0 of 1, gloo"
+    assert ddp.device_reason == "worker 0 of 1, gloo"
     distributed.teardown()
     one = train_model("toy", device="cpu", out=tmp_path / "one")
     assert (

@@ -190,7 +190,7 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
 
     if options.pop("no_cuda_graphs"):
         options["sets"] = (*options["sets"], "cuda_graphs=false")
-    distributed.set_timeout(options.pop("timeout"))
+    timeout = options.pop("timeout")
     nproc = options.pop("nproc")
     if options.pop("print_config"):
         from zoo_core.config.files import to_toml
@@ -203,9 +203,11 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
         from zoo_core.training.parallel.launcher import launch
 
         args = click.get_current_context().meta["zoo.args"]
-        launch(args, nproc, {"model": name, **options})  # the workers print; worker 0 the summary
+        launch(
+            args, nproc, {"model": name, **options}, timeout=timeout
+        )  # workers print; worker 0 the summary
         return
-    result = train_model(name, quiet=quiet or as_json, **options)
+    result = train_model(name, quiet=quiet or as_json, timeout=timeout, **options)
     if not distributed.is_main():
         return
     if as_json:

@@ -146,16 +146,19 @@ def train_model(
     out: str | Path | None = None,
     quiet: bool = True,
     on_step: Callable[[int], None] | None = None,
+    timeout: int | None = None,
     **options: Any,
 ) -> RunResult:
     """Resolve the config, make (or reopen) the run folder and train: what ``zoo train`` does.
 
     ``options`` are ``configure``'s: the parts by name, ``sets``, ``device``, ``data_root``,
     ``config_file``, ``save_format``, ``resume`` and the loop's settings (``steps=``, ``lr=`` ...).
+    ``timeout`` is how long a worker of a data-parallel job waits for a silent one (``--timeout``).
     """
     config, run_dir, save_format = configure(model, out=out, **options)
+    dist = distributed.setup(config.device, timeout)  # the only process, or one worker of a torchrun job
     if run_dir is not None:
-        distributed.on_main(reopen_run, run_dir, device=config.device)  # lock, then finish a cut commit
+        distributed.on_main(dist, reopen_run, run_dir)  # lock, then finish a cut commit
         try:
             if not (run_dir / checkpoint.STATE).exists():
                 raise ZooError(
@@ -163,17 +166,19 @@ def train_model(
                 )
             with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
                 return fit(
-                    config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step
+                    config, run_dir, dist, save_format=save_format, resume=True, quiet=quiet, on_step=on_step
                 )
         finally:
             lock.release(run_dir)
     if out is not None:
         out = check_path(out)
     created = out is None or not out.exists()
-    run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
+    run_dir = distributed.on_main(dist, new_run_dir, config.model, out)
     try:
         with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
-            return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
+            return fit(
+                config, run_dir, dist, save_format=save_format, resume=False, quiet=quiet, on_step=on_step
+            )
     except BaseException:
         _discard_if_unstarted(run_dir, created)
         raise
@@ -243,6 +248,7 @@ def _discard_if_unstarted(run_dir: Path, created: bool) -> None:
 def fit(
     config: RunConfig,
     run_dir: Path,
+    dist: distributed.Context,
     *,
     save_format: str = "safetensors",
     resume: bool = False,
@@ -259,7 +265,6 @@ def fit(
 
     started = time.perf_counter()
     loop = config.loop
-    dist = distributed.setup(config.device)  # the only process, or one worker of a torchrun job
     device, reason = dist.device, dist.reason
     progress = Progress(0, quiet or not dist.is_main)
 

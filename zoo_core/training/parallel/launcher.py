@@ -20,11 +20,11 @@ from typing import Any
 
 from zoo_core.plugin.errors import ZooError, debugging
 from zoo_core.training.parallel.worker import (
+    DEFAULT_TIMEOUT,
     PEER_LOST,
     TIMED_OUT,
     not_data_parallel,
     refuse_mps,
-    timeout,
     uneven_batch,
 )
 
@@ -138,7 +138,7 @@ def worker_args(args: Sequence[str], out: Path | None) -> list[str]:
     return words + (["--out", str(out)] if out is not None else [])
 
 
-def launch(args: Sequence[str], nproc: int, options: Mapping[str, Any]) -> None:
+def launch(args: Sequence[str], nproc: int, options: Mapping[str, Any], timeout: int | None = None) -> None:
     """``zoo train ... --nproc N``: resolve and check the run once, then start N workers.
 
     ``args`` are the words after ``zoo train``; ``options`` what they mean (``train_model``'s
@@ -161,10 +161,12 @@ def launch(args: Sequence[str], nproc: int, options: Mapping[str, Any]) -> None:
         run_dir = out = new_run_dir(config.model, options.get("out")).resolve()
         lock.release(run_dir)  # worker 0 takes the folder; the launcher only made it
     words = ["--standalone", "--nproc-per-node", str(nproc), "-m", "zoo_core", "train"]
-    run([*words, *worker_args(args, out)], run_dir, config.model, nproc)
+    run([*words, *worker_args(args, out)], run_dir, config.model, nproc, timeout or DEFAULT_TIMEOUT)
 
 
-def run(torchrun_args: list[str], run_dir: Path, model: str, nproc: int) -> None:
+def run(
+    torchrun_args: list[str], run_dir: Path, model: str, nproc: int, timeout: int = DEFAULT_TIMEOUT
+) -> None:
     """``torchrun`` with ``torchrun_args``, in this process; a failure becomes one clear error."""
     import torch.distributed.run as torchrun
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -183,7 +185,7 @@ def run(torchrun_args: list[str], run_dir: Path, model: str, nproc: int) -> None
             silent = sorted(set(range(nproc)) - waited) or sorted(waited)
             who = ", ".join(map(str, silent))
             raise WorkerFailed(
-                f"worker {who} stopped answering: no reply within the {timeout()} s --timeout; "
+                f"worker {who} stopped answering: no reply within the {timeout} s --timeout; "
                 f"all {nproc} workers were stopped; {_where_to_resume(run_dir, model, nproc)}",
                 TIMED_OUT,
             ) from None

@@ -44,7 +44,6 @@ PEER_LOST = 3
 TIMED_OUT = 124
 #: Seconds a collective waits for every worker before the job ends (``zoo train --timeout``).
 DEFAULT_TIMEOUT = 600
-_TIMEOUT = DEFAULT_TIMEOUT
 _PEER_LOST_WORDS = (
     "by peer",  # gloo: "Connection closed by peer", "Connection reset by peer"
     "Broken pipe",
@@ -58,17 +57,6 @@ def _peer_lost(exc: BaseException) -> bool:
     import torch.distributed as tdist
 
     return isinstance(exc, tdist.DistError) or _timed_out(exc) or any(w in str(exc) for w in _PEER_LOST_WORDS)
-
-
-def set_timeout(seconds: int | None) -> None:
-    """How long collectives wait for a silent worker before the job ends (None: the default)."""
-    global _TIMEOUT
-    _TIMEOUT = DEFAULT_TIMEOUT if seconds is None else int(seconds)
-
-
-def timeout() -> int:
-    """The collective timeout in seconds (each worker gets ``--timeout`` on its command line)."""
-    return _TIMEOUT
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -241,31 +229,21 @@ class _UnwrittenLog(MetricsLog):
         pass
 
 
-_CURRENT: Context | None = None
-
-
-def current() -> Context:
-    """This process's context: the worker's once :func:`setup` joined a job, else a single one."""
-    return _CURRENT if _CURRENT is not None else Context()
-
-
 def is_main() -> bool:
-    """True in worker 0 of a job, and in a process training on its own."""
-    return current().is_main
+    """True in worker 0 of a job, and in a process training on its own (read from torchrun's environment)."""
+    return not launched() or os.environ["RANK"] == "0"
 
 
-def setup(device_request: str | None = "auto") -> Context:
+def setup(device_request: str | None = "auto", timeout: int | None = None) -> Context:
     """The device this process trains on; in a torchrun worker, join the job's process group first.
 
     A single process gets :func:`zoo_core.training.devices.pick_device`'s choice. A worker takes
     ``cuda:LOCAL_RANK`` (nccl) when the request is ``auto`` with GPUs present, or ``cuda``, and the
-    CPU (gloo) otherwise. Calling it again in a worker returns the same context.
+    CPU (gloo) otherwise; its collectives wait ``timeout`` seconds (``--timeout``) for a silent
+    worker before the job ends. Made once per run and passed to what needs it.
     """
-    global _CURRENT
     from zoo_core.training.devices import pick_device
 
-    if _CURRENT is not None:
-        return _CURRENT
     if not launched():
         device, reason = pick_device(device_request or "auto")
         return Context(device=device, reason=reason)
@@ -303,13 +281,13 @@ def setup(device_request: str | None = "auto") -> Context:
     if not tdist.is_initialized():
         from datetime import timedelta
 
-        wait = timedelta(seconds=timeout())  # a silent worker ends the job instead of hanging it
+        wait = timedelta(seconds=timeout or DEFAULT_TIMEOUT)  # a silent worker ends the job, not hangs it
         if backend == "nccl":
             tdist.init_process_group(backend, device_id=device, timeout=wait)
         else:
             tdist.init_process_group(backend, timeout=wait)
         atexit.register(teardown)
-    _CURRENT = Context(
+    return Context(
         rank=rank,
         world=world,
         local_rank=local_rank,
@@ -317,13 +295,10 @@ def setup(device_request: str | None = "auto") -> Context:
         device=device,
         reason=f"worker {rank} of {world}, {backend}",
     )
-    return _CURRENT
 
 
 def teardown() -> None:
     """Leave the process group (at exit, or when a test is done with it)."""
-    global _CURRENT
-    _CURRENT = None
     with contextlib.suppress(Exception):
         import torch.distributed as tdist
 
@@ -331,12 +306,11 @@ def teardown() -> None:
             tdist.destroy_process_group()
 
 
-def on_main(fn: Callable[..., Any], *args: Any, device: str | None = "auto") -> Any:
+def on_main(ctx: Context, fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` run by worker 0 alone, its result sent to every worker (e.g. the run folder).
 
     A :class:`ZooError` in worker 0 is raised there; the other workers exit quietly with its code.
     """
-    ctx = setup(device)
     if not ctx.active:
         return fn(*args)
     import torch.distributed as tdist
@@ -358,14 +332,4 @@ def on_main(fn: Callable[..., Any], *args: Any, device: str | None = "auto") -> 
     return value
 
 
-__all__ = [
-    "Context",
-    "current",
-    "is_main",
-    "launched",
-    "on_main",
-    "set_timeout",
-    "setup",
-    "teardown",
-    "timeout",
-]
+__all__ = ["Context", "is_main", "launched", "on_main", "setup", "teardown"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -121,6 +121,21 @@ class Plan:
             device=self.train_set.tensors[0].device if self.preloaded else None,
         )
         return self.batches.epoch(order, start=start)
+
+    def stream(self, start: int = 0) -> Iterator[tuple[int, Any]]:
+        """``(epoch, micro-batch)`` from micro-batch ``start`` of the run to its last, on the device."""
+        from zoo_core.plugin.data import to_device
+
+        done = start
+        while done < self.total_batches:
+            epoch, before = done // self.per_epoch, done
+            for batch in self.epoch(epoch, start=done % self.per_epoch):
+                yield epoch, batch if self.preloaded else to_device(batch, self.dist.device)
+                done += 1
+                if done >= self.total_batches:
+                    return
+            if done == before:
+                raise ZooError(f"epoch {epoch + 1} has no batches: the training set is smaller than a batch")
 
 
 def plan_batches(config: RunConfig, data: Any, device: Any, dist: Any) -> Plan:

@@ -7,7 +7,7 @@ metrics and figures); devices, seeding, batches, logging, checkpoints and resume
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from zoo_core.config.files import ConfigFile
 from zoo_core.config.resolver import resolve
 from zoo_core.config.runconfig import RunConfig
 from zoo_core.plugin import errors
-from zoo_core.plugin.data import to_device
 from zoo_core.plugin.discovery import get_zoo
 from zoo_core.plugin.errors import Interrupted, RunFailed, ZooError
 from zoo_core.store import checkpoint, lock
@@ -26,7 +25,6 @@ from zoo_core.store.runs import (
     CONFIG,
     METRICS,
     SUMMARY,
-    check_losses,
     check_path,
     failing,
     find_run,
@@ -255,111 +253,64 @@ def fit(
     quiet: bool = True,
     on_step: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Train ``config`` into ``run_dir``: the shared loop.
+    """Train ``config`` into ``run_dir``: build the run, loop over its batches, then finish.
 
-    Long on purpose (about 120 lines): like nanoGPT's ``train.py``, the loop is one function a
-    learner reads top to bottom in three numbered parts (build, loop, finish); what it writes is
-    ``Record``'s (record.py) and what it optimizes ``Optimization``'s, so only the order lives here.
+    Like nanoGPT's ``train.py`` it reads top to bottom; what the run writes is ``Record``'s
+    (record.py) and what it optimizes ``Optimization``'s, so only the order lives here.
     """
     from zoo_core.training.devices import environment
 
     started = time.perf_counter()
-    loop = config.loop
-    device, reason = dist.device, dist.reason
     progress = Progress(0, quiet or not dist.is_main)
 
     # 1. Build everything (model, data, trainer, optimizers, schedulers, the step), seeded.
-    run = assemble(config, device, dist, say=progress.say)
-    model, data, trainer, plan, opt = run.parts.model, run.parts.data, run.trainer, run.plan, run.opt
-    total, log_every = plan.total_steps, loop.log_every or max(1, plan.total_steps // 200)
-    record = Record(run, run_dir, dist, {**environment(device), **dist.describe()}, save_format)
-    step = record.restore(device) if resume else 0  # optimizer steps taken
-    if step > total:
-        raise ZooError(f"the run is at step {step} already; give a --steps or --epochs that goes further")
-    if record.watch is not None and not resume:
-        record.watch.check_before(trainer, model, data, device)  # a --monitor it never reports: no run
-    record.start(step)
-
-    # 2. The loop: ``accumulate`` micro-batches per optimizer step. Losses stay on the device and
-    #    are read only every ``log_every`` steps.
-    progress.total = total
-    length = f"resuming at step {step} of {total}" if resume else f"{total} steps"
-    for notice in [*run.notices, f"training {config.model} on {device} ({reason}); {length} -> {run_dir}"]:
+    run = assemble(config, dist.device, dist, say=progress.say)
+    model, plan = run.parts.model, run.plan
+    record = Record(run, run_dir, dist, {**environment(dist.device), **dist.describe()}, save_format)
+    step = _first_step(record, resume)  # optimizer steps taken
+    progress.total = plan.total_steps
+    length = f"resuming at step {step} of {plan.total_steps}" if resume else f"{plan.total_steps} steps"
+    for notice in [
+        *run.notices,
+        f"training {config.model} on {dist.device} ({dist.reason}); {length} -> {run_dir}",
+    ]:
         progress.say(notice)
-    sums: dict[str, Any] = {}
-    count, batch_no, stop = 0, step * loop.accumulate, False  # batch_no: micro-batches so far
+
+    # 2. The loop: one pass over (epoch, micro-batch); every ``accumulate`` micro-batches end in an
+    #    optimizer step. Losses stay on the device until a row is logged.
+    losses = Losses()
+    stopped = ""  # why the loop ended before the last batch: patience, or a signal
     loop_started = time.perf_counter()
     model.train()
     with stop_on_sigint(terminate=not dist.active) as interrupt:
-        while batch_no < plan.total_batches and not (stop or interrupt["stop"]):
-            epoch = batch_no // plan.per_epoch
-            for batch in plan.epoch(epoch, start=batch_no % plan.per_epoch):
-                if not plan.preloaded:  # preloaded tensors are on the device already
-                    batch = to_device(batch, device)
-                try:
-                    losses = run.step(model, batch, run.optimizers)
-                except Exception as exc:  # a plugin's bug is named as the plugin's, not zoo's
-                    blamed = _blame(exc, run, step + 1)
-                    if blamed is None:
-                        raise
-                    raise blamed from exc
-                batch_no += 1
-                for key, value in losses.items():
-                    sums[key] = sums[key] + value if key in sums else value
-                count += 1
-                last = batch_no >= plan.total_batches
-                if not (opt.end_micro_batch() or last):
-                    continue  # the window goes on: no optimizer step yet
-                step += 1
-                row = None
-                evaluate_now = record.eval_every and step % record.eval_every == 0 and step < total
-                if step % log_every == 0 or step == total or evaluate_now:
-                    row = {"step": step, "epoch": epoch + 1}
-                    row.update(dist.mean({k: float(v) / count for k, v in sums.items()}))
-                    row["lr"] = opt.lr()
-                    check_losses(row, stop=loop.stop_on_nan, run_dir=run_dir, say=progress.say)
-                    sums, count = {}, 0
-                    if evaluate_now:
-                        evaluated = trainer.evaluate(model, data, device)
-                        row.update(evaluated)
-                        model.train()
-                        record.evaluated(step, evaluated)
-                        watch = record.watch
-                        progress.evaluated(evaluated, watch.best, watch.best_step)
-                    record.add(row)
-                progress.update(step, row)
-                if loop.checkpoint_every and step % loop.checkpoint_every == 0 and step < total:
-                    record.save(step)
-                if on_step is not None:
-                    on_step(step)
-                if record.watch is not None and record.watch.out_of_patience:
-                    progress.say(record.watch.why_stopped())
-                    stop = True
-                if last or stop or interrupt["stop"]:
-                    break
-        compile_seconds = getattr(run.step, "compile_seconds", None)
-        loop_seconds = time.perf_counter() - loop_started - (compile_seconds or 0)
-        if interrupt["stop"] and step < total:
-            progress.close()
-            record.save(step)
-            signum = int(interrupt["signal"])
-            if dist.is_main:  # where it stopped, for zoo runs: the step, the time, the last metrics
-                last = (
-                    {k: v for k, v in record.log.rows[-1].items() if k not in _NOT_METRICS}
-                    if record.log.rows
-                    else {}
-                )
-                seconds = round(time.perf_counter() - started, 3)
-                mark_status(run_dir, "interrupted", step=step, seconds=seconds, metrics=last)
-            if not dist.is_main:
-                raise SystemExit(128 + signum)  # worker 0 says where the state is
-            raise Interrupted(
-                f"interrupted{_by(signum)} at step {step}/{total}; state saved in {run_dir}; "
-                f"resume with: zoo train {config.model} --resume {run_dir}",
-                signum,
-            )
+        first = step * config.loop.accumulate
+        for batch_no, (epoch, batch) in enumerate(plan.stream(start=first), start=first + 1):
+            losses.add(_train_step(run, batch, step + 1))
+            if not run.opt.end_micro_batch() and batch_no < plan.total_batches:
+                continue  # the accumulation window goes on: no optimizer step yet
+            step += 1
+            progress.update(step, record.after_step(step, epoch, losses, progress))
+            if on_step is not None:
+                on_step(step)
+            stopped = record.stop_reason() or ("signal" if interrupt["stop"] else "")
+            if stopped:
+                break
+    compile_seconds = getattr(run.step, "compile_seconds", None)
+    loop_seconds = time.perf_counter() - loop_started - (compile_seconds or 0)
+    if stopped == "signal" and step < plan.total_steps:
+        _interrupted(record, progress, step, int(interrupt["signal"]), started)
+    if stopped == "patience":
+        progress.say(record.watch.why_stopped())
 
-    # 3. Evaluate, save, draw.
+    # 3. Evaluate once more, save the last checkpoint and the best weights, draw the figures.
+    timing = {"seconds": time.perf_counter() - started, "loop_seconds": loop_seconds}
+    return _finish(record, progress, step, {**timing, "compile_seconds": compile_seconds})
+
+
+def _finish(record: Record, progress: Progress, step: int, timing: dict[str, Any]) -> RunResult:
+    """The end of a run: the final evaluation, the last checkpoint, figures and ``summary.json``."""
+    run, dist, run_dir, config = record.run, record.dist, record.run_dir, record.config
+    model, data, trainer = run.parts.model, run.parts.data, run.trainer
     log = record.log
     if not any("loss" in key for row in log.rows for key in row):  # e.g. a DQN whose memory never filled
         progress.say(
@@ -367,27 +318,27 @@ def fit(
             "train longer (--steps, --epochs)"
         )
     metrics = {k: v for k, v in log.rows[-1].items() if k not in _NOT_METRICS} if log.rows else {}
-    final = trainer.evaluate(model, data, device)
+    final = trainer.evaluate(model, data, dist.device)
     metrics.update(final)
     model.train()
     if log.rows:
         log.rows[-1].update(metrics)
     files = record.finish(step, metrics, final)
     if dist.is_main:
-        files += draw_figures(trainer, model, data, device, log.rows, run_dir, config.model, progress.say)
+        files += draw_figures(
+            trainer, model, data, dist.device, log.rows, run_dir, config.model, progress.say
+        )
     result = RunResult(
         run_dir=run_dir,
         config=config,
         metrics=metrics,
         history=log.rows,
         step=step,
-        seconds=time.perf_counter() - started,
-        loop_seconds=loop_seconds,
-        device=str(device),
-        device_reason=reason,
+        device=str(dist.device),
+        device_reason=dist.reason,
         files=[METRICS, CONFIG, *files, SUMMARY],
         model=model,
-        compile_seconds=compile_seconds,
+        **timing,
     )
     if dist.is_main:
         mark_status(run_dir, "finished", **result.to_dict(), **record.summary())
@@ -397,6 +348,65 @@ def fit(
 
 
 _NOT_METRICS = ("step", "epoch", "lr")
+
+
+class Losses:
+    """The losses of the micro-batches since the last logged row, summed on the device."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Any] = {}
+        self.count = 0
+
+    def add(self, losses: Mapping[str, Any]) -> None:
+        for key, value in losses.items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        """Their means as floats (one read from the device), and a fresh start."""
+        means = {k: float(v) / self.count for k, v in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return means
+
+
+def _first_step(record: Record, resume: bool) -> int:
+    """The step a run starts from (its saved one on resume), checked before config.json is written."""
+    run = record.run
+    step = record.restore(record.dist.device) if resume else 0
+    if step > run.plan.total_steps:
+        raise ZooError(f"the run is at step {step} already; give a --steps or --epochs that goes further")
+    if record.watch is not None and not resume:  # a --monitor it never reports: refused, no run
+        record.watch.check_before(run.trainer, run.parts.model, run.parts.data, record.dist.device)
+    record.start(step)
+    return step
+
+
+def _train_step(run: Any, batch: Any, step: int) -> Mapping[str, Any]:
+    """One micro-batch through the run's step; a plugin's bug is named as the plugin's, not zoo's."""
+    try:
+        return run.step(run.parts.model, batch, run.optimizers)
+    except Exception as exc:
+        blamed = _blame(exc, run, step)
+        if blamed is None:
+            raise
+        raise blamed from exc
+
+
+def _interrupted(record: Record, progress: Progress, step: int, signum: int, started: float) -> None:
+    """Save a resumable state where a signal stopped the run, say where, and end it (128 + N)."""
+    progress.close()
+    record.save(step)
+    run_dir, model = record.run_dir, record.config.model
+    if not record.dist.is_main:
+        raise SystemExit(128 + signum)  # worker 0 says where the state is
+    last = {k: v for k, v in record.log.rows[-1].items() if k not in _NOT_METRICS} if record.log.rows else {}
+    seconds = round(time.perf_counter() - started, 3)  # where it stopped, for zoo runs
+    mark_status(run_dir, "interrupted", step=step, seconds=seconds, metrics=last)
+    raise Interrupted(
+        f"interrupted{_by(signum)} at step {step}/{record.run.plan.total_steps}; state saved in {run_dir}; "
+        f"resume with: zoo train {model} --resume {run_dir}",
+        signum,
+    )
 
 
 def _by(signum: int) -> str:

@@ -1,6 +1,7 @@
 """What a run writes into its folder while it trains: config, metrics, checkpoints, best weights.
 
-``training.fit`` keeps the loop; this keeps the bookkeeping around it, so the loop reads top to
+``loop.fit`` keeps the loop; this keeps the bookkeeping around it (a row, an evaluation and a
+checkpoint after each optimizer step), so the loop reads top to
 bottom. Only worker 0 of a data-parallel job writes; the others keep their rows in memory.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from zoo_core.plugin import atomic
 from zoo_core.store import checkpoint
-from zoo_core.store.runs import CONFIG, METRICS, TensorBoardLog, mark_status
+from zoo_core.store.runs import CONFIG, METRICS, TensorBoardLog, check_losses, mark_status
 from zoo_core.store.state import restoring
 from zoo_core.training.monitor import BEST, Monitor
 from zoo_core.training.seeding import rng_state, set_rng_state
@@ -109,6 +110,38 @@ class Record:
         model.train(was_training)
         self.log.flush()
         return files
+
+    def after_step(self, step: int, epoch: int, losses: Any, progress: Any) -> dict[str, Any] | None:
+        """After optimizer step ``step``: a metrics row when one is due (every ``log_every`` steps, the
+        last, an evaluation's), the evaluation when due, a checkpoint when due; the row or None."""
+        loop, total = self.config.loop, self.run.plan.total_steps
+        evaluate = bool(self.eval_every) and step % self.eval_every == 0 and step < total
+        row = None
+        if step % (loop.log_every or max(1, total // 200)) == 0 or step == total or evaluate:
+            row = {
+                "step": step,
+                "epoch": epoch + 1,
+                **self.dist.mean(losses.means()),
+                "lr": self.run.opt.lr(),
+            }
+            check_losses(row, stop=loop.stop_on_nan, run_dir=self.run_dir, say=progress.say)
+            if evaluate:
+                model = self.run.parts.model
+                metrics = self.run.trainer.evaluate(model, self.run.parts.data, self.dist.device)
+                model.train()
+                row.update(metrics)
+                self.evaluated(step, metrics)
+                progress.evaluated(metrics, self.watch.best, self.watch.best_step)
+            self.add(row)
+        if loop.checkpoint_every and step % loop.checkpoint_every == 0 and step < total:
+            self.save(step)
+        return row
+
+    def stop_reason(self) -> str:
+        """``patience`` when early stopping ends the run (``watch.why_stopped()`` says why), else ``""``."""
+        if self.watch is None or not self.watch.out_of_patience:
+            return ""
+        return "patience"
 
     def add(self, row: dict[str, Any]) -> None:
         """A metrics row: metrics.csv (and TensorBoard when asked)."""

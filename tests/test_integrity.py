@@ -483,7 +483,7 @@ def test_an_optimizer_state_of_the_wrong_shape_is_refused_before_training(make_z
         (lambda c: c["config"].update(loop="fast"), "'loop' must be a mapping"),
         (lambda c: c["config"]["loop"].update(seed=1e30), "seed must be a whole number"),
         (lambda c: c["config"]["loop"].update(steps="ten"), "steps must be a whole number"),
-        (lambda c: c.update(save_format="zip"), "save_format 'zip' is not one of"),
+        (lambda c: c["config"].update(save_format="zip"), "save_format 'zip' is not one of"),
         (lambda c: c["config"].update(model=7), "'model' must name a registry entry"),
     ],
 )

@@ -135,7 +135,7 @@ def test_resume_honours_a_new_save_format_and_data_root(tmp_path):
     assert result.exit_code == 0, result.output
     assert (cut / "model.pt").is_file()  # not silently ignored
     saved = json.loads((cut / "config.json").read_text())
-    assert saved["save_format"] == "pickle" and saved["config"]["data_root"] == str(moved)
+    assert saved["config"]["save_format"] == "pickle" and saved["config"]["data_root"] == str(moved)
 
 
 def test_resume_with_more_steps_extends_and_records_it(tmp_path):
@@ -236,7 +236,7 @@ def test_eval_every_takes_steps_or_epoch_and_epoch_runs_evaluate_every_epoch(toy
     assert evaluated_at(train_model("toy", out=tmp_path / "e", device="cpu", epochs=3, eval_every=0)) == [12]
     saved = json.loads((tmp_path / "b" / "config.json").read_text())["config"]["loop"]["eval_every"]
     assert saved == "epoch"
-    again, _, _ = configure(config_file=tmp_path / "b" / "config.json")  # read back from a file
+    again, _ = configure(config_file=tmp_path / "b" / "config.json")  # read back from a file
     assert again.loop.eval_every == "epoch"
     bad = _zoo("train", "toy", "--eval-every", "often", "--out", tmp_path / "f")
     assert bad.exit_code == 2 and "give a number of steps (0: at the end only) or epoch" in bad.output

@@ -33,9 +33,9 @@ def test_a_loop_is_frozen_and_replace_checks_again():
     ("values", "message"),
     [
         ({"steps": 0}, "steps must be a positive whole number, got 0"),
-        ({"steps": 2.5}, "steps must be a whole number, got 2.5"),
+        ({"steps": 2.5}, "steps must be a whole number, not 2.5"),
         ({"steps": 2, "workers": -1}, "workers must be 0 or more, got -1"),
-        ({"steps": 2, "shuffle": "yes"}, "shuffle must be true or false, got 'yes'"),
+        ({"steps": 2, "shuffle": "yes"}, "shuffle must be true or false, not 'yes'"),
         ({"steps": 2, "lr": float("nan")}, "lr must be a finite number"),
         ({"steps": 2, "seed": 2**32}, "seed must be a whole number from 0 to 4294967295"),
         ({"steps": 2, "precision": "fp8"}, "precision 'fp8': choose one of 32-true, bf16-mixed, 16-mixed"),
@@ -65,7 +65,7 @@ def test_the_old_item_access_is_refused_with_the_attribute_to_read():
 def test_parse_loop_value_reads_none_only_for_optional_settings():
     assert settings.parse_loop_value("batch_size", "full") is None
     assert settings.parse_loop_value("grad_clip", "0.5") == 0.5
-    with pytest.raises(ZooError, match="--set workers=none: expected an integer"):
+    with pytest.raises(ZooError, match="--set workers=none: expected a whole number"):
         settings.parse_loop_value("workers", "none")
 
 

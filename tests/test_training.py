@@ -134,7 +134,7 @@ def test_default_run_folders_are_unique(toy_zoo, tmp_path):
         ({"batch_size": 0}, "batch_size must be a positive whole number"),
         ({"sets": ["hiden=3"]}, r"unknown setting; did you mean 'hidden'\? \(valid keys: .*hidden"),
         ({"sets": ["zzz=3"]}, "unknown setting; valid keys: .*hidden"),
-        ({"sets": ["hidden=three"]}, r"--set hidden=three: expected an integer"),
+        ({"sets": ["hidden=three"]}, r"--set hidden=three: expected a whole number"),
         ({"sets": ["hidden"]}, "expected KEY=VALUE"),
         ({"sets": ["nosuch.x=1"]}, "unknown section 'nosuch'"),
         ({"optimizer": "sgdd"}, "unknown optimizer 'sgdd'; did you mean 'sgd'"),

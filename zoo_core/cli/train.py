@@ -196,7 +196,7 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
         from zoo_core.config.files import to_toml
         from zoo_core.training.loop import configure
 
-        config, _, _ = configure(name, **options)
+        config, _ = configure(name, **options)
         click.echo(to_toml(config), nl=False)
         return
     if nproc is not None:

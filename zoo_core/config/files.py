@@ -10,7 +10,6 @@ import attrs
 
 from zoo_core.config import settings
 from zoo_core.config.runconfig import SECTIONS, RunConfig
-from zoo_core.config.settings import fits, kind_of
 from zoo_core.plugin.errors import ZooError, first_line
 
 
@@ -51,6 +50,10 @@ class ConfigFile:
                 raise ZooError(f"--config {path}: '{key}' must be {kind}, not {value!r}")
         return cls(str(path), data)
 
+    @property
+    def _at(self) -> str:
+        return f"--config {self.path}:"
+
     def apply(self, params: dict[str, dict[str, Any]], loop: dict[str, Any]) -> None:
         """Set the file's section settings and loop values over the recipe's, checking each one."""
         for section in SECTIONS:
@@ -60,9 +63,11 @@ class ConfigFile:
                     raise ZooError(
                         f"--config {self.path}: unknown setting '{section}_params.{key}'; valid: {valid}"
                     )
-                params[section][key] = self._typed(f"{section}_params.{key}", value, params[section][key])
+                params[section][key] = settings.typed(
+                    value, params[section][key], f"{self._at} '{section}_params.{key}'"
+                )
         saved_loop = self.values.get("loop", {})
-        if not any(_is_none(saved_loop.get(k, None)) for k in ("steps", "epochs")):
+        if not any(settings.is_none(saved_loop.get(k, None)) for k in ("steps", "epochs")):
             raise ZooError(
                 f"--config {self.path}: give either loop.epochs or loop.steps, not both "
                 "(set the other to none, or leave it out)"
@@ -72,31 +77,16 @@ class ConfigFile:
                 raise ZooError(
                     f"--config {self.path}: unknown key 'loop.{key}'; valid: {', '.join(settings.NAMES)}"
                 )
-            if _is_none(value) and settings.optional(key):
+            if settings.is_none(value) and settings.optional(key):
                 loop[key] = None
             elif isinstance(value, str) and value in settings.words(key):
                 loop[key] = value
             else:
-                loop[key] = self._typed(f"loop.{key}", value, settings.like(key))
+                loop[key] = settings.typed(value, settings.like(key), f"{self._at} 'loop.{key}'")
         if "epochs" in saved_loop and "steps" not in saved_loop:
             loop["steps"] = None  # the file's length replaces the recipe's
         if "steps" in saved_loop and "epochs" not in saved_loop:
             loop["epochs"] = None
-
-    def _typed(self, where: str, value: Any, like: Any) -> Any:
-        """``value`` when it has the type of the setting's default ``like`` (numbers as floats)."""
-        if like is None and _is_none(value):
-            return None
-        if not fits(value, like):
-            raise ZooError(f"--config {self.path}: '{where}' must be {kind_of(like)}, not {value!r}")
-        if isinstance(like, float):
-            return float(value)
-        return type(like)(value) if isinstance(like, tuple) else value
-
-
-def _is_none(value: Any) -> bool:
-    """None in a file: JSON's null, or the string "none" (TOML has no null)."""
-    return value is None or (isinstance(value, str) and value.strip().lower() == "none")
 
 
 def _toml() -> Any:

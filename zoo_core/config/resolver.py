@@ -61,6 +61,7 @@ def resolve(
     device: str | None = "auto",
     data_root: str | None = None,
     file: ConfigFile | None = None,
+    save_format: str | None = None,
 ) -> RunConfig:
     """The full config: the entries' defaults, the recipe, a config ``file``, the flags, ``--set``.
 
@@ -98,6 +99,7 @@ def resolve(
         loop=Loop.from_mapping(loop_values),
         device=device or "auto",
         data_root=data_root,
+        save_format=save_format or saved.get("save_format") or "safetensors",
     )
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import attrs
 
-from zoo_core.config.settings import Loop, fits, kind_of
+from zoo_core.config import settings
+from zoo_core.config.settings import Loop
 from zoo_core.plugin.discovery import get_zoo
 from zoo_core.plugin.errors import ZooError
 from zoo_core.plugin.registry import Entry
@@ -36,6 +37,8 @@ class RunConfig:
     loop: Loop = attrs.field(factory=lambda: Loop(epochs=1))
     device: str = "auto"
     data_root: str | None = None
+    #: what checkpoints are written as (``--save-format``); the only setting a resume may change too
+    save_format: str = attrs.field(default="safetensors", validator=lambda _, __, v: check_save_format(v))
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -63,6 +66,10 @@ class RunConfig:
         if not isinstance(loop, Mapping):
             raise _bad(source, "'loop' must be a mapping of settings")
         values["loop"] = Loop.from_mapping(loop, source)
+        save_format = data.get("save_format", "safetensors")  # configs saved before it had none
+        if save_format not in settings.SAVE_FORMATS:
+            raise _bad(source, f"save_format {save_format!r} is not one of {settings.SAVE_FORMATS}")
+        values["save_format"] = save_format
         for name in ("device", "data_root"):
             if (
                 name in data
@@ -89,6 +96,12 @@ class RunConfig:
         return self.loop.to_dict() if name == "loop" else getattr(self, f"{name}_params")
 
 
+def check_save_format(value: Any) -> None:
+    """``--save-format``: one of safetensors (the default), pickle (the tutorial's way) or both."""
+    if value not in settings.SAVE_FORMATS:
+        raise ZooError(f"--save-format {value!r}: choose one of {', '.join(settings.SAVE_FORMATS)}")
+
+
 def _bad(source: str, what: str) -> ZooError:
     return ZooError(f"{source}: {what}; the file is damaged or was edited: restore it or train again")
 
@@ -99,10 +112,10 @@ def check_params(entry: Entry, params: Mapping[str, Any], source: str) -> None:
         if key not in entry.defaults:
             valid = ", ".join(sorted(entry.defaults)) or "none"
             raise _bad(source, f"{entry.kind} '{entry.name}' has no setting {key!r} (valid: {valid})")
-        if not fits(value, entry.defaults[key]):
-            raise _bad(
-                source, f"{entry.kind} setting {key!r} must be {kind_of(entry.defaults[key])}, not {value!r}"
-            )
+        try:
+            settings.typed(value, entry.defaults[key], f"{entry.kind} setting {key!r}")
+        except ZooError as exc:
+            raise _bad(source, str(exc)) from None
 
 
 def part_entry(registry: Any, name: str, model: Entry) -> Entry:

@@ -56,6 +56,23 @@ def kind_of(like: Any) -> str:
     )
 
 
+def is_none(value: Any) -> bool:
+    """None in a file or on the command line: JSON's null, or the word "none" (TOML has no null)."""
+    return value is None or (isinstance(value, str) and value.strip().lower() == "none")
+
+
+def typed(value: Any, like: Any, where: str) -> Any:
+    """``value`` as a setting whose default is ``like`` takes it (whole numbers become floats for a
+    float, lists tuples for a tuple), or the one error for a value of the wrong kind, naming ``where``."""
+    if like is None and is_none(value):
+        return None
+    if not fits(value, like):
+        raise ZooError(f"{where} must be {kind_of(like)}, not {value!r}")
+    if isinstance(like, float):
+        return float(value)
+    return type(like)(value) if isinstance(like, tuple) else value
+
+
 def parse_value(text: str, like: Any, what: str) -> Any:
     """Parse ``text`` to the type of ``like`` (the setting's default); errors name the setting."""
     try:
@@ -89,10 +106,7 @@ def parse_value(text: str, like: Any, what: str) -> Any:
                 return text
     except (ValueError, ZooError):
         pass
-    kind = {bool: "true or false", int: "an integer", float: "a finite number (at most 3.4e38)"}.get(
-        type(like), type(like).__name__
-    )
-    raise ZooError(f"--set {what}={text}: expected {kind}")
+    raise ZooError(f"--set {what}={text}: expected {kind_of(like)}")
 
 
 # -- the loop's settings -------------------------------------------------------------------------
@@ -108,9 +122,7 @@ def _check(loop: Any, field: attrs.Attribute, value: Any) -> None:
     meta, name = field.metadata, field.name
     if (value is None and meta["optional"]) or value in meta["words"]:
         return
-    like = _LIKE[meta["kind"]]
-    if not fits(value, like):
-        raise ZooError(f"{name} must be {kind_of(like)}, got {value!r}")
+    typed(value, _LIKE[meta["kind"]], name)
     low, high = meta["at_least"], meta["at_most"]
     if high is not None and not low <= value <= high:
         raise ZooError(f"{name} must be a whole number from {low} to {high}, got {value!r}")

@@ -97,17 +97,15 @@ def configure(
     save_format: str | None = None,
     resume: str | Path | None = None,
     **loop: Any,
-) -> tuple[RunConfig, Path | None, str]:
-    """What a ``zoo train`` command line means: the config, the run it resumes (or None) and the
-    save format. ``loop`` takes the loop's settings by name (``steps=``, ``lr=`` ...).
+) -> tuple[RunConfig, Path | None]:
+    """What a ``zoo train`` command line means: the config and the run it resumes (or None).
+    ``loop`` takes the loop's settings by name (``steps=``, ``lr=`` ...).
 
     On resume, ``save_format`` (what is saved from now on) and ``data_root`` (the data may have
     moved) are honoured; the run's own are kept when they are not given."""
     unknown = sorted(set(loop) - set(settings.NAMES))
     if unknown:
         raise TypeError(f"unknown loop settings {unknown}; see zoo_core.config.settings.Loop")
-    if save_format is not None and save_format not in settings.SAVE_FORMATS:
-        raise ZooError(f"--save-format {save_format!r}: choose one of {', '.join(settings.SAVE_FORMATS)}")
     if resume is not None:
         changes = {
             "--dataset": dataset,
@@ -119,10 +117,12 @@ def configure(
             "--config": config_file,
             **{f"--{k.replace('_', '-')}": v for k, v in loop.items() if k not in ("steps", "epochs")},
         }
-        config, run_dir, saved_format = _reopen(resume, model, changes, device, loop)
+        config, run_dir = _reopen(resume, model, changes, device, loop)
         if data_root is not None:
             config.data_root = data_root
-        return config, run_dir, save_format or saved_format
+        if save_format is not None:
+            config.save_format = save_format  # checked as it is set
+        return config, run_dir
     config = resolve(
         model,
         dataset=dataset,
@@ -134,8 +134,9 @@ def configure(
         device=device,
         data_root=data_root,
         file=ConfigFile.read(config_file) if config_file is not None else None,
+        save_format=save_format,
     )
-    return config, None, save_format or "safetensors"
+    return config, None
 
 
 def train_model(
@@ -153,7 +154,7 @@ def train_model(
     ``config_file``, ``save_format``, ``resume`` and the loop's settings (``steps=``, ``lr=`` ...).
     ``timeout`` is how long a worker of a data-parallel job waits for a silent one (``--timeout``).
     """
-    config, run_dir, save_format = configure(model, out=out, **options)
+    config, run_dir = configure(model, out=out, **options)
     dist = distributed.setup(config.device, timeout)  # the only process, or one worker of a torchrun job
     if run_dir is not None:
         distributed.on_main(dist, reopen_run, run_dir)  # lock, then finish a cut commit
@@ -163,9 +164,7 @@ def train_model(
                     f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from"
                 )
             with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
-                return fit(
-                    config, run_dir, dist, save_format=save_format, resume=True, quiet=quiet, on_step=on_step
-                )
+                return fit(config, run_dir, dist, resume=True, quiet=quiet, on_step=on_step)
         finally:
             lock.release(run_dir)
     if out is not None:
@@ -174,9 +173,7 @@ def train_model(
     run_dir = distributed.on_main(dist, new_run_dir, config.model, out)
     try:
         with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
-            return fit(
-                config, run_dir, dist, save_format=save_format, resume=False, quiet=quiet, on_step=on_step
-            )
+            return fit(config, run_dir, dist, resume=False, quiet=quiet, on_step=on_step)
     except BaseException:
         _discard_if_unstarted(run_dir, created)
         raise
@@ -192,7 +189,9 @@ def _reopen(
     saved = read_json(run_dir / CONFIG)
     if not isinstance(saved, dict) or "config" not in saved:
         raise ZooError(f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from")
-    config = RunConfig.from_dict(saved["config"], str(run_dir / CONFIG))  # read back: validated
+    # read back, validated; a run saved before the config held its save format has it beside
+    recorded = {"save_format": saved.get("save_format", "safetensors"), **saved["config"]}
+    config = RunConfig.from_dict(recorded, str(run_dir / CONFIG))
     if model is not None:
         wanted = get_zoo().models.get(model).qualname
         if wanted != config.model:
@@ -225,12 +224,7 @@ def _reopen(
         )
     if device is not None:
         config.device = device
-    save_format = saved.get("save_format", "safetensors")
-    if save_format not in settings.SAVE_FORMATS:
-        raise ZooError(
-            f"{run_dir / CONFIG}: save_format {save_format!r} is not one of {settings.SAVE_FORMATS}"
-        )
-    return config, run_dir, save_format
+    return config, run_dir
 
 
 def _discard_if_unstarted(run_dir: Path, created: bool) -> None:
@@ -248,7 +242,6 @@ def fit(
     run_dir: Path,
     dist: distributed.Context,
     *,
-    save_format: str = "safetensors",
     resume: bool = False,
     quiet: bool = True,
     on_step: Callable[[int], None] | None = None,
@@ -266,7 +259,7 @@ def fit(
     # 1. Build everything (model, data, trainer, optimizers, schedulers, the step), seeded.
     run = assemble(config, dist.device, dist, say=progress.say)
     model, plan = run.parts.model, run.plan
-    record = Record(run, run_dir, dist, {**environment(dist.device), **dist.describe()}, save_format)
+    record = Record(run, run_dir, dist, {**environment(dist.device), **dist.describe()})
     step = _first_step(record, resume)  # optimizer steps taken
     progress.total = plan.total_steps
     length = f"resuming at step {step} of {plan.total_steps}" if resume else f"{plan.total_steps} steps"

@@ -22,10 +22,10 @@ from zoo_core.training.seeding import rng_state, set_rng_state
 class Record:
     """The run folder of one run, as training goes: restore, log, checkpoint, keep the best."""
 
-    def __init__(self, run: Any, run_dir: Path, dist: Any, env: dict[str, Any], save_format: str) -> None:
+    def __init__(self, run: Any, run_dir: Path, dist: Any, env: dict[str, Any]) -> None:
         loop = run.parts.config.loop
         self.run, self.run_dir, self.dist, self.env = run, run_dir, dist, env
-        self.config, self.save_format = run.parts.config, save_format
+        self.config = run.parts.config
         self.log = dist.metrics_log(run_dir / METRICS)  # only worker 0 writes the run folder
         self.eval_every = loop.eval_steps(run.plan.per_epoch // loop.accumulate)  # 0: at the end only
         self.watch = Monitor(loop.monitor, loop.mode, loop.patience) if self.eval_every else None
@@ -63,7 +63,6 @@ class Record:
             {
                 "config": self.config.to_dict(),
                 "environment": self.env,
-                "save_format": self.save_format,
                 "plugin": {
                     "name": entry.plugin,
                     "distribution": entry.distribution,
@@ -104,7 +103,7 @@ class Record:
             model,
             metadata=self.meta(step, metrics or {}),
             state=state,
-            save_format=self.save_format,
+            save_format=self.config.save_format,
             finite=self.config.loop.stop_on_nan,
         )
         model.train(was_training)

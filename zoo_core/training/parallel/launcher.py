@@ -153,7 +153,7 @@ def launch(args: Sequence[str], nproc: int, options: Mapping[str, Any], timeout:
 
     if launched():
         raise ZooError("--nproc: this process is already a worker of a torchrun job; drop --nproc")
-    config, resumed, _ = configure(**options)  # what every worker would resolve, refused here once
+    config, resumed = configure(**options)  # what every worker would resolve, refused here once
     _check_config(config, nproc)
     if resumed is not None:
         run_dir, out = resumed.resolve(), None

@@ -37,6 +37,10 @@ class RunConfig:
     loop: Loop = attrs.field(factory=lambda: Loop(epochs=1))
     device: str = "auto"
     data_root: str | None = None
+    #: model settings the user set (``--set``, a config file): what the data imply never replaces them
+    given: list[str] = attrs.field(factory=list)
+    #: model settings the dataset implied (``Splits.implies``), as applied to ``model_params``
+    implied: dict[str, Any] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -73,7 +77,13 @@ class RunConfig:
                 raise _bad(source, f"'{name}' must be a string, not {data[name]!r}")
             if name in data:
                 values[name] = data[name]
-        config = cls(**values)
+        given = data.get("given", [])
+        if not isinstance(given, list) or not all(isinstance(k, str) for k in given):
+            raise _bad(source, "'given' must be a list of model setting names")
+        implied = data.get("implied", {})
+        if not isinstance(implied, Mapping) or not all(k in values["model_params"] for k in implied):
+            raise _bad(source, "'implied' must be a mapping of the model's own settings")
+        config = cls(**values, given=list(given), implied=dict(implied))
         registries = get_zoo().registries
         for name in SECTIONS:
             entry = (
@@ -134,6 +144,27 @@ def build_dataset(entry: Entry, overrides: Mapping[str, Any], *, seed: int, data
     extra = context_for(entry.load(), seed=seed, data_root=data_root)
     result = entry.call(**entry.params(overrides), **extra)
     return result if isinstance(result, Splits) else Splits(train=result)
+
+
+def apply_implied(config: RunConfig, entry: Entry, data: Any) -> None:
+    """Set the model settings the data imply (``Splits.implies``) that the user did not set.
+
+    Only settings the model has (in its entry's ``defaults``) are set; ``config.implied`` records
+    them, so ``config.json`` and the weights' metadata rebuild the same model without the data.
+    """
+    implies = getattr(data, "implies", None) or {}
+    if not isinstance(implies, Mapping):
+        raise ZooError(f"dataset '{config.dataset}': Splits.implies must be a mapping of model settings")
+    for key, value in implies.items():
+        if key not in entry.defaults or key in config.given:
+            continue
+        if not fits(value, entry.defaults[key]):
+            raise ZooError(
+                f"dataset '{config.dataset}' implies {key}={value!r}, but model '{entry.name}' "
+                f"takes {kind_of(entry.defaults[key])} there"
+            )
+        config.model_params[key] = value
+        config.implied[key] = value
 
 
 def _part_entry(registry: Any, name: str, model: Entry) -> Entry:
@@ -198,6 +229,7 @@ def resolve(
         data_root = data_root or saved.get("data_root")
     explicit = {k: v for k, v in (loop or {}).items() if v is not None}
     loop_values.update(explicit)
+    given = _given_model_settings(saved, sets)
     explicit.update(_apply_sets(sets, params, loop_values))
     _settle_length(loop_values, explicit)
     return RunConfig(
@@ -214,7 +246,19 @@ def resolve(
         loop=Loop.from_mapping(loop_values),
         device=device or "auto",
         data_root=data_root,
+        given=sorted(k for k in given if k in params["model"]),
     )
+
+
+def _given_model_settings(saved: Mapping[str, Any], sets: Iterable[str]) -> set[str]:
+    """The model settings a config file or ``--set`` gives (what its data implied does not count)."""
+    given = set(saved.get("given", []))
+    given |= set(saved.get("model_params", {})) - set(saved.get("implied", {}))
+    for key, _ in split_assignments(sets):
+        section, _, bare = key.rpartition(".")
+        if section in ("", "model"):
+            given.add(bare)
+    return given
 
 
 def _part_names(model: Entry, chosen: Mapping[str, str | None]) -> dict[str, str]:

@@ -7,10 +7,15 @@ from typing import Any
 
 from zoo_core import checkpoint
 from zoo_core.config import RunConfig
+from zoo_core.data import first_batch, to_device
 from zoo_core.errors import ZooError
 from zoo_core.monitor import BEST
 from zoo_core.runs import CONFIG, find_run, read_json
 from zoo_core.trained import open_run
+from zoo_core.trainer import check_batch
+
+#: samples in the batch a trainer's ``check`` sees before ``zoo eval``, when the run has no batch size
+CHECK_BATCH = 64
 
 
 def evaluate_run(
@@ -55,6 +60,8 @@ def evaluate_run(
 
     config.data_root = data_root  # a path read from a file is never used
     parts = build_parts(config, dev, model=model)
+    batch = first_batch(parts.data.evaluation, config.loop.batch_size or CHECK_BATCH)
+    check_batch(parts.trainer, parts.model, to_device(batch, dev))
     metrics = parts.trainer.evaluate(parts.model.eval(), parts.data, dev)
     return {
         "source": str(source),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +32,45 @@ class PredictOptions:
 
     top_k: int = 3
     out: Path = Path(".")
+    device: str = "cpu"
+    #: the predictor's own options (its ``options``), typed, each one given or its default
+    values: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Option:
+    """One option a predictor declares: ``zoo predict RUN --NAME VALUE``, typed by its default."""
+
+    default: int | float | str | bool
+    help: str
+    min: float | None = None  # the smallest value allowed, when there is one
+    max: float | None = None
+
+    def parse(self, name: str, value: Any) -> Any:
+        """``value`` (text from the command line, or a value from Python) as this option's type."""
+        flag = "--" + name.replace("_", "-")
+        kind = type(self.default)
+        if kind is bool:
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+                value = value.lower() in ("true", "1", "yes")
+            if not isinstance(value, bool):
+                raise ZooError(f"{flag}: expected true or false, got {value!r}")
+            return value
+        try:
+            typed = kind(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            typed = None
+        if typed is None or (kind is int and isinstance(value, float) and value != int(value)):
+            raise ZooError(
+                f"{flag}: expected {'a whole number' if kind is int else kind.__name__}, got {value!r}"
+            )
+        if kind is float and not math.isfinite(typed):
+            raise ZooError(f"{flag}: expected a finite number, got {value!r}")
+        if (self.min is not None and typed < self.min) or (self.max is not None and typed > self.max):
+            limits = [f"at least {self.min:g}"] if self.min is not None else []
+            limits += [f"at most {self.max:g}"] if self.max is not None else []
+            raise ZooError(f"{flag}: must be {' and '.join(limits)}, got {value!r}")
+        return typed
 
 
 class Predictor:
@@ -50,6 +89,15 @@ class Predictor:
     cannot_export: ClassVar[str] = ""
     #: What ``export_module`` returns, when it is not the whole model (``zoo export`` says so).
     exports: ClassVar[str] = ""
+    #: The predictor's own options, ``{name: Option(default, help)}``: ``zoo predict RUN --name VALUE``
+    #: (listed by ``zoo predict RUN --help``); their values reach it as ``options.values``.
+    options: ClassVar[Mapping[str, Option]] = {}
+    #: True: each INPUT is read, run and shown on its own (inputs that cannot share a batch).
+    one_at_a_time: ClassVar[bool] = False
+
+    def start(self, model: torch.nn.Module, options: PredictOptions) -> None:
+        """Called once before the first ``read``, with the model (on ``options.device``) and the options."""
+        self.model, self.settings = model, options
 
     def read(self, model: torch.nn.Module, args: Sequence[str]) -> tuple[torch.Tensor, ...]:
         """The positional inputs of ``model(...)`` from the command-line arguments."""
@@ -211,15 +259,56 @@ class Prediction:
     text: str
 
 
+def option_values(predictor: Predictor, given: Mapping[str, Any], top_k: int | None = None) -> dict[str, Any]:
+    """The predictor's options: each given one parsed by its type, the others their defaults.
+
+    A predictor that declares ``top_k`` gets the command's ``--top-k`` when it is given.
+    """
+    declared = dict(predictor.options)
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        own = ", ".join("--" + n.replace("_", "-") for n in declared) or "none"
+        raise ZooError(
+            f"no such option: --{unknown[0].replace('_', '-')} (this model's predictor options: {own}; "
+            "see 'zoo predict RUN --help')"
+        )
+    values = {name: option.parse(name, given.get(name, option.default)) for name, option in declared.items()}
+    if top_k is not None and "top_k" in declared:
+        values["top_k"] = declared["top_k"].parse("top_k", top_k)
+    return values
+
+
+def split_options(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Command-line INPUTs and ``--name value`` (or ``--name=value``) pairs, apart."""
+    inputs: list[str] = []
+    given: dict[str, str] = {}
+    items = iter(tokens)
+    for token in items:
+        if not token.startswith("--") or token == "--":
+            inputs.append(token)
+            continue
+        name, eq, value = token[2:].partition("=")
+        if not eq:
+            value = next(items, None)
+            if value is None:
+                raise ZooError(f"option --{name} needs a value")
+        given[name.replace("-", "_")] = value
+    return inputs, given
+
+
 def predict(
     run: str | Path,
     args: Sequence[str],
     *,
-    top_k: int = 3,
+    top_k: int | None = None,
     out: str | Path | None = None,
     device: str = "cpu",
+    options: Mapping[str, Any] | None = None,
 ) -> Prediction:
-    """Rebuild a trained model from its safetensors weights and run it on ``args``."""
+    """Rebuild a trained model from its safetensors weights and run it on ``args``.
+
+    ``options`` are the predictor's own (``Predictor.options``) by name.
+    """
     from zoo_core.trained import open_run
 
     trained = open_run(run, device=device)
@@ -227,8 +316,15 @@ def predict(
     predictor = predictor_of(entry)
     if predictor.cannot_predict:
         raise ZooError(f"{entry.name}: {predictor.cannot_predict.format(name=entry.name)}")
-    batch = tuple(t.to(device) for t in predictor.read(model, args))
-    outputs = predictor.run(model, batch)
-    options = PredictOptions(top_k=top_k, out=Path(out) if out is not None else Path("."))
-    records = predictor.show(args, batch, outputs, options)
+    chosen = PredictOptions(
+        top_k=3 if top_k is None else top_k,
+        out=Path(out) if out is not None else Path("."),
+        device=device,
+        values=option_values(predictor, options or {}, top_k),
+    )
+    predictor.start(model, chosen)
+    records: list[dict[str, Any]] = []
+    for group in [[a] for a in args] if predictor.one_at_a_time and args else [args]:
+        batch = tuple(t.to(device) for t in predictor.read(model, group))
+        records += predictor.show(group, batch, predictor.run(model, batch), chosen)
     return Prediction(entry.qualname, str(weights), records, predictor.text(records))

@@ -34,6 +34,7 @@ from zoo_core.runs import (
     read_json,
     reopen_run,
 )
+from zoo_core.trainer import check_batch
 
 
 @attrs.define
@@ -243,6 +244,7 @@ def fit(
     # 1. Build everything (model, data, trainer, optimizers, schedulers, the step), seeded.
     run = assemble(config, device, dist, say=progress.say)
     model, data, trainer, plan, opt = run.parts.model, run.parts.data, run.trainer, run.plan, run.opt
+    check_batch(trainer, model, to_device(next(iter(plan.epoch(0))), device))  # data it cannot take
     total, log_every = plan.total_steps, loop.log_every or max(1, plan.total_steps // 200)
     record = Record(run, run_dir, dist, {**environment(device), **dist.describe()}, save_format)
     step = record.restore(device) if resume else 0  # optimizer steps taken

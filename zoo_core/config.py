@@ -251,9 +251,9 @@ def resolve(
 
 
 def _given_model_settings(saved: Mapping[str, Any], sets: Iterable[str]) -> set[str]:
-    """The model settings a config file or ``--set`` gives (what its data implied does not count)."""
-    given = set(saved.get("given", []))
-    given |= set(saved.get("model_params", {})) - set(saved.get("implied", {}))
+    """The model settings a config file or ``--set`` gives: a file written by zoo (a run's
+    ``config.json``, ``--print-config``) says which were given; in a hand-written one, all it sets."""
+    given = set(saved["given"]) if "given" in saved else set(saved.get("model_params", {}))
     for key, _ in split_assignments(sets):
         section, _, bare = key.rpartition(".")
         if section in ("", "model"):

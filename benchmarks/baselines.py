@@ -255,3 +255,62 @@ def gan(
             "in_bounds": float(inside),
         }
     return {"value": steps / elapsed, "seconds": elapsed, "metrics": metrics, "d_losses": d_losses}
+
+
+# -- 601 attention: char-gpt, nanoGPT's CPU recipe --------------------------------------------------
+def char_gpt(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    steps: int,
+    model: Any,
+    seed: int = 0,
+    batch_size: int = 12,
+    lr: float = 1e-3,
+    min_lr: float = 1e-4,
+    warmup: int = 100,
+) -> dict[str, Any]:
+    """The plain loop a reader of nanoGPT writes: AdamW (decay on matrices only), a warm-up then a
+    cosine decay of the learning rate set by hand each step, gradients clipped at 1.0; the windows
+    ``x``/``y`` visited in the shared loop's batch order (``batch_indices``)."""
+    from zoo_core.data import batch_indices
+
+    torch.manual_seed(seed)
+    gpt = model()
+    params = [p for p in gpt.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
+    clipped = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def rate(s: int) -> float:
+        if s < warmup:
+            return lr * (s + 1) / warmup
+        progress = min(1.0, (s - warmup) / max(1, steps - warmup))
+        return lr * (min_lr / lr + (1 - min_lr / lr) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    n, per_epoch = len(x), math.ceil(len(x) / batch_size)
+    losses = []
+    start = time.perf_counter()
+    step = 0
+    while step < steps:
+        order = batch_indices(
+            n, batch_size, seed=seed, epoch=step // per_epoch, shuffle=True, drop_last=False
+        )
+        for idx in order:
+            for group in optimizer.param_groups:
+                group["lr"] = rate(step)
+            logits = gpt(x[idx])
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[idx].reshape(-1))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(clipped, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            step += 1
+            if step >= steps:
+                break
+    elapsed = time.perf_counter() - start
+    return {"value": elapsed / steps * 1e3, "seconds": elapsed, "losses": losses}

@@ -94,6 +94,8 @@ class Predictor:
     options: ClassVar[Mapping[str, Option]] = {}
     #: True: each INPUT is read, run and shown on its own (inputs that cannot share a batch).
     one_at_a_time: ClassVar[bool] = False
+    #: Example INPUTs (``("0.5", "-1")``): ``zoo check`` predicts with them on a briefly trained run.
+    sample: ClassVar[tuple[str, ...]] = ()
 
     def start(self, model: torch.nn.Module, options: PredictOptions) -> None:
         """Called once before the first ``read``, with the model (on ``options.device``) and the options."""

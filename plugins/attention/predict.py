@@ -17,6 +17,7 @@ class Generate(Predictor):
     inputs = 'prompts, one text per argument ("ROMEO:"); an empty one starts from a new line'
     cannot_export = "char-gpt generates in a loop of forward passes; export is for one forward pass"
     one_at_a_time = True  # prompts of different lengths do not make one batch
+    sample = ("ROMEO:", "")
     options = {
         "max_new_tokens": Option(200, "Characters to generate per prompt.", min=0, max=100_000),
         "temperature": Option(0.8, "Divides the scores: lower is more predictable.", min=1e-3, max=100.0),

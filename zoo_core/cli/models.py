@@ -17,7 +17,9 @@ from zoo_core.errors import ZooError
 )
 @click.option("--device", default="cpu", show_default=True, help="Where to run the model.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--help", "show_help", is_flag=True, help="Show this message (with RUN: its model's options).")
+@click.option(
+    "--help", "-h", "show_help", is_flag=True, help="Show this message (with RUN: its model's options)."
+)
 def predict_cmd(
     run: str | None,
     inputs: tuple[str, ...],

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from zoo_core.checkpoint import read_metadata
 from zoo_core.cli import cli
+from zoo_core.errors import ZooError
 from zoo_core.training import Interrupted, train_model
 
 
@@ -253,3 +254,22 @@ def test_runs_outside_the_root_are_listed_and_deleted_ones_skipped(tmp_path):
     assert json.loads(_zoo("runs", "--status", "failed", "--json").output) == []
     table = _zoo("runs").output
     assert "OPTIMIZER" in table and "adam" in table
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("given", "hidden", "'given' must be a list of model setting names"),
+        ("given", [1], "'given' must be a list of model setting names"),
+        ("implied", {"width": 3}, "'implied' must be a mapping of the model's own settings"),
+        ("implied", ["hidden"], "'implied' must be a mapping of the model's own settings"),
+    ],
+)
+def test_a_damaged_record_of_given_or_implied_settings_is_refused(toy_zoo, tmp_path, field, value, message):
+    from zoo_core.config import RunConfig
+
+    train_model("toy", out=tmp_path / "run", device="cpu", quiet=True)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
+    assert saved["given"] == [] and saved["implied"] == {}
+    with pytest.raises(ZooError, match=message):
+        RunConfig.from_dict({**saved, field: value}, "config.json")

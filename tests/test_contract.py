@@ -580,3 +580,13 @@ def test_the_bounds_advice_names_every_kernel_set(monkeypatch):
     assert kernel_sets() == ["default", "avx2", "avx512"]
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     assert kernel_sets() == ["default", "avx2"]
+
+
+def test_check_builds_the_model_its_data_size_and_runs_the_trainers_check(zoo_plugin_zoo):
+    from test_training import _Sized
+
+    zoo = zoo_plugin_zoo(_Sized)
+    report = run_checks([zoo.models.get("sized").qualname], steps=4, listing=False)
+    assert report.ok, report.text()  # its trainer's check refuses the default width 8; the data imply 5
+    (batch,) = [o for o in report.outcomes if o.check == "batch" and "sized:sized" in o.subject]
+    assert batch.status == "PASS"

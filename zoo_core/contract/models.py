@@ -80,11 +80,18 @@ def _batch(bench: Bench, case: ModelCase, emit: Emit) -> None:
     import torch
 
     from zoo_core import distributed
-    from zoo_core.assembly import assemble
+    from zoo_core.assembly import assemble, build_model
+    from zoo_core.config import apply_implied
+    from zoo_core.trainer import check_batch
 
     cpu = torch.device("cpu")
     with stage(emit, "batch"):
         case.data = bench.dataset(emit, case.data_entry, case.config.dataset_params, "batch")
+        before = dict(case.config.model_params)
+        apply_implied(case.config, case.entry, case.data)
+        if case.config.model_params != before:  # sized by its data, as 'zoo train' builds it
+            torch.manual_seed(0)
+            case.model = build_model(case.entry, case.config.model_params, cpu)
         try:
             run = assemble(
                 case.config,
@@ -98,6 +105,7 @@ def _batch(bench: Bench, case: ModelCase, emit: Emit) -> None:
             fail(emit, "batch", str(exc))
         case.trainer = run.trainer
         case.batch = next(iter(run.plan.epoch(0)))
+        check_batch(case.trainer, case.model, case.batch)  # the trainer's own check, as before step 1
         case.model.train()
         losses = run.step(case.model, case.batch, run.optimizers)
         if not isinstance(losses, dict) or not losses:

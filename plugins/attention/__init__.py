@@ -71,9 +71,9 @@ def register_models(registry):
             "scheduler": {"warmup_steps": 100, "min_factor": 0.1},
         },
         predictor="zoo_plugins.attention.predict:Generate",
-        # measured 1.906-1.910 (seeds 0-2, one thread, AVX-512 kernels; nanoGPT's figure is 1.88):
-        # the bound leaves room for the default and avx2 kernels, not measured for the full recipe
-        expects={"eval_loss": ("<=", 1.95)},
+        # measured 1.906-1.910 (seeds 0-2 on AVX-512 kernels; seed 0 under ATEN_CPU_CAPABILITY=default
+        # and avx2 too: 1.9061 both; one thread); nanoGPT's figure is 1.88
+        expects={"eval_loss": ("<=", 1.93)},
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,19 @@ def accuracy(cnn: nn.Module, root: Path, device: Any, limit: int = 2000) -> floa
     return float((scores.argmax(1).cpu() == test_y).float().mean())
 
 
+def loop_order(n: int, batch_size: int, steps: int, seed: int) -> Iterator[torch.Tensor]:
+    """The index batches of ``steps`` steps, epoch after epoch, in the shared loop's order."""
+    from zoo_core.plugin.data import batch_indices
+
+    per_epoch, step = math.ceil(n / batch_size), 0
+    while step < steps:
+        order = batch_indices(
+            n, batch_size, seed=seed, epoch=step // per_epoch, shuffle=True, drop_last=False
+        )
+        yield from order[: steps - step]
+        step += min(len(order), steps - step)
+
+
 def cnn_on_batches(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -107,32 +121,20 @@ def cnn_on_batches(
     ``model`` builds the network (default: the tutorial's class). To measure the shared loop's
     overhead alone, pass the lesson's own network and optimizer settings: then only the loop differs.
     """
-    from zoo_core.plugin.data import batch_indices
-
     torch.manual_seed(seed)
     cnn = (model or CNN)()
     optimizer = torch.optim.Adam(cnn.parameters(), lr=1e-3)
     loss_func = nn.CrossEntropyLoss()
-    n = len(images)
-    per_epoch = math.ceil(n / batch_size)
     losses = []
     start = time.perf_counter()
-    step = 0
-    while step < steps:
-        order = batch_indices(
-            n, batch_size, seed=seed, epoch=step // per_epoch, shuffle=True, drop_last=False
-        )
-        for idx in order:
-            output = cnn(images[idx])
-            output = output[0] if isinstance(output, tuple) else output
-            loss = loss_func(output, labels[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            step += 1
-            if step >= steps:
-                break
+    for idx in loop_order(len(images), batch_size, steps, seed):
+        output = cnn(images[idx])
+        output = output[0] if isinstance(output, tuple) else output
+        loss = loss_func(output, labels[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
     elapsed = time.perf_counter() - start
     return {"value": elapsed / steps * 1e3, "seconds": elapsed, "losses": losses}
 
@@ -255,3 +257,51 @@ def gan(
             "in_bounds": float(inside),
         }
     return {"value": steps / elapsed, "seconds": elapsed, "metrics": metrics, "d_losses": d_losses}
+
+
+# -- 601 attention: char-gpt, nanoGPT's CPU recipe --------------------------------------------------
+def char_gpt(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    steps: int,
+    model: Any,
+    seed: int = 0,
+    batch_size: int = 12,
+    lr: float = 1e-3,
+    min_lr: float = 1e-4,
+    warmup: int = 100,
+) -> dict[str, Any]:
+    """The plain loop a reader of nanoGPT writes: AdamW (decay on matrices only), a warm-up then a
+    cosine decay of the learning rate set by hand each step, gradients clipped at 1.0; the windows
+    ``x``/``y`` visited in the shared loop's batch order (``batch_indices``)."""
+    torch.manual_seed(seed)
+    gpt = model()
+    params = [p for p in gpt.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
+    clipped = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def rate(s: int) -> float:
+        if s < warmup:
+            return lr * (s + 1) / warmup
+        progress = min(1.0, (s - warmup) / max(1, steps - warmup))
+        return lr * (min_lr / lr + (1 - min_lr / lr) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    losses = []
+    start = time.perf_counter()
+    for step, idx in enumerate(loop_order(len(x), batch_size, steps, seed)):
+        for group in optimizer.param_groups:
+            group["lr"] = rate(step)
+        logits = gpt(x[idx])
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[idx].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(clipped, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    elapsed = time.perf_counter() - start
+    return {"value": elapsed / steps * 1e3, "seconds": elapsed, "losses": losses}

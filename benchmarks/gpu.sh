@@ -8,8 +8,10 @@
 # Steps: install zoo; say which packages are missing; the CUDA-graph tests (tests/test_graphs.py,
 # the capture test included); benchmarks/gpu.py (save on CUDA and reload on the CPU, resume a
 # graphed run on the CPU, every lesson briefly on CUDA, graphed and eager); `zoo train` from the
-# command line; and last the table's GPU rows (GAN 10,000 steps graphed vs an eager hand loop,
-# one CNN epoch graphed vs an eager DataLoader loop, bf16-mixed and --compile against it).
+# command line; char-gpt's GPU recipe (nanoGPT's train_shakespeare_char.py, val loss 1.47 there,
+# 5,000 steps) and a sample of it; and last the table's GPU rows (GAN 10,000 steps graphed vs an
+# eager hand loop, one CNN epoch graphed vs an eager DataLoader loop, bf16-mixed and --compile
+# against it).
 # Results go to .bench/ (and to $OUT if set).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -82,6 +84,21 @@ if "$PY" -c "import matplotlib" 2>/dev/null; then
         "${zoo[@]}" train gan --device cuda --steps 300 $options --out ".bench/options-$n" -q || status=1
         "${zoo[@]}" eval ".bench/options-$n" --device cpu || status=1
     done
+else
+    echo "skipped: matplotlib is missing, and 'zoo train' needs it for its figures"
+fi
+
+step "char-gpt, nanoGPT's GPU recipe (6 layers, 6 heads, 384 wide, block 256, batch 64, dropout 0.2; its 1.47)"
+if "$PY" -c "import matplotlib" 2>/dev/null; then
+    zoo=("$PY" -c "from zoo_core.cli import main; main()")
+    gpt_steps=5000
+    [ "$QUICK" = 1 ] && gpt_steps=200
+    rm -rf .bench/char-gpt-cuda
+    # the training windows are views on the CPU; on CUDA they are copied out (about 4 GB at block 256)
+    "${zoo[@]}" train char-gpt --device cuda --steps "$gpt_steps" --batch-size 64 --precision bf16-mixed \
+        --set n_layer=6 --set n_head=6 --set n_embd=384 --set block_size=256 --set dropout=0.2 \
+        --out .bench/char-gpt-cuda --json || status=1
+    "${zoo[@]}" predict .bench/char-gpt-cuda "ROMEO:" --max-new-tokens 200 --seed 1 --device cuda || status=1
 else
     echo "skipped: matplotlib is missing, and 'zoo train' needs it for its figures"
 fi

@@ -427,6 +427,92 @@ _option_row(
 )
 
 
+# -- 601 attention: char-gpt on the CPU ------------------------------------------------------------
+def _char_gpt_steps(s: Settings) -> int:
+    """Steps timed per run: the recipe's first 200 (its schedule set for those), 20 with --quick."""
+    return 20 if s.quick else 200
+
+
+@row("step-char-gpt", "cpu", "shared-trainer step, char-gpt (nanoGPT's CPU recipe, batch 12 x 64)")
+def step_char_gpt(s: Settings) -> Result:
+    from benchmarks import baselines
+
+    steps = _char_gpt_steps(s)
+    result = Result(
+        "step-char-gpt",
+        f"step, char-gpt lesson vs a plain loop of the same model ({steps} steps, same batches)",
+        unit="ms/step",
+        target="<= +3%; same losses",
+    )
+    from zoo_core import create_dataset, create_model
+
+    x, y = create_dataset("tiny-shakespeare").train.tensors
+
+    def zoo() -> dict[str, Any]:
+        with run_folder() as tmp:
+            run, _ = train("char-gpt", out=tmp / "run", device="cpu", steps=steps, sets=["log_every=1"])
+        return {"value": run.loop_seconds / run.step * 1e3, "losses": [r["loss"] for r in run.history]}
+
+    def hand() -> dict[str, Any]:
+        return baselines.char_gpt(x, y, steps=steps, model=lambda: create_model("char-gpt"))
+
+    zs, bs = paired(zoo, hand, s.repeats(5, 1), warmup=0 if s.quick else 1, log=s.log)
+    return _overhead(result, zs, bs, limit_ratio=1.03)
+
+
+def _char_gpt_option_row(id: str, figure: str, changed: dict[str, Any], target: str) -> None:
+    """A row: char-gpt's first steps with ``changed`` against 32-true eager, side by side."""
+
+    @row(id, "cpu", figure)
+    def measure(s: Settings) -> Result:
+        steps = _char_gpt_steps(s)
+        result = Result(id, f"{figure} ({steps} steps)", unit="ms/step", target=target)
+
+        def one(options: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+            def run() -> dict[str, Any]:
+                with run_folder() as tmp:
+                    done, _ = train("char-gpt", out=tmp / "run", device="cpu", steps=steps, **options)
+                return {
+                    "value": done.loop_seconds / done.step * 1e3,
+                    "eval_loss": done.metrics["eval_loss"],
+                    "compile_seconds": done.compile_seconds,
+                }
+
+            return run
+
+        zs, bs = paired(
+            one(changed), one({}), s.repeats(3 if "compile" not in changed else 1, 1), warmup=0, log=s.log
+        )
+        result.zoo = median([z["value"] for z in zs])
+        result.baseline = median([b["value"] for b in bs])
+        result.ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+        gap = abs(median([z["eval_loss"] for z in zs]) - median([b["eval_loss"] for b in bs]))
+        compiled = [z["compile_seconds"] for z in zs if z["compile_seconds"]]
+        extra = f"; compile {median(compiled):.1f} s apart from the loop" if compiled else ""
+        result.status = verdict(gap <= 0.03)
+        result.notes = (
+            f"{1 / result.ratio:.2f}x the speed of 32-true eager{extra}; eval_loss "
+            f"{median([z['eval_loss'] for z in zs]):.4f} vs {median([b['eval_loss'] for b in bs]):.4f} "
+            f"(within 0.03: {'yes' if gap <= 0.03 else 'NO'}); {_cpu_features()}"
+        )
+        result.data = {"zoo": zs, "baseline": bs}
+        return result
+
+
+_char_gpt_option_row(
+    "bf16-char-gpt-cpu",
+    "char-gpt on the CPU, --precision bf16-mixed vs 32-true",
+    {"precision": "bf16-mixed"},
+    "eval_loss within 0.03; >= 1.5x the speed on a CPU with native bfloat16 (reported elsewhere)",
+)
+_char_gpt_option_row(
+    "compile-char-gpt-cpu",
+    "char-gpt on the CPU, --compile vs eager (loop time; compile time apart)",
+    {"compile": True},
+    "eval_loss within 0.03; time reported",
+)
+
+
 @row("infer-cnn-cpu", "cpu", "CNN inference, a batch of 1,000 digits: eager vs .pt2 vs onnxruntime")
 def infer_cnn_cpu(s: Settings) -> Result:
     """The CNN lesson's forward pass on 1,000 digits, three ways, each call timed in turn."""

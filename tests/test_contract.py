@@ -10,6 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 import zoo_core
@@ -537,3 +538,55 @@ def test_a_or_an_as_the_name_is_spoken(noun, said):
     from zoo_core.author.contract.parts import article
 
     assert article(noun) == said
+
+
+# -- zoo check predicts with the sample inputs a predictor declares ----------------------------------
+class _Sampled(zoo_core.Predictor):
+    sample = ("0.5",)
+
+    def read(self, model, args):
+        from zoo_core.plugin.predictor import parse_numbers
+
+        return (torch.tensor([parse_numbers(a, 1, "x") for a in args]),)
+
+
+class _Unreadable(_Sampled):
+    sample = ("half",)
+
+
+class Predicting:
+    """Two models with predictors: one reads its sample, one refuses it."""
+
+    @zoo_core.hookimpl
+    def register_models(self, registry):
+        common = {**LINE, "recipe": {"lr": 0.1, "steps": 10}}
+        registry.add("reads", predictor=_Sampled, **common)
+        registry.add("refuses", predictor=_Unreadable, **common)
+
+
+def test_check_predicts_with_the_predictors_sample(zoo_plugin_zoo):
+    zoo_plugin_zoo(Predicting())
+    report = run_checks(["predicting"], steps=4, listing=False)
+    (good,) = [o for o in report.outcomes if o.check == "predicts" and "reads" in o.subject]
+    assert good.status == "PASS" and "'zoo predict RUN 0.5' reads, runs and shows 1 records" in good.detail
+    (bad,) = [o for o in report.outcomes if o.check == "predicts" and "refuses" in o.subject]
+    assert bad.status == "FAIL" and "expected numbers (x), got 'half'" in bad.detail
+
+
+def test_the_bounds_advice_names_every_kernel_set(monkeypatch):
+    from zoo_core.author.contract.learning import kernel_sets
+
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert kernel_sets() == ["default", "avx2", "avx512"]
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert kernel_sets() == ["default", "avx2"]
+
+
+def test_check_builds_the_model_its_data_size_and_runs_the_trainers_check(zoo_plugin_zoo):
+    from test_training import _Sized
+
+    zoo = zoo_plugin_zoo(_Sized)
+    report = run_checks([zoo.models.get("sized").qualname], steps=4, listing=False)
+    assert report.ok, report.text()  # its trainer's check refuses the default width 8; the data imply 5
+    (batch,) = [o for o in report.outcomes if o.check == "batch" and "sized:sized" in o.subject]
+    assert batch.status == "PASS"

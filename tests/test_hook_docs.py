@@ -227,6 +227,7 @@ def test_environment_example_runs(examples):
     "title",
     [
         "Checking a plugin",
+        "Models sized by their data",
         "The supervised trainer",
         "Settings on the command line",
         "Datasets that are not tensors",

@@ -26,6 +26,7 @@ SHARED = {"standard", "mnist"}
 QUICK = {
     "gan": ["dataset.n=128", "dataset.n_eval=16", "trainer.eval_samples=16"],
     "conditional-gan": ["dataset.n=128", "dataset.n_eval=16", "trainer.eval_samples=16"],
+    "char-gpt": ["warmup_steps=1", "n_layer=1", "n_embd=16", "n_head=2"],
 }
 HAVE_GYM = importlib.util.find_spec("gymnasium") is not None
 

@@ -13,8 +13,9 @@ from safetensors.torch import save_file
 import zoo_core
 from zoo_core.cli import cli
 from zoo_core.plugin.errors import PluginError
-from zoo_core.plugin.predictor import Predictor
+from zoo_core.plugin.predictor import Option, Predictor
 from zoo_core.plugin.registry import Registry
+from zoo_core.serve.predict import predict, split_options
 from zoo_core.training.loop import train_model
 
 X = [[0.5], [-0.25], [1.0]]
@@ -107,3 +108,71 @@ def test_predictor_field_is_lazy_listed_and_validated():
     broken = registry.add("broken", factory="torch.nn:Linear", predictor="zoo_core.serve.predict:Nope")
     with pytest.raises(zoo_core.ZooError, match="cannot load predictor 'zoo_core.serve.predict:Nope'"):
         broken.load_predictor()
+
+
+class Sweep(Predictor):
+    """A predictor with options of every type, taking its inputs one at a time."""
+
+    one_at_a_time = True
+    options = {
+        "scale": Option(1.0, "Multiplies the outputs.", min=0.0),
+        "repeat": Option(1, "Rows per input.", min=1, max=3),
+        "label": Option("y", "Name of the output."),
+        "round": Option(False, "Round the outputs."),
+        "top_k": Option(5, "Takes --top-k."),
+    }
+
+    def start(self, model, options):
+        super().start(model, options)
+        self.seen = []
+
+    def read(self, model, args):
+        self.seen.append(list(args))
+        return (torch.tensor([[float(args[0])]] * self.settings.values["repeat"]),)
+
+    def show(self, args, batch, outputs, options):
+        values = options.values
+        out = outputs * values["scale"]
+        out = out.round() if values["round"] else out
+        return [{values["label"]: out.flatten().tolist(), "device": options.device, "k": values["top_k"]}]
+
+
+def test_predictor_options_are_typed_and_inputs_come_one_at_a_time(toy_run, monkeypatch):
+    sweep = Sweep()
+    monkeypatch.setattr("zoo_core.serve.predict.predictor_of", lambda entry: sweep)
+    plain = predict(toy_run, ["0.5", "1"])
+    assert sweep.seen == [["0.5"], ["1"]]  # one input per read
+    assert [list(r) for r in plain.records] == [["y", "device", "k"]] * 2
+    assert plain.records[0]["k"] == 5 and plain.records[0]["device"] == "cpu"
+    chosen = predict(
+        toy_run, ["0.5"], top_k=2, options={"scale": "2", "repeat": 3, "label": "z", "round": "true"}
+    )
+    (record,) = chosen.records
+    assert len(record["z"]) == 3 and record["k"] == 2  # --top-k reaches an option named top_k
+    expected = (_expected(toy_run)[0] * 2).round()
+    assert record["z"][0] == pytest.approx(float(expected[0]))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"repeat": 4}, "--repeat: must be at least 1 and at most 3, got 4"),
+        ({"repeat": "1.5"}, "--repeat: expected a whole number"),
+        ({"scale": "nan"}, "--scale: expected a finite number"),
+        ({"round": "maybe"}, "--round: expected true or false"),
+        ({"colour": "red"}, "no such option: --colour .*--scale, --repeat, --label, --round, --top-k"),
+    ],
+)
+def test_a_bad_predictor_option_is_one_line(toy_run, monkeypatch, options, message):
+    monkeypatch.setattr("zoo_core.serve.predict.predictor_of", lambda entry: Sweep())
+    with pytest.raises(zoo_core.ZooError, match=message):
+        predict(toy_run, ["0.5"], options=options)
+
+
+def test_options_split_from_inputs_on_the_command_line():
+    assert split_options(["a", "--max-new-tokens", "5", "b", "--seed=1", "-0.5"]) == (
+        ["a", "b", "-0.5"],
+        {"max_new_tokens": "5", "seed": "1"},
+    )
+    with pytest.raises(zoo_core.ZooError, match="option --seed needs a value"):
+        split_options(["a", "--seed"])

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from zoo_core.cli import cli
+from zoo_core.plugin.errors import ZooError
 from zoo_core.store.checkpoint import read_metadata
 from zoo_core.training.loop import Interrupted, train_model
 
@@ -360,3 +361,22 @@ def test_ctrl_c_before_the_loop_is_one_line_and_exit_130(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["train", "regression", "--out", str(tmp_path / "r")])
     assert result.exit_code == 130 and result.output == "zoo: error: interrupted (Ctrl-C)\n"
     assert not (tmp_path / "r").exists()  # nothing was written: the folder is gone again
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("given", "hidden", "'given' must be a list of model setting names"),
+        ("given", [1], "'given' must be a list of model setting names"),
+        ("implied", {"width": 3}, "'implied' must be a mapping of the model's own settings"),
+        ("implied", ["hidden"], "'implied' must be a mapping of the model's own settings"),
+    ],
+)
+def test_a_damaged_record_of_given_or_implied_settings_is_refused(toy_zoo, tmp_path, field, value, message):
+    from zoo_core.config.runconfig import RunConfig
+
+    train_model("toy", out=tmp_path / "run", device="cpu", quiet=True)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
+    assert saved["given"] == [] and saved["implied"] == {}
+    with pytest.raises(ZooError, match=message):
+        RunConfig.from_dict({**saved, field: value}, "config.json")

@@ -178,3 +178,21 @@ def test_new_plugin_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr
     evaluated = json.loads(proc.stdout)
     assert evaluated["model"] == "waves:waves" and "eval_loss" in evaluated["metrics"]
+
+
+def test_the_scaffold_shows_the_whole_contract(tmp_path, monkeypatch, zoo_plugin_zoo, forget_modules):
+    """A fresh plugin declares what its recipe reaches and how it predicts: 'zoo check --train' checks both."""
+    from zoo_core.author.contract import run_checks
+
+    new_plugin("waves", "--dir", str(tmp_path / "pkg"))
+    monkeypatch.syspath_prepend(str(tmp_path / "pkg" / "src"))
+    zoo = zoo_plugin_zoo("zoo_waves")
+    model = zoo.models.get("zoo_waves:waves")
+    assert model.expects == {"eval_loss": ("<=", 0.02)}
+    assert model.predictor == "zoo_waves.model:SineInput"
+    text = (tmp_path / "pkg" / "src" / "zoo_waves" / "__init__.py").read_text()
+    assert "ATEN_CPU_CAPABILITY=default, avx2 (and avx512" in text
+    report = run_checks(["zoo_waves"], steps=4, listing=False, train=True)
+    assert report.ok and report.count("SKIP") == 0, report.text()
+    checks = {o.check for o in report.outcomes if o.status == "PASS"}
+    assert {"predicts", "expects"} <= checks

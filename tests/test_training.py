@@ -386,3 +386,73 @@ def test_an_error_in_a_plugins_code_names_the_plugin_entry_and_phase(make_zoo, t
         result.exit_code == 2
         and "trainer '_buggy:broken' failed in loss at step 1: KeyError: 'missing'" in result.output
     )
+
+
+class _Sized:
+    """The toy model on data that imply its width, with a trainer that checks the first batch."""
+
+    @zoo_core.hookimpl
+    def register_models(registry):
+        from tests.conftest import toy_net
+
+        registry.add(
+            "sized",
+            factory=toy_net,
+            summary="toy net sized by its data",
+            tags=["test"],
+            defaults={"hidden": 8, "activation": "tanh"},
+            dataset="wide",
+            optimizer="sgd",
+            trainer="checked",
+            recipe={"lr": 0.05, "steps": 3},
+        )
+
+    @zoo_core.hookimpl
+    def register_datasets(registry):
+        def wide(hidden: int = 5, seed: int = 0):
+            from tests.conftest import toy_line
+
+            data = toy_line(seed=seed)
+            data.implies = {"hidden": hidden, "channels": 3}  # channels: not a setting of this model
+            return data
+
+        registry.add("wide", factory=wide, summary="a line implying a width", defaults={"hidden": 5})
+
+    @zoo_core.hookimpl
+    def register_optimizers(registry):
+        registry.add("sgd", factory="torch.optim:SGD", summary="SGD")
+
+    @zoo_core.hookimpl
+    def register_trainers(registry):
+        from tests.conftest import ToyStep
+
+        class Checked(ToyStep):
+            def check(self, model, batch):
+                calls.append(tuple(batch[0].shape))
+                if model[0].out_features > 6:
+                    raise ZooError(f"width {model[0].out_features} is more than the data allow")
+
+        registry.add("checked", factory=Checked, summary="checks the width", defaults={"weight": 1.0})
+
+
+calls: list[tuple[int, ...]] = []
+
+
+def test_data_imply_model_settings_unless_given(make_zoo, tmp_path):
+    make_zoo(_Sized)
+    calls.clear()
+    result = train_model("sized", out=tmp_path / "a", device="cpu")
+    assert result.config.model_params["hidden"] == 5 and result.config.implied == {"hidden": 5}
+    assert calls == [(64, 1)]  # checked once, on the first (full) batch
+    assert zoo_core.load_model(tmp_path / "a")[0].out_features == 5
+    saved = json.loads((tmp_path / "a" / "config.json").read_text())
+    repeat = train_model(config_file=tmp_path / "a" / "config.json", out=tmp_path / "b", device="cpu")
+    assert repeat.config.given == [] and repeat.config.implied == {"hidden": 5}
+    assert saved["config"]["given"] == []
+    given = train_model("sized", sets=["model.hidden=4"], out=tmp_path / "c", device="cpu")
+    assert given.config.model_params["hidden"] == 4 and given.config.implied == {}
+    with pytest.raises(ZooError, match="width 7 is more than the data allow"):
+        train_model("sized", sets=["model.hidden=7"], out=tmp_path / "d", device="cpu")
+    assert not (tmp_path / "d").exists()
+    wider = train_model("sized", sets=["dataset.hidden=6"], out=tmp_path / "e", device="cpu")
+    assert wider.config.model_params["hidden"] == 6

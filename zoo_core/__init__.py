@@ -33,6 +33,7 @@ _LAZY = {
     "table": "zoo_core.plugin.text",
     "atomic_path": "zoo_core.plugin.atomic",
     "PredictOptions": "zoo_core.plugin.predictor",
+    "Option": "zoo_core.plugin.predictor",
     "TENSOR_SUFFIXES": "zoo_core.plugin.predictor",
     "read_tensor": "zoo_core.plugin.predictor",
     "parse_numbers": "zoo_core.plugin.predictor",
@@ -47,6 +48,7 @@ _LAZY = {
     "read_json": "zoo_core.store.runs",
     "Trained": "zoo_core.serve.trained",
     "open_run": "zoo_core.serve.trained",
+    "predict": "zoo_core.serve.predict",
     "compare_formats": "zoo_core.serve.formats",
     "formats_table": "zoo_core.serve.formats",
 }

@@ -173,4 +173,7 @@ def mnist(
             "n_train": len(train),
             "n_eval": len(evaluation),
         },
+        # what the digits decide for a model that has such a setting: 10 classes, 28 pixels a row
+        # (an LSTM's input_size), 784 pixels an image (the autoencoder's n_inputs)
+        implies={"n_classes": len(CLASSES), "input_size": 28, "n_inputs": 28 * 28},
     )

@@ -31,7 +31,24 @@ class Supervised(Trainer):
 
     def loss(self, model, batch):
         x, y = batch
-        return {"loss": self.criterion(model(x), y)}
+        return {"loss": self.criterion(*self.pairs(model(x), y))}
+
+    def pairs(self, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs and targets as the criterion takes them: a sequence's (B, T, C) scores with (B, T)
+        targets become (B*T, C) and (B*T,) for ``cross_entropy`` (classes last, as a model writes them);
+        torch's own (B, C, d...) with (B, d...) pass as they are; other shapes are one line."""
+        if self.loss_name != "cross_entropy" or out.dim() < 3:
+            return out, y
+        if tuple(out.shape[:-1]) == tuple(y.shape):
+            return out.reshape(-1, out.shape[-1]), y.reshape(-1)
+        if (out.shape[0], *out.shape[2:]) == tuple(y.shape):
+            return out, y
+        from zoo_core import ZooError
+
+        raise ZooError(
+            f"cross_entropy: outputs of shape {tuple(out.shape)} (classes last) need targets of shape "
+            f"{tuple(out.shape[:-1])}, got {tuple(y.shape)}"
+        )
 
     @torch.no_grad()
     def predict(self, model, data, device):
@@ -57,7 +74,7 @@ class Supervised(Trainer):
         return torch.cat(outputs), torch.cat(targets)
 
     def evaluate(self, model, data, device):
-        out, y = self.predict(model, data.evaluation, device)
+        out, y = self.pairs(*self.predict(model, data.evaluation, device))
         metrics = {"eval_loss": float(self.criterion(out, y))}
         if self.loss_name == "cross_entropy":
             metrics["accuracy"] = float((out.argmax(1) == y).float().mean())

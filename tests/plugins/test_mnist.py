@@ -189,3 +189,16 @@ def test_a_data_root_one_level_too_deep_names_the_folder_to_give(tmp_path, make_
         ZooError, match="holds MNIST files, but zoo reads them from ROOT/MNIST/raw/; move them to"
     ):
         zoo_core.create_dataset("mnist", data_root=str(loose))
+
+
+def test_the_digits_size_the_models_that_read_them(mnist_root, tmp_path):
+    data = zoo_core.create_dataset("mnist", data_root=str(mnist_root))
+    assert data.implies == {"n_classes": 10, "input_size": 28, "n_inputs": 784}
+    result = zoo_core.train(
+        "rnn-classifier", steps=1, data_root=str(mnist_root), device="cpu", out=tmp_path / "run"
+    )
+    assert result.config.implied == {"n_classes": 10, "input_size": 28}  # its settings only
+    kept = zoo_core.train(
+        "cnn", steps=1, sets=["n_classes=12"], data_root=str(mnist_root), device="cpu", out=tmp_path / "cnn"
+    )
+    assert kept.config.model_params["n_classes"] == 12 and "n_classes" not in kept.config.implied

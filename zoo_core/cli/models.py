@@ -10,41 +10,74 @@ from zoo_core.cli.app import cli, echo_json
 from zoo_core.plugin.errors import ZooError
 
 
-@cli.command("predict", context_settings={"ignore_unknown_options": True})
-@click.argument("run", metavar="RUN")
+@cli.command("predict", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("run", metavar="RUN", required=False)
 @click.argument("inputs", nargs=-1, metavar="[INPUT]...")
-@click.option(
-    "--top-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input."
-)
+@click.option("--top-k", type=click.IntRange(min=1), default=None, help="Classes shown per input [3].")
 @click.option(
     "--out", type=click.Path(file_okay=False), default=None, help="Folder for files a model writes [.]."
 )
 @click.option("--device", default="cpu", show_default=True, help="Where to run the model.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--help", "-h", "show_help", is_flag=True, help="Show this message (with RUN: its model's options)."
+)
 def predict_cmd(
-    run: str, inputs: tuple[str, ...], top_k: int, out: str | None, device: str, as_json: bool
+    run: str | None,
+    inputs: tuple[str, ...],
+    top_k: int | None,
+    out: str | None,
+    device: str,
+    as_json: bool,
+    show_help: bool,
 ) -> None:
     """Run a trained model on your own inputs, read the way its lesson says.
 
     RUN is a run folder, a model name (its latest run), a .safetensors file, a hub folder or
     hf://org/name. INPUTs: numbers for the regression lessons (0.5 -0.3), x,y points for
     classification, digit images for the MNIST models (--top-k), images for the autoencoder
-    (reconstructions go to --out); any other model reads .npy, .safetensors or .json tensors.
+    (reconstructions go to --out), prompts for char-gpt; any other model reads .npy, .safetensors
+    or .json tensors. A model's predictor may add options of its own: 'zoo predict RUN --help'.
     """
-    from zoo_core.serve.predict import predict
+    from zoo_core.serve.predict import predict, split_options
+
+    ctx = click.get_current_context()
+    args, given = split_options(inputs)
+    if show_help or "help" in given:
+        click.echo(ctx.get_help())
+        if run is not None:
+            click.echo(_predictor_help(run))
+        return
+    if run is None:
+        raise ZooError("name a RUN to predict with (a run folder or a model name); see 'zoo predict --help'")
     from zoo_core.training.devices import pick_device
 
-    unknown = [a for a in inputs if a.startswith("--")]
-    if unknown:
-        raise ZooError(f"no such option: {unknown[0]} (see 'zoo predict --help')")
     dev, _ = pick_device(device)
-    result = predict(run, inputs, top_k=top_k, out=out, device=str(dev))
+    result = predict(run, args, top_k=top_k, out=out, device=str(dev), options=given)
     if not run.startswith("hf://") and not Path(run).exists():  # a model name: say which run it took
         click.echo(f"using the latest run of {run}: {result.source}", err=True)
     if as_json:
         echo_json({"model": result.model, "source": result.source, "predictions": result.records})
         return
     click.echo(result.text)
+
+
+def _predictor_help(run: str) -> str:
+    """The lines ``zoo predict RUN --help`` adds: what an INPUT is for RUN's model, and its options."""
+    from zoo_core.serve.predict import predictor_of
+    from zoo_core.serve.trained import open_run
+
+    trained = open_run(run)
+    predictor = predictor_of(trained.entry)
+    lines = [f"\nModel {trained.entry.qualname}: INPUT is {predictor.inputs}"]
+    if predictor.options:
+        lines.append("Its predictor's options:")
+        rows = [("--" + n.replace("_", "-"), o) for n, o in predictor.options.items()]
+        width = max(len(flag) for flag, _ in rows)
+        for flag, option in rows:
+            kind = type(option.default).__name__.upper()
+            lines.append(f"  {flag:<{width}}  {kind:<5}  {option.help}  [default: {option.default}]")
+    return "\n".join(lines)
 
 
 @cli.command("export")

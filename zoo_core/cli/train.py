@@ -197,7 +197,10 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
         from zoo_core.training.loop import configure
 
         config, _ = configure(name, **options)
+        unsized = _size_from_data(config)
         click.echo(to_toml(config), nl=False)
+        if unsized:
+            click.echo(f"# {unsized}")
         return
     if nproc is not None:
         from zoo_core.training.parallel.launcher import launch
@@ -223,3 +226,23 @@ def train_cmd(name: str | None, as_json: bool, quiet: bool, **options: Any) -> N
             f"{compiled}) on {result.device}  {shown}"
         )
         click.echo(f"saved: {result.run_dir}")
+
+
+def _size_from_data(config: Any) -> str:
+    """Apply the settings the run's data imply (``--print-config`` shows them); why not, or ''."""
+    from zoo_core.config.resolver import apply_implied, build_dataset
+    from zoo_core.plugin.discovery import get_zoo
+    from zoo_core.plugin.errors import ZooError, first_line
+
+    zoo = get_zoo()
+    try:
+        data = build_dataset(
+            zoo.datasets.get(config.dataset),
+            config.dataset_params,
+            seed=config.loop.seed,
+            data_root=config.data_root,
+        )
+    except ZooError as exc:
+        return f"the dataset cannot be built here ({first_line(exc)}): the model settings it implies are not shown"
+    apply_implied(config, zoo.models.get(config.model), data)
+    return ""

@@ -44,9 +44,10 @@ class ConfigFile:
         for key, value in data.items():
             if key not in fields:
                 raise ZooError(f"--config {path}: unknown key '{key}'; valid keys: {', '.join(fields)}")
-            want = dict if key.endswith("_params") or key == "loop" else str
+            want = dict if key.endswith("_params") or key in ("loop", "implied") else str
+            want = list if key == "given" else want
             if not (isinstance(value, want) or (key == "data_root" and value is None)):
-                kind = "a table" if want is dict else "a string"
+                kind = {dict: "a table", list: "a list"}.get(want, "a string")
                 raise ZooError(f"--config {path}: '{key}' must be {kind}, not {value!r}")
         return cls(str(path), data)
 

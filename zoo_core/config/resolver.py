@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo_core.config import settings
 from zoo_core.config.runconfig import CONSTANT, SECTIONS, RunConfig, part_entry, scheduler_entry
-from zoo_core.config.settings import Loop, parse_value
+from zoo_core.config.settings import Loop, fits, kind_of, parse_value
 from zoo_core.plugin.discovery import get_zoo
 from zoo_core.plugin.errors import ZooError
 from zoo_core.plugin.registry import Entry, suggest
@@ -49,6 +49,27 @@ def build_dataset(entry: Entry, overrides: Mapping[str, Any], *, seed: int, data
     return result if isinstance(result, Splits) else Splits(train=result)
 
 
+def apply_implied(config: RunConfig, entry: Entry, data: Any) -> None:
+    """Set the model settings the data imply (``Splits.implies``) that the user did not set.
+
+    Only settings the model has (in its entry's ``defaults``) are set; ``config.implied`` records
+    them, so ``config.json`` and the weights' metadata rebuild the same model without the data.
+    """
+    implies = getattr(data, "implies", None) or {}
+    if not isinstance(implies, Mapping):
+        raise ZooError(f"dataset '{config.dataset}': Splits.implies must be a mapping of model settings")
+    for key, value in implies.items():
+        if key not in entry.defaults or key in config.given:
+            continue
+        if not fits(value, entry.defaults[key]):
+            raise ZooError(
+                f"dataset '{config.dataset}' implies {key}={value!r}, but model '{entry.name}' "
+                f"takes {kind_of(entry.defaults[key])} there"
+            )
+        config.model_params[key] = value
+        config.implied[key] = value
+
+
 def resolve(
     model_name: str,
     *,
@@ -83,6 +104,7 @@ def resolve(
         data_root = data_root or saved.get("data_root")
     explicit = {k: v for k, v in (loop or {}).items() if v is not None}
     loop_values.update(explicit)
+    given = _given_model_settings(saved, sets)
     explicit.update(_apply_sets(sets, params, loop_values))
     _settle_length(loop_values, explicit)
     return RunConfig(
@@ -100,7 +122,19 @@ def resolve(
         device=device or "auto",
         data_root=data_root,
         save_format=save_format or saved.get("save_format") or "safetensors",
+        given=sorted(k for k in given if k in params["model"]),
     )
+
+
+def _given_model_settings(saved: Mapping[str, Any], sets: Iterable[str]) -> set[str]:
+    """The model settings a config file or ``--set`` gives: a file written by zoo (a run's
+    ``config.json``, ``--print-config``) says which were given; in a hand-written one, all it sets."""
+    given = set(saved["given"]) if "given" in saved else set(saved.get("model_params", {}))
+    for key, _ in split_assignments(sets):
+        section, _, bare = key.rpartition(".")
+        if section in ("", "model"):
+            given.add(bare)
+    return given
 
 
 def _part_names(model: Entry, chosen: Mapping[str, str | None]) -> dict[str, str]:

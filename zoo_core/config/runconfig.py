@@ -37,6 +37,10 @@ class RunConfig:
     loop: Loop = attrs.field(factory=lambda: Loop(epochs=1))
     device: str = "auto"
     data_root: str | None = None
+    #: model settings the user set (``--set``, a config file): what the data imply never replaces them
+    given: list[str] = attrs.field(factory=list)
+    #: model settings the dataset implied (``Splits.implies``), as applied to ``model_params``
+    implied: dict[str, Any] = attrs.field(factory=dict)
     #: what checkpoints are written as (``--save-format``); the only setting a resume may change too
     save_format: str = attrs.field(default="safetensors", validator=lambda _, __, v: check_save_format(v))
 
@@ -79,7 +83,13 @@ class RunConfig:
                 raise _bad(source, f"'{name}' must be a string, not {data[name]!r}")
             if name in data:
                 values[name] = data[name]
-        config = cls(**values)
+        given = data.get("given", [])
+        if not isinstance(given, list) or not all(isinstance(k, str) for k in given):
+            raise _bad(source, "'given' must be a list of model setting names")
+        implied = data.get("implied", {})
+        if not isinstance(implied, Mapping) or not all(k in values["model_params"] for k in implied):
+            raise _bad(source, "'implied' must be a mapping of the model's own settings")
+        config = cls(**values, given=list(given), implied=dict(implied))
         registries = get_zoo().registries
         for name in SECTIONS:
             entry = (

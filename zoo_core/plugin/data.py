@@ -15,11 +15,25 @@ class Splits:
     train: Any
     eval: Any = None
     info: dict[str, Any] = attrs.field(factory=dict)  # e.g. class names, input shape
+    #: model settings the data decide (``vocab_size``, ``n_classes``, ``in_channels``, a plugin's
+    #: own): applied to a model that has such a setting, unless the user set it
+    implies: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def evaluation(self) -> Any:
         """The evaluation data, or the training data when the lesson has none held out."""
         return self.train if self.eval is None else self.eval
+
+
+def first_batch(dataset: Any, size: int) -> Any:
+    """The first ``size`` samples of ``dataset`` as one batch, as the loop would make it."""
+    tensors = tensors_of(dataset)
+    if tensors is not None:
+        return tuple(t[:size] for t in tensors)
+    import torch
+
+    batch = Batches(dataset).epoch([torch.arange(min(size, len(dataset)))])
+    return next(iter(batch))
 
 
 def tensors_of(dataset: Any) -> tuple[Any, ...] | None:

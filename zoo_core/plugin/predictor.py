@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,6 +30,45 @@ class PredictOptions:
 
     top_k: int = 3
     out: Path = Path(".")
+    device: str = "cpu"
+    #: the predictor's own options (its ``options``), typed, each one given or its default
+    values: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Option:
+    """One option a predictor declares: ``zoo predict RUN --NAME VALUE``, typed by its default."""
+
+    default: int | float | str | bool
+    help: str
+    min: float | None = None  # the smallest value allowed, when there is one
+    max: float | None = None
+
+    def parse(self, name: str, value: Any) -> Any:
+        """``value`` (text from the command line, or a value from Python) as this option's type."""
+        flag = "--" + name.replace("_", "-")
+        kind = type(self.default)
+        if kind is bool:
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+                value = value.lower() in ("true", "1", "yes")
+            if not isinstance(value, bool):
+                raise ZooError(f"{flag}: expected true or false, got {value!r}")
+            return value
+        try:
+            typed = kind(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            typed = None
+        if typed is None or (kind is int and isinstance(value, float) and value != int(value)):
+            raise ZooError(
+                f"{flag}: expected {'a whole number' if kind is int else kind.__name__}, got {value!r}"
+            )
+        if kind is float and not math.isfinite(typed):
+            raise ZooError(f"{flag}: expected a finite number, got {value!r}")
+        if (self.min is not None and typed < self.min) or (self.max is not None and typed > self.max):
+            limits = [f"at least {self.min:g}"] if self.min is not None else []
+            limits += [f"at most {self.max:g}"] if self.max is not None else []
+            raise ZooError(f"{flag}: must be {' and '.join(limits)}, got {value!r}")
+        return typed
 
 
 class Predictor:
@@ -48,6 +87,17 @@ class Predictor:
     cannot_export: ClassVar[str] = ""
     #: What ``export_module`` returns, when it is not the whole model (``zoo export`` says so).
     exports: ClassVar[str] = ""
+    #: The predictor's own options, ``{name: Option(default, help)}``: ``zoo predict RUN --name VALUE``
+    #: (listed by ``zoo predict RUN --help``); their values reach it as ``options.values``.
+    options: ClassVar[Mapping[str, Option]] = {}
+    #: True: each INPUT is read, run and shown on its own (inputs that cannot share a batch).
+    one_at_a_time: ClassVar[bool] = False
+    #: Example INPUTs (``("0.5", "-1")``): ``zoo check`` predicts with them on a briefly trained run.
+    sample: ClassVar[tuple[str, ...]] = ()
+
+    def start(self, model: torch.nn.Module, options: PredictOptions) -> None:
+        """Called once before the first ``read``, with the model (on ``options.device``) and the options."""
+        self.model, self.settings = model, options
 
     def read(self, model: torch.nn.Module, args: Sequence[str]) -> tuple[torch.Tensor, ...]:
         """The positional inputs of ``model(...)`` from the command-line arguments."""

@@ -45,6 +45,10 @@ class Trainer:
         """Optimizers by name; ``make_optimizer(params, name=None, **overrides)`` uses the registry."""
         return {"main": make_optimizer(model.parameters())}
 
+    def check(self, model: torch.nn.Module, batch: Any) -> None:
+        """Called once before step 1 (a resumed run too) and before ``zoo eval``, with the model and
+        a first batch on its device: raise ``ZooError`` for data the model cannot take, in one line."""
+
     def loss(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
         """The batch's losses: ``loss`` is optimized, every other entry is logged as it is."""
         raise NotImplementedError(f"{type(self).__name__} must implement loss() or step()")
@@ -80,3 +84,10 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
+
+
+def check_batch(trainer: Any, model: torch.nn.Module, batch: Any) -> None:
+    """Run the trainer's ``check`` hook (a trainer that is not a ``Trainer`` subclass may lack it)."""
+    check = getattr(trainer, "check", None)
+    if callable(check):
+        check(model, batch)

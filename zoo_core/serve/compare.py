@@ -49,6 +49,8 @@ _NOISE = (
     *(f"loop.{k}" for k in ("monitor", "mode", "cuda_graphs", "compile", "compile_mode", "stop_on_nan")),
     "device",
     "data_root",
+    "save_format",
+    "given",  # which model settings the user set: what they are set to is in model_params
 )
 
 
@@ -60,7 +62,11 @@ def _differing(configs: Sequence[dict[str, Any]]) -> list[str]:
     """
     flats = [_flat(c) for c in configs]
     keys = sorted({k for f in flats for k in f})
-    differ = [k for k in keys if k not in _NOISE and len({repr(f.get(k)) for f in flats}) > 1]
+    differ = [
+        k
+        for k in keys
+        if k not in _NOISE and not k.startswith("implied.") and len({repr(f.get(k)) for f in flats}) > 1
+    ]
     differ = [k for k in differ if k.partition("_params.")[0] not in differ or "_params." not in k]
     if "model" not in differ:
         return differ

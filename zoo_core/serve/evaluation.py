@@ -6,11 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.config.runconfig import RunConfig
+from zoo_core.plugin.data import first_batch, to_device
 from zoo_core.plugin.errors import ZooError
+from zoo_core.plugin.trainer import check_batch
 from zoo_core.serve.trained import open_run
 from zoo_core.store import checkpoint
 from zoo_core.store.runs import CONFIG, find_run, read_json
 from zoo_core.training.monitor import BEST
+
+#: samples in the batch a trainer's ``check`` sees before ``zoo eval``, when the run has no batch size
+CHECK_BATCH = 64
 
 
 def evaluate_run(
@@ -55,6 +60,8 @@ def evaluate_run(
 
     config.data_root = data_root if data_root is not None else _trained_on(run_dir, config)
     parts = build_parts(config, dev, model=model)
+    batch = first_batch(parts.data.evaluation, config.loop.batch_size or CHECK_BATCH)
+    check_batch(parts.trainer, parts.model, to_device(batch, dev))
     metrics = parts.trainer.evaluate(parts.model.eval(), parts.data, dev)
     return {
         "source": str(source),

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from zoo_core.config.resolver import build_dataset
+from zoo_core.config.resolver import apply_implied, build_dataset
 from zoo_core.config.runconfig import RunConfig, make_scheduler
 from zoo_core.plugin.discovery import get_zoo
 from zoo_core.plugin.errors import ZooError, first_line
@@ -64,7 +64,6 @@ def build_parts(
     seed = config.loop.seed
     seed_everything(seed)
     model_entry = zoo.models.get(config.model)
-    model = build_model(model_entry, config.model_params, device) if model is None else model.to(device)
     if data is None:
         build = dist.local_first(build_dataset) if dist is not None else build_dataset
         data = build(  # one download per machine, not one per worker
@@ -73,6 +72,12 @@ def build_parts(
             seed=seed,
             data_root=config.data_root,
         )
+    apply_implied(config, model_entry, data)  # vocab_size, n_classes ... from the data
+    if model is None:
+        seed_everything(seed)  # the same initial weights, whatever the dataset drew
+        model = build_model(model_entry, config.model_params, device)
+    else:
+        model = model.to(device)
     trainer_entry = zoo.trainers.get(config.trainer)
     trainer = trainer_entry.create(**config.trainer_params)
     if not callable(getattr(trainer, "step", None)):

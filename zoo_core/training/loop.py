@@ -20,6 +20,7 @@ from zoo_core.config.runconfig import RunConfig
 from zoo_core.plugin import errors
 from zoo_core.plugin.discovery import get_zoo
 from zoo_core.plugin.errors import Interrupted, RunFailed, ZooError
+from zoo_core.plugin.trainer import check_batch
 from zoo_core.store import checkpoint, lock
 from zoo_core.store.runs import (
     CONFIG,
@@ -259,6 +260,7 @@ def fit(
     # 1. Build everything (model, data, trainer, optimizers, schedulers, the step), seeded.
     run = assemble(config, dist.device, dist, say=progress.say)
     model, plan = run.parts.model, run.plan
+    check_batch(run.trainer, model, next(plan.stream())[1])  # data it cannot take: one line, before step 1
     record = Record(run, run_dir, dist, {**environment(dist.device), **dist.describe()})
     step = _first_step(record, resume)  # optimizer steps taken
     progress.total = plan.total_steps

@@ -6,12 +6,14 @@
 - batch: a batch of its default dataset goes through one training step, giving finite losses;
 - round trip: saving to safetensors and loading back gives identical weights and outputs;
 - trains: a few steps on the CPU with the shared trainer lower the loss (``learning``);
-- reloads: ``zoo eval`` rebuilds the run from its ``model.safetensors`` and evaluates it.
+- reloads: ``zoo eval`` rebuilds the run from its ``model.safetensors`` and evaluates it;
+- predicts: a predictor that declares ``sample`` inputs reads, runs and shows them on that run.
 """
 
 from __future__ import annotations
 
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +28,14 @@ _OTHER_SEED = 20_231_107  # the round trip rebuilds the model from another seed 
 
 
 def check_model(bench: Bench, entry: Entry, emit: Emit) -> None:
-    """The six checks in order; a FAIL stops the rest, which need what it did not build."""
+    """The checks in order; a FAIL stops the rest, which need what it did not build."""
     case = _resolves(bench, entry, emit)
     _builds(case, emit)
     _batch(bench, case, emit)
     _round_trip(bench, case, emit)
     run_dir = trains(bench, case, emit)
     _reloads(bench, run_dir, emit)
+    _predicts(entry, run_dir, emit)
 
 
 def _resolves(bench: Bench, entry: Entry, emit: Emit) -> ModelCase:
@@ -76,12 +79,19 @@ def _batch(bench: Bench, case: ModelCase, emit: Emit) -> None:
     """3. a batch of the default dataset goes through one training step of the shared loop."""
     import torch
 
-    from zoo_core.training.assembly import assemble
+    from zoo_core.config.resolver import apply_implied
+    from zoo_core.plugin.trainer import check_batch
+    from zoo_core.training.assembly import assemble, build_model
     from zoo_core.training.parallel import worker as distributed
 
     cpu = torch.device("cpu")
     with stage(emit, "batch"):
         case.data = bench.dataset(emit, case.data_entry, case.config.dataset_params, "batch")
+        before = dict(case.config.model_params)
+        apply_implied(case.config, case.entry, case.data)
+        if case.config.model_params != before:  # sized by its data, as 'zoo train' builds it
+            torch.manual_seed(0)
+            case.model = build_model(case.entry, case.config.model_params, cpu)
         try:
             run = assemble(
                 case.config,
@@ -95,6 +105,7 @@ def _batch(bench: Bench, case: ModelCase, emit: Emit) -> None:
             fail(emit, "batch", str(exc))
         case.trainer = run.trainer
         case.batch = next(iter(run.plan.epoch(0)))
+        check_batch(case.trainer, case.model, case.batch)  # the trainer's own check, as before step 1
         case.model.train()
         losses = run.step(case.model, case.batch, run.optimizers)
         if not isinstance(losses, dict) or not losses:
@@ -167,6 +178,27 @@ def _reloads(bench: Bench, run_dir: Path, emit: Emit) -> None:
         if bad:
             fail(emit, "reloads", f"evaluating the reloaded run gives non-finite {', '.join(bad)}")
         emit(PASS, "reloads", f"'zoo eval' rebuilds the run: {_fmt(metrics) or 'no metrics'}")
+
+
+def _predicts(entry: Entry, run_dir: Path, emit: Emit) -> None:
+    """7. 'zoo predict' on the trained run, with the sample inputs its predictor declares."""
+    from zoo_core.serve.predict import predict
+
+    predictor = entry.load_predictor()
+    sample = tuple(getattr(predictor, "sample", ()) or ())
+    if not sample:
+        return
+    with stage(emit, "predicts"):
+        shown = predict(run_dir, list(sample))
+        if not shown.records or not isinstance(shown.text, str):
+            fail(emit, "predicts", f"{predictor.__name__}.show returned no records for {list(sample)}")
+        first = shown.text.strip().splitlines()[0] if shown.text.strip() else ""
+        emit(
+            PASS,
+            "predicts",
+            f"'zoo predict RUN {shlex.join(sample)}' reads, runs and shows "
+            f"{len(shown.records)} records: {first[:60]!r}",
+        )
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -146,12 +146,14 @@ def train_model(
     out: str | Path | None = None,
     quiet: bool = True,
     on_step: Callable[[int], None] | None = None,
+    on_evaluate: Callable[[int, dict[str, Any]], None] | None = None,
     **options: Any,
 ) -> RunResult:
     """Resolve the config, make (or reopen) the run folder and train: what ``zoo train`` does.
 
     ``options`` are ``configure``'s: the parts by name, ``sets``, ``device``, ``data_root``,
     ``config_file``, ``save_format``, ``resume`` and the loop's settings (``steps=``, ``lr=`` ...).
+    ``on_step(step)`` and ``on_evaluate(step, metrics)`` are ``fit``'s.
     """
     config, run_dir, save_format = configure(model, out=out, **options)
     if run_dir is not None:
@@ -163,7 +165,13 @@ def train_model(
                 )
             with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
                 return fit(
-                    config, run_dir, save_format=save_format, resume=True, quiet=quiet, on_step=on_step
+                    config,
+                    run_dir,
+                    save_format=save_format,
+                    resume=True,
+                    quiet=quiet,
+                    on_step=on_step,
+                    on_evaluate=on_evaluate,
                 )
         finally:
             lock.release(run_dir)
@@ -173,7 +181,15 @@ def train_model(
     run_dir = distributed.on_main(new_run_dir, config.model, out, device=config.device)
     try:
         with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
-            return fit(config, run_dir, save_format=save_format, resume=False, quiet=quiet, on_step=on_step)
+            return fit(
+                config,
+                run_dir,
+                save_format=save_format,
+                resume=False,
+                quiet=quiet,
+                on_step=on_step,
+                on_evaluate=on_evaluate,
+            )
     except BaseException:
         _discard_if_unstarted(run_dir, created)
         raise
@@ -248,8 +264,13 @@ def fit(
     resume: bool = False,
     quiet: bool = True,
     on_step: Callable[[int], None] | None = None,
+    on_evaluate: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> RunResult:
     """Train ``config`` into ``run_dir``: the shared loop.
+
+    ``on_step(step)`` is called after every optimizer step and ``on_evaluate(step, metrics)`` after
+    every evaluation inside the loop (``eval_every``), its metrics recorded first: either may stop
+    the run by raising (``zoo_core.RunStopped`` names the status the run folder keeps).
 
     Long on purpose (about 120 lines): like nanoGPT's ``train.py``, the loop is one function a
     learner reads top to bottom in three numbered parts (build, loop, finish); what it writes is
@@ -322,6 +343,8 @@ def fit(
                         watch = record.watch
                         progress.evaluated(evaluated, watch.best, watch.best_step)
                     record.add(row)
+                    if evaluate_now and on_evaluate is not None:
+                        on_evaluate(step, evaluated)
                 progress.update(step, row)
                 if loop.checkpoint_every and step % loop.checkpoint_every == 0 and step < total:
                     record.save(step)

@@ -14,7 +14,17 @@ import zoo_core
 
 #: zoo train's options a sweep has its own of (--out, --direction), or that mean one run; --set
 #: cuda_graphs=false stands for --no-cuda-graphs
-NOT_FOR_SWEEPS = ("out", "resume", "nproc", "timeout", "print_config", "as_json", "quiet", "mode", "no_cuda_graphs")
+NOT_FOR_SWEEPS = (
+    "out",
+    "resume",
+    "nproc",
+    "timeout",
+    "print_config",
+    "as_json",
+    "quiet",
+    "mode",
+    "no_cuda_graphs",
+)
 
 
 @zoo_core.train_options(*NOT_FOR_SWEEPS)

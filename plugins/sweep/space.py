@@ -37,7 +37,7 @@ class Param:
             return f"{self.key}={','.join(self.choices)}"
         low, high = (int(self.low), int(self.high)) if self.integer else (self.low, self.high)
         flags = "".join(f":{f}" for f, on in (("log", self.log), ("int", self.integer)) if on)
-        return f"{self.key}={low:g}..{high:g}{flags}"
+        return f"{self.key}={low!r}..{high!r}{flags}"
 
 
 def _bad(spec: str, why: str) -> ZooError:

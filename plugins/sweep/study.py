@@ -28,6 +28,7 @@ SUMMARY = "sweep.json"
 TABLE = "trials.csv"
 FIGURES = ("history.png", "importance.png", "slice.png")
 EVALUATIONS = 10  # in-loop evaluations per trial when the run would evaluate only at its end
+PARTS = ("dataset", "optimizer", "trainer", "scheduler")  # searched by name, as their flags take them
 STATES = {
     "COMPLETE": "finished",
     "PRUNED": "pruned",
@@ -127,9 +128,7 @@ class Sweep:
         config = zoo_core.configure(self.model, **self.options)
         for param in self.params:  # an unknown setting or a value it refuses: one line now
             probe = param.choices[0] if param.choices else (int(param.low) if param.integer else param.low)
-            zoo_core.configure(
-                self.model, **{**self.options, "sets": [*self._sets(), f"{param.key}={probe}"]}
-            )
+            zoo_core.configure(self.model, **self.chosen(self.options, {param.key: probe}))
         trainer = zoo_core.create_trainer(config.trainer, **config.section("trainer"))
         metric = config.loop.monitor or getattr(trainer, "monitor", None) or "eval_loss"
         direction = self.direction or zoo_core.mode_of(metric, config.loop.mode)
@@ -139,8 +138,13 @@ class Sweep:
             fixed["eval_every"] = max(1, steps // EVALUATIONS) if steps else "epoch"
         return metric, direction, fixed
 
-    def _sets(self) -> list[str]:
-        return list(self.options.get("sets") or ())
+    @staticmethod
+    def chosen(options: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        """``options`` with the trial's ``values``: a part (``optimizer=adam``) as its flag, the
+        rest as ``--set KEY=VALUE``."""
+        parts = {k: str(v) for k, v in values.items() if k in PARTS}
+        sets = [*(options.get("sets") or ()), *(f"{k}={v}" for k, v in values.items() if k not in PARTS)]
+        return {**options, **parts, "sets": sets}
 
     def _study(self, optuna: Any, direction: str) -> Any:
         """The study, created or loaded from its storage (many workers share one)."""
@@ -198,10 +202,9 @@ class Sweep:
                         metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
                     )
 
-            sets = [*fixed.get("sets", ()), *(f"{k}={v}" for k, v in values.items())]
             try:
                 zoo_core.train(
-                    self.model, **{**fixed, "sets": sets}, out=run_dir, quiet=True, on_evaluate=report
+                    self.model, **self.chosen(fixed, values), out=run_dir, quiet=True, on_evaluate=report
                 )
             except Pruned as exc:
                 trial.set_user_attr("error", str(exc))

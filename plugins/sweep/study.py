@@ -79,9 +79,9 @@ class Sweep:
     def run(self) -> dict[str, Any]:
         """Run trials until the study has ``trials`` of them, then write and return the summary."""
         optuna = optuna_module()
-        metric, direction, fixed = self._plan()
+        metric, direction, fixed, steps = self._plan()
         self.out.mkdir(parents=True, exist_ok=True)
-        study = self._study(optuna, direction)
+        study = self._study(optuna, direction, steps)
         said = study.user_attrs.get("zoo")
         mine = {"model": self.model, "metric": metric, "direction": direction}
         if said is None:
@@ -117,9 +117,9 @@ class Sweep:
             )
         return write_summary(study, self.out, metric, direction, self.say)
 
-    def _plan(self) -> tuple[str, str, dict[str, Any]]:
-        """The metric, its direction and the fixed options every trial trains with; settings that
-        cannot be resolved fail here, before any trial."""
+    def _plan(self) -> tuple[str, str, dict[str, Any], int]:
+        """The metric, its direction, the fixed options every trial trains with and its steps (0:
+        epochs); settings that cannot be resolved fail here, before any trial."""
         for param in self.params:
             if self.options.get(param.key) is not None:
                 raise ZooError(
@@ -136,7 +136,7 @@ class Sweep:
         if not config.loop.evaluates and self.options.get("eval_every") is None:  # pruning needs them
             steps = config.loop.steps
             fixed["eval_every"] = max(1, steps // EVALUATIONS) if steps else "epoch"
-        return metric, direction, fixed
+        return metric, direction, fixed, config.loop.steps or 0
 
     @staticmethod
     def chosen(options: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -146,8 +146,10 @@ class Sweep:
         sets = [*(options.get("sets") or ()), *(f"{k}={v}" for k, v in values.items() if k not in PARTS)]
         return {**options, **parts, "sets": sets}
 
-    def _study(self, optuna: Any, direction: str) -> Any:
-        """The study, created or loaded from its storage (many workers share one)."""
+    def _study(self, optuna: Any, direction: str, steps: int) -> Any:
+        """The study, created or loaded from its storage (many workers share one); the median
+        pruner judges no trial in its first quarter, where losses are noisy."""
+        median = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=steps // 4)
         url = self.storage or f"sqlite:///{(self.out / STUDY_DB).resolve()}"
         name = self.study or Path(self.model.rpartition(":")[2]).name
         seed = self.options.get("seed")
@@ -162,7 +164,7 @@ class Sweep:
                 study_name=name,
                 direction="minimize" if direction == "min" else "maximize",
                 sampler=samplers[self.sampler](seed=seed),
-                pruner=self.pruner if self.pruner is not None else optuna.pruners.MedianPruner(),
+                pruner=self.pruner if self.pruner is not None else median,
                 load_if_exists=True,
             )
         except ZooError:
@@ -354,6 +356,9 @@ def draw(study: Any, out: Path, metric: str, say: Callable[[str], None]) -> list
         for ax in every:  # a log axis's minor labels run into each other: the decades say enough
             if ax.get_xscale() == "log":
                 ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        values = [t.value for t in finished]
+        if name == "history.png" and min(values) > 0 and max(values) > 10 * min(values):
+            every[0].set_yscale("log")  # values a decade apart: the best ones stay apart too
         fig = every[0].get_figure()
         if name == "slice.png":
             fig.set_size_inches(3.2 * len(every) + 1.5, 4)

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zoo_core
+from tests.doc_blocks import ROOT, blocks, commands, match_output
 from zoo_core import ZooError
 from zoo_core.testing import invoke
 from zoo_plugins.sweep.space import Param, parse, parse_all
@@ -281,6 +283,23 @@ def test_two_workers_on_one_sqlite_study_finish_it_without_running_a_trial_twice
     for trial in study.trials:
         config = json.loads((out / f"trial-{trial.number:04d}" / "config.json").read_text())["config"]
         assert config["loop"]["lr"] == pytest.approx(trial.params["lr"])
+
+
+def test_the_readme_sweep_runs_as_shown(tmp_path, monkeypatch):
+    readme = ROOT / "README.md"
+    lines = readme.read_text().splitlines()
+    start = lines.index("## Sweeps")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
+    (console,) = [b for b in blocks(readme) if start < b.line < end and b.mode == "console"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZOO_RUNS_DIR")  # the default ./runs, as a user has it: it indexes the trials
+    for cmd in commands(console):
+        words = shlex.split(cmd.command)
+        result = invoke(*words[1:])
+        assert result.exit_code == 0, f"README.md: '{cmd.command}' failed:\n{result.output}"
+        problem = match_output(cmd.expected, result.output)
+        assert problem is None, f"README.md: '{cmd.command}': {problem}"
+    assert (ROOT / "docs" / "sweep-history.png").stat().st_size < 100_000
 
 
 def test_the_loop_reports_each_evaluation_to_on_evaluate(tmp_path):

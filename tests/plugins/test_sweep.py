@@ -262,6 +262,20 @@ def test_two_workers_on_one_sqlite_study_finish_it_without_running_a_trial_twice
         assert config["loop"]["lr"] == pytest.approx(trial.params["lr"])
 
 
+def test_n_jobs_runs_trials_in_threads_each_into_its_own_folder(tmp_path):
+    out = tmp_path / "jobs"
+    result = invoke(
+        "sweep", "regression", "--trials", 3, "--search", "optimizer=sgd,adam", "--steps", 5,
+        "--device", "cpu", "--n-jobs", 2, "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    trials = json.loads((out / "sweep.json").read_text())["trials"]
+    assert sorted(t["trial"] for t in trials) == [0, 1, 2] and {t["status"] for t in trials} == {"finished"}
+    for t in trials:
+        config = json.loads((out / f"trial-{t['trial']:04d}" / "config.json").read_text())["config"]
+        assert config["optimizer"].endswith(t["params"]["optimizer"])
+
+
 def test_the_readme_sweep_runs_as_shown(tmp_path, monkeypatch):
     (console,) = [b for b in blocks(ROOT / "README.md") if b.section == "Sweeps" and b.mode == "console"]
     monkeypatch.chdir(tmp_path)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -52,8 +54,6 @@ def optuna_module() -> Any:
         import optuna
     except ImportError:
         raise ZooError(INSTALL) from None
-    import warnings
-
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the sweep prints its own line per trial
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # the figures
     return optuna
@@ -104,7 +104,7 @@ class Sweep:
             objective = self._objective(optuna, metric, direction, fixed)
 
             def enough(study: Any, trial: Any) -> None:
-                self.say(_line(trial, metric, self.out))
+                self.say(_line(trial, metric))
                 if len(study.get_trials(deepcopy=False)) >= self.trials:
                     study.stop()  # every worker stops once the study is full
 
@@ -154,23 +154,26 @@ class Sweep:
         name = self.study or Path(self.model.rpartition(":")[2]).name
         seed = self.options.get("seed")
         samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
-        try:
-            storage = url
-            if url.partition(":")[0].split("+")[0] in ("sqlite", "postgresql", "mysql"):
-                # a worker that died leaves its trial running: others mark it failed after 2 minutes
-                storage = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=120)
-            study = optuna.create_study(
-                storage=storage,
-                study_name=name,
-                direction="minimize" if direction == "min" else "maximize",
-                sampler=samplers[self.sampler](seed=seed),
-                pruner=self.pruner if self.pruner is not None else median,
-                load_if_exists=True,
-            )
-        except ZooError:
-            raise
-        except Exception as exc:  # a URL Optuna cannot open, a database it cannot read
-            raise ZooError(f"--storage {url}: {zoo_core.first_line(exc)}") from exc
+        for attempt in range(1, 6):
+            try:
+                storage = url
+                if url.partition(":")[0].split("+")[0] in ("sqlite", "postgresql", "mysql"):
+                    # a worker that died leaves its trial running: others mark it failed after 2 minutes
+                    storage = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=120)
+                study = optuna.create_study(
+                    storage=storage,
+                    study_name=name,
+                    direction="minimize" if direction == "min" else "maximize",
+                    sampler=samplers[self.sampler](seed=seed),
+                    pruner=self.pruner if self.pruner is not None else median,
+                    load_if_exists=True,
+                )
+                break
+            except Exception as exc:  # a URL Optuna cannot open, a database it cannot read
+                if attempt < 5 and type(exc).__name__ in ("IntegrityError", "OperationalError"):
+                    time.sleep(0.2 * attempt)  # workers creating one new database at once: one wins
+                    continue
+                raise ZooError(f"--storage {url}: {zoo_core.first_line(exc)}") from exc
         wanted = (
             optuna.study.StudyDirection.MINIMIZE
             if direction == "min"
@@ -208,15 +211,20 @@ class Sweep:
                 zoo_core.train(
                     self.model, **self.chosen(fixed, values), out=run_dir, quiet=True, on_evaluate=report
                 )
+                return best_value(run_dir, metric)
             except Pruned as exc:
                 trial.set_user_attr("error", str(exc))
                 raise optuna.TrialPruned(str(exc)) from None
-            except Interrupted:  # Ctrl-C: the run saved its state; the sweep ends
-                raise
+            except Interrupted as exc:  # Ctrl-C: the run saved its state; the sweep ends
+                trial.set_user_attr("error", "interrupted")
+                raise Interrupted(
+                    f"sweep interrupted in trial {trial.number} ({run_dir} kept, marked interrupted); "
+                    "the same zoo sweep command again continues the study",
+                    exc.exit_code - 128,
+                ) from exc
             except Exception as exc:
                 trial.set_user_attr("error", zoo_core.first_line(exc))
                 raise TrialFailed(zoo_core.first_line(exc)) from exc
-            return best_value(run_dir, metric)
 
         return objective
 
@@ -233,7 +241,7 @@ def best_value(run_dir: Path, metric: str) -> float:
     return float(value)
 
 
-def _line(trial: Any, metric: str, out: Path) -> str:
+def _line(trial: Any, metric: str) -> str:
     """One trial as the sweep prints it when it ends."""
     state = STATES.get(trial.state.name, trial.state.name.lower())
     shown = "  ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
@@ -347,7 +355,9 @@ def draw(study: Any, out: Path, metric: str, say: Callable[[str], None]) -> list
         ):
             continue  # one setting, or one trial: nothing to rank
         try:
-            axes = plot()
+            with warnings.catch_warnings():  # one trial, or equal values: matplotlib widens the axis itself
+                warnings.simplefilter("ignore", UserWarning)
+                axes = plot()
         except Exception as exc:  # a study Optuna cannot draw (every value equal ...): said, not fatal
             say(f"note: {name} not drawn ({zoo_core.first_line(exc)})")
             plt.close("all")

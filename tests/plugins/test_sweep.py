@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 import zoo_core
 from tests.doc_blocks import ROOT, blocks, run_zoo_commands
-from zoo_core import ZooError
+from zoo_core import Interrupted, ZooError
 from zoo_core.testing import invoke
 from zoo_plugins.sweep.space import Param, parse, parse_all
 from zoo_plugins.sweep.study import Sweep
@@ -206,6 +207,29 @@ def test_a_crashed_trial_is_marked_failed_and_the_sweep_goes_on(tmp_path):
         .state.name
         == "FAIL"
     )
+
+
+class CtrlC(optuna.pruners.BasePruner):
+    """Presses Ctrl-C at a trial's first evaluation, as a user would in the middle of a sweep."""
+
+    def prune(self, study, trial):
+        os.kill(os.getpid(), signal.SIGINT)
+        return False
+
+
+def test_ctrl_c_ends_the_sweep_and_the_same_command_continues_it(tmp_path):
+    out = tmp_path / "cut"
+    sweep = Sweep(
+        "regression", parse_all(["lr=0.05..0.2"]), out, trials=2, options={"steps": 20, "device": "cpu"}
+    )
+    sweep.pruner, sweep.say = CtrlC(), lambda line: None
+    with pytest.raises(Interrupted, match="trial 0 .* the same zoo sweep command again continues") as caught:
+        sweep.run()
+    assert caught.value.exit_code == 130
+    assert json.loads((out / "trial-0000" / "summary.json").read_text())["status"] == "interrupted"
+    sweep.pruner = optuna.pruners.NopPruner()
+    summary = sweep.run()
+    assert [t["status"] for t in summary["trials"]] == ["failed", "finished"], [t["error"] for t in summary["trials"]]
 
 
 def test_bad_input_is_one_line_before_any_trial(tmp_path):

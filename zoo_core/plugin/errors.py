@@ -18,7 +18,8 @@ class RunFailed(ZooError):
 
 class RunStopped(ZooError):
     """Raised by a training callback (``on_step``, ``on_evaluate``) to end a run on purpose: its
-    folder keeps ``status`` (e.g. ``pruned`` by a sweep) and ``fields`` in summary.json."""
+    folder keeps ``status`` (one of ``store.runs.STATUSES``, e.g. ``pruned`` by a sweep) and
+    ``fields`` in summary.json."""
 
     def __init__(self, message: str, status: str, **fields: Any) -> None:
         super().__init__(message)

@@ -351,9 +351,10 @@ def failing(run_dir: Path, model: str) -> Iterator[None]:
         if lock.held(run_dir):
             mark_failed(run_dir, str(exc))
         raise
-    except RunStopped as exc:  # ended on purpose: the status its callback names
+    except RunStopped as exc:  # ended on purpose: the status its callback names (one zoo runs knows)
         if lock.held(run_dir) and (run_dir / SUMMARY).exists():
-            mark_status(run_dir, exc.status, reason=str(exc), **exc.fields)
+            status = exc.status if exc.status in STATUSES else "failed"
+            mark_status(run_dir, status, reason=str(exc), **exc.fields)
         raise
     except Exception as exc:
         if not disk_full(exc):

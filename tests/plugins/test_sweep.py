@@ -229,7 +229,9 @@ def test_ctrl_c_ends_the_sweep_and_the_same_command_continues_it(tmp_path):
     assert json.loads((out / "trial-0000" / "summary.json").read_text())["status"] == "interrupted"
     sweep.pruner = optuna.pruners.NopPruner()
     summary = sweep.run()
-    assert [t["status"] for t in summary["trials"]] == ["failed", "finished"], [t["error"] for t in summary["trials"]]
+    assert [t["status"] for t in summary["trials"]] == ["failed", "finished"], [
+        t["error"] for t in summary["trials"]
+    ]
 
 
 def test_bad_input_is_one_line_before_any_trial(tmp_path):

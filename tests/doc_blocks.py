@@ -104,6 +104,27 @@ def commands(block: Block) -> list[Command]:
     return out
 
 
+def run_zoo_commands(block: Block, page: str = "README.md") -> list[str]:
+    """Run a console block's ``zoo`` commands in this process, each output compared with the
+    page's; the subcommands run, in order."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from zoo_core.cli import cli
+
+    ran = []
+    for cmd in commands(block):
+        words = shlex.split(cmd.command)
+        assert words[0] == "zoo", cmd.command
+        result = CliRunner().invoke(cli, words[1:], prog_name="zoo")
+        assert result.exit_code == 0, f"{page}: '{cmd.command}' failed:\n{result.output}"
+        problem = match_output(cmd.expected, result.output)
+        assert problem is None, f"{page}: '{cmd.command}': {problem}"
+        ran.append(words[1])
+    return ran
+
+
 def _pattern(line: str) -> str:
     """One shown line as a regex: ``...`` matches anything, runs of spaces any run of spaces."""
     parts = [re.sub(r"(?:\\ | )+", "[ \\t]+", re.escape(part)) for part in line.strip().split("...")]

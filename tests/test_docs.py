@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from doc_blocks import ROOT, Block, blocks, commands, match_output, sections, write
+from doc_blocks import ROOT, Block, blocks, commands, match_output, run_zoo_commands, sections, write
 from plugin_packages import env_with
 
 from zoo_core.plugin import hookspecs
@@ -198,47 +198,20 @@ def test_examples_readme_names_real_packages_and_commands():
 
 def test_readme_repeat_resume_compare_runs(tmp_path, monkeypatch):
     """The README's "Repeat, resume, compare" commands, run in a fresh folder, outputs compared."""
-    from click.testing import CliRunner
-
-    from zoo_core.cli import cli
-
     readme = ROOT / "README.md"
-    lines = readme.read_text().splitlines()
-    start = lines.index("## Repeat, resume, compare")
-    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
-    (console,) = [b for b in blocks(readme) if start < b.line < end and b.mode == "console"]
+    (console,) = [b for b in blocks(readme) if b.section == "Repeat, resume, compare" and b.mode == "console"]
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ZOO_RUNS_DIR")  # a clean folder: the default ./runs, as a user has it
-    for cmd in commands(console):
-        words = shlex.split(cmd.command)
-        assert words[0] == "zoo"
-        result = CliRunner().invoke(cli, words[1:], prog_name="zoo")
-        assert result.exit_code == 0, f"README.md: '{cmd.command}' failed:\n{result.output}"
-        problem = match_output(cmd.expected, result.output)
-        assert problem is None, f"README.md: '{cmd.command}': {problem}"
+    run_zoo_commands(console)
     assert (tmp_path / "runs" / "sgd-vs-adam.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_readme_use_a_trained_model_runs(tmp_path, monkeypatch):
     """The README's "Use a trained model" section: its console commands and Python, as shown."""
-    import shlex
-
-    from click.testing import CliRunner
-
-    from zoo_core.cli import cli
-
     readme = ROOT / "README.md"
     found = [b for b in blocks(readme) if b.section == "Use a trained model" and b.mode in ("console", "run")]
     assert [b.mode for b in found] == ["console", "run"]
     monkeypatch.chdir(tmp_path)
-    ran = []
-    for cmd in commands(found[0]):
-        words = shlex.split(cmd.command)
-        assert words[0] == "zoo", cmd.command
-        result = CliRunner().invoke(cli, words[1:], prog_name="zoo")
-        assert result.exit_code == 0, f"README.md: '{cmd.command}' failed:\n{result.output}"
-        problem = match_output(cmd.expected, result.output)
-        assert problem is None, f"README.md: '{cmd.command}': {problem}"
-        ran.append(words[1])
+    ran = run_zoo_commands(found[0])
     assert ran == ["train", "predict", "export", "export", "export", "eval"]
     exec(compile(found[1].text, f"{readme}:{found[1].line}", "exec"), {"__name__": "readme_example"})

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo_core.plugin.data import Splits
 from zoo_core.plugin.discovery import Zoo, get_zoo, set_zoo
-from zoo_core.plugin.errors import PluginError, ZooError
+from zoo_core.plugin.errors import Interrupted, PluginError, RunStopped, ZooError
 from zoo_core.plugin.hookspecs import API_VERSION, VERSION, hookimpl
 from zoo_core.plugin.predictor import Predictor
 from zoo_core.plugin.registry import Entry, Registry
@@ -32,6 +32,9 @@ _LAZY = {
     "save_figure": "zoo_core.plugin.figures",
     "table": "zoo_core.plugin.text",
     "atomic_path": "zoo_core.plugin.atomic",
+    "write_json": "zoo_core.plugin.atomic",
+    "write_text": "zoo_core.plugin.atomic",
+    "first_line": "zoo_core.plugin.errors",
     "PredictOptions": "zoo_core.plugin.predictor",
     "Option": "zoo_core.plugin.predictor",
     "TENSOR_SUFFIXES": "zoo_core.plugin.predictor",
@@ -51,6 +54,8 @@ _LAZY = {
     "predict": "zoo_core.serve.predict",
     "compare_formats": "zoo_core.serve.formats",
     "formats_table": "zoo_core.serve.formats",
+    "mode_of": "zoo_core.training.monitor",
+    "train_options": "zoo_core.cli.train",
 }
 
 
@@ -68,15 +73,18 @@ __all__ = [
     *_LAZY,
     "API_VERSION",
     "Entry",
+    "Interrupted",
     "Optimization",
     "PluginError",
     "Predictor",
     "Registry",
+    "RunStopped",
     "Splits",
     "Trainer",
     "Zoo",
     "ZooError",
     "__version__",
+    "configure",
     "create_dataset",
     "create_model",
     "create_optimizer",
@@ -187,10 +195,7 @@ def train(model: str | None = None, **settings: Any) -> Any:
     ``optimizer=`` ...) and, like ``--set``, any setting of the model, dataset, optimizer, trainer
     or scheduler (``n_hidden=32``; a name several parts have is refused: use ``sets=["model.x=1"]``).
     """
-    import inspect
-
-    from zoo_core.config import settings as loop_settings
-    from zoo_core.training.loop import configure, train_model
+    from zoo_core.training.loop import train_model
 
     if model is not None and not isinstance(model, str):
         raise ZooError(
@@ -198,13 +203,32 @@ def train(model: str | None = None, **settings: Any) -> Any:
             f"{type(model).__module__}.{type(model).__qualname__}; register your module in a plugin "
             "to train it with zoo (zoo new-plugin NAME)"
         )
+    return train_model(model, **_options(settings))
+
+
+def configure(model: str | None = None, **settings: Any) -> Any:
+    """The ``RunConfig`` that ``train`` would run with the same arguments, without training it."""
+    from zoo_core.training.loop import configure as resolve
+
+    callbacks = ("on_step", "on_evaluate", "quiet")
+    options = {k: v for k, v in _options(settings).items() if k not in callbacks}
+    return resolve(model, **options)[0]
+
+
+def _options(settings: dict[str, Any]) -> dict[str, Any]:
+    """``train``'s keywords as ``train_model`` takes them: other names become ``--set`` settings."""
+    import inspect
+
+    from zoo_core.config import settings as loop_settings
+    from zoo_core.training.loop import configure, train_model
+
     named = {*inspect.signature(train_model).parameters, *inspect.signature(configure).parameters}
     named |= set(loop_settings.NAMES)
     parts = [f"{key}={_as_text(value)}" for key, value in settings.items() if key not in named]
     options = {key: value for key, value in settings.items() if key in named}
     if parts:
         options["sets"] = [*parts, *options.get("sets", ())]
-    return train_model(model, **options)
+    return options
 
 
 def _as_text(value: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -246,3 +248,16 @@ def _size_from_data(config: Any) -> str:
         return f"the dataset cannot be built here ({first_line(exc)}): the model settings it implies are not shown"
     apply_implied(config, zoo.models.get(config.model), data)
     return ""
+
+
+def train_options(*without: str) -> Callable[[click.Command], click.Command]:
+    """``zoo train``'s options (all but those named in ``without``, by parameter name) added to a
+    command, so that a plugin's command that trains runs takes the same flags: ``zoo sweep``."""
+
+    def add(command: click.Command) -> click.Command:
+        for param in train_cmd.params:
+            if isinstance(param, click.Option) and param.name not in without:
+                command.params.append(copy.copy(param))
+        return command
+
+    return add

@@ -16,6 +16,16 @@ class RunFailed(ZooError):
     """Training began and cannot go on (a diverged loss, a full disk): the run folder is marked failed."""
 
 
+class RunStopped(ZooError):
+    """Raised by a training callback (``on_step``, ``on_evaluate``) to end a run on purpose: its
+    folder keeps ``status`` (one of ``store.runs.STATUSES``, e.g. ``pruned`` by a sweep) and
+    ``fields`` in summary.json."""
+
+    def __init__(self, message: str, status: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.status, self.fields = status, fields
+
+
 class Interrupted(ZooError):
     """Ctrl-C, SIGTERM or SIGHUP: the state was saved; the message says how to resume.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.plugin.atomic import disk_full, write_json, write_text
-from zoo_core.plugin.errors import Interrupted, RunFailed, ZooError, first_line, printable
+from zoo_core.plugin.errors import Interrupted, RunFailed, RunStopped, ZooError, first_line, printable
 from zoo_core.store.checkpoint import CHECKPOINT_FILES, WEIGHTS, diverged, last_checkpoint
 
 CONFIG = "config.json"
@@ -25,7 +25,8 @@ SUMMARY = "summary.json"
 INDEX = ".index"  # under the runs root: one small file per run saved elsewhere with --out
 # Shown, never written: "died" (marked running, but no process holds the folder's lock: SIGKILL,
 # a crash, a lost machine) and "damaged" (its config.json or summary.json cannot be read).
-STATUSES = ("running", "finished", "interrupted", "failed", "died", "damaged")
+# "pruned": ended on purpose by a callback (a sweep's trial that was not going to win).
+STATUSES = ("running", "finished", "interrupted", "failed", "pruned", "died", "damaged")
 
 
 def runs_root() -> Path:
@@ -132,7 +133,7 @@ def _index(run: Path) -> None:
 
 
 def mark_status(run: Path, status: str, **fields: Any) -> None:
-    """Record where a run stands in its summary.json: running, finished, interrupted or failed."""
+    """Record where a run stands in its summary.json: running, finished, interrupted, failed or pruned."""
     summary = read_json(run / SUMMARY) if status != "running" else {}
     write_json(run / SUMMARY, {**summary, **fields, "status": status})
 
@@ -349,6 +350,11 @@ def failing(run_dir: Path, model: str) -> Iterator[None]:
     except RunFailed as exc:
         if lock.held(run_dir):
             mark_failed(run_dir, str(exc))
+        raise
+    except RunStopped as exc:  # ended on purpose: the status its callback names (one zoo runs knows)
+        if lock.held(run_dir) and (run_dir / SUMMARY).exists():
+            status = exc.status if exc.status in STATUSES else "failed"
+            mark_status(run_dir, status, reason=str(exc), **exc.fields)
         raise
     except Exception as exc:
         if not disk_full(exc):

@@ -147,13 +147,15 @@ def train_model(
     quiet: bool = True,
     on_step: Callable[[int], None] | None = None,
     timeout: int | None = None,
+    on_evaluate: Callable[[int, dict[str, Any]], None] | None = None,
     **options: Any,
 ) -> RunResult:
     """Resolve the config, make (or reopen) the run folder and train: what ``zoo train`` does.
 
     ``options`` are ``configure``'s: the parts by name, ``sets``, ``device``, ``data_root``,
     ``config_file``, ``save_format``, ``resume`` and the loop's settings (``steps=``, ``lr=`` ...).
-    ``timeout`` is how long a worker of a data-parallel job waits for a silent one (``--timeout``).
+    ``timeout`` is how long a worker of a data-parallel job waits for a silent one (``--timeout``);
+    ``on_step(step)`` and ``on_evaluate(step, metrics)`` are ``fit``'s.
     """
     config, run_dir = configure(model, out=out, **options)
     dist = distributed.setup(config.device, timeout)  # the only process, or one worker of a torchrun job
@@ -165,7 +167,9 @@ def train_model(
                     f"{run_dir}: no resumable state (config.json and {checkpoint.STATE}) to resume from"
                 )
             with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
-                return fit(config, run_dir, dist, resume=True, quiet=quiet, on_step=on_step)
+                return fit(
+                    config, run_dir, dist, resume=True, quiet=quiet, on_step=on_step, on_evaluate=on_evaluate
+                )
         finally:
             lock.release(run_dir)
     if out is not None:
@@ -174,7 +178,9 @@ def train_model(
     run_dir = distributed.on_main(dist, new_run_dir, config.model, out)
     try:
         with failing(run_dir, config.model):  # failed runs marked; a full disk is one line
-            return fit(config, run_dir, dist, resume=False, quiet=quiet, on_step=on_step)
+            return fit(
+                config, run_dir, dist, resume=False, quiet=quiet, on_step=on_step, on_evaluate=on_evaluate
+            )
     except BaseException:
         _discard_if_unstarted(run_dir, created)
         raise
@@ -246,11 +252,15 @@ def fit(
     resume: bool = False,
     quiet: bool = True,
     on_step: Callable[[int], None] | None = None,
+    on_evaluate: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> RunResult:
     """Train ``config`` into ``run_dir``: build the run, loop over its batches, then finish.
 
     Like nanoGPT's ``train.py`` it reads top to bottom; what the run writes is ``Record``'s
     (record.py) and what it optimizes ``Optimization``'s, so only the order lives here.
+    ``on_step(step)`` is called after every optimizer step and ``on_evaluate(step, metrics)`` after
+    every evaluation inside the loop (``eval_every``), its metrics recorded first: either may stop
+    the run by raising (``zoo_core.RunStopped`` names the status the run folder keeps).
     """
     from zoo_core.training.devices import environment
 
@@ -261,7 +271,7 @@ def fit(
     run = assemble(config, dist.device, dist, say=progress.say)
     model, plan = run.parts.model, run.plan
     check_batch(run.trainer, model, next(plan.stream())[1])  # data it cannot take: one line, before step 1
-    record = Record(run, run_dir, dist, {**environment(dist.device), **dist.describe()})
+    record = Record(run, run_dir, dist, {**environment(dist.device), **dist.describe()}, on_evaluate)
     step = _first_step(record, resume)  # optimizer steps taken
     progress.total = plan.total_steps
     length = f"resuming at step {step} of {plan.total_steps}" if resume else f"{plan.total_steps} steps"

@@ -22,10 +22,13 @@ from zoo_core.training.seeding import rng_state, set_rng_state
 class Record:
     """The run folder of one run, as training goes: restore, log, checkpoint, keep the best."""
 
-    def __init__(self, run: Any, run_dir: Path, dist: Any, env: dict[str, Any]) -> None:
+    def __init__(
+        self, run: Any, run_dir: Path, dist: Any, env: dict[str, Any], on_evaluate: Any = None
+    ) -> None:
         loop = run.parts.config.loop
         self.run, self.run_dir, self.dist, self.env = run, run_dir, dist, env
         self.config = run.parts.config
+        self.on_evaluate = on_evaluate  # told of each evaluation in the loop (a sweep's pruner)
         self.log = dist.metrics_log(run_dir / METRICS)  # only worker 0 writes the run folder
         self.eval_every = loop.eval_steps(run.plan.per_epoch // loop.accumulate)  # 0: at the end only
         self.watch = Monitor(loop.monitor, loop.mode, loop.patience) if self.eval_every else None
@@ -132,6 +135,8 @@ class Record:
                 self.evaluated(step, metrics)
                 progress.evaluated(metrics, self.watch.best, self.watch.best_step)
             self.add(row)
+            if evaluate and self.on_evaluate is not None:
+                self.on_evaluate(step, metrics)
         if loop.checkpoint_every and step % loop.checkpoint_every == 0 and step < total:
             self.save(step)
         return row

@@ -139,7 +139,7 @@ def test_classification_wants_pairs(trained):
 @pytest.fixture(scope="module")
 def digit_files(tmp_path_factory):
     """Two test digits as MNIST-style PNGs, as dark-on-light larger PNGs, and as one .npy."""
-    from tests.conftest import fake_digits
+    from tests.plugins.conftest import fake_digits
 
     root = tmp_path_factory.mktemp("digits")
     images, labels = fake_digits(2, seed=7)

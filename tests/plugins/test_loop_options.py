@@ -16,6 +16,8 @@ MNIST_MODELS = {"cnn", "rnn-classifier", "autoencoder"}
 @pytest.mark.parametrize("name", [e.name for e in zoo_core.list_models()])
 def test_every_lesson_trains_with_bf16_clipping_accumulation_and_cosine(name, mnist_root, tmp_path):
     batch = {"rnn-regressor": 1, "batchnorm": 64, "dqn": 1}.get(name, 20)
+    if name == "char-gpt" and _bf16_attention_forced_off():
+        pytest.skip("torch's bf16 attention on a CPU with native bfloat16 needs its AVX-512 kernels")
     # cosine from the full lr to zero in these 4 steps (char-gpt's recipe warms up over 100, to 0.1 lr)
     options, sets = dict(OPTIONS), ["log_every=1", "scheduler.warmup_steps=0", "scheduler.min_factor=0"]
     if name == "dqn":  # it learns at every move of an episode (one step): no accumulation; a small memory
@@ -52,3 +54,14 @@ def test_every_lesson_trains_with_bf16_clipping_accumulation_and_cosine(name, mn
         options["accumulate"],
     )
     assert result.config.scheduler == "standard:cosine"
+
+
+def _bf16_attention_forced_off() -> bool:
+    """ATEN_CPU_CAPABILITY below avx512 on a CPU with native bfloat16: torch's bf16 attention picks
+    its kernel by the CPU and then fails ("pack_vnni2 is only supported when avx512 is supported")."""
+    import os
+
+    import torch
+
+    forced = os.environ.get("ATEN_CPU_CAPABILITY", "").lower() in ("default", "avx2")
+    return forced and bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())

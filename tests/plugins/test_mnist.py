@@ -15,6 +15,9 @@ from zoo_core import ZooError
 from zoo_plugins.mnist import data as mnist_data
 from zoo_plugins.mnist.trainer import DigitClassifier
 
+#: files, folders and messages: the data loads to the same bytes on every kernel set
+SAME_ON_EVERY_KERNEL = True
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -174,6 +174,14 @@ def mnist(
             "n_eval": len(evaluation),
         },
         # what the digits decide for a model that has such a setting: 10 classes, 28 pixels a row
-        # (an LSTM's input_size), 784 pixels an image (the autoencoder's n_inputs)
-        implies={"n_classes": len(CLASSES), "input_size": 28, "n_inputs": 28 * 28},
+        # (an LSTM's input_size), 784 pixels an image (the autoencoder's n_inputs), one grey
+        # channel of 28x28 pixels and the class names (an image classifier's)
+        implies={
+            "n_classes": len(CLASSES),
+            "input_size": 28,
+            "n_inputs": 28 * 28,
+            "in_channels": 1,
+            "image_size": 28,
+            "classes": CLASSES,
+        },
     )

@@ -196,7 +196,14 @@ def test_a_data_root_one_level_too_deep_names_the_folder_to_give(tmp_path, make_
 
 def test_the_digits_size_the_models_that_read_them(mnist_root, tmp_path):
     data = zoo_core.create_dataset("mnist", data_root=str(mnist_root))
-    assert data.implies == {"n_classes": 10, "input_size": 28, "n_inputs": 784}
+    assert data.implies == {
+        "n_classes": 10,
+        "input_size": 28,
+        "n_inputs": 784,
+        "in_channels": 1,
+        "image_size": 28,
+        "classes": [str(d) for d in range(10)],
+    }
     result = zoo_core.train(
         "rnn-classifier", steps=1, data_root=str(mnist_root), device="cpu", out=tmp_path / "run"
     )

@@ -18,8 +18,11 @@ KIND_WORDS = {**{k: k for k in KINDS}, **{PLURAL[k]: k for k in KINDS}}
 @cli.command("list")
 @click.argument("words", nargs=-1)
 @click.option("--plugin", "plugin", metavar="NAME", help="Only entries of this plugin.")
+@click.option(
+    "--tag", "tags", metavar="WORD", multiple=True, help="Only entries with this tag (repeat: all of them)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_cmd(words: tuple[str, ...], plugin: str | None, as_json: bool) -> None:
+def list_cmd(words: tuple[str, ...], plugin: str | None, tags: tuple[str, ...], as_json: bool) -> None:
     """List entries: zoo list [KIND] [PATTERN...], e.g. 'zoo list models rnn*'."""
     kinds = list(KINDS)
     patterns = list(words)
@@ -29,6 +32,7 @@ def list_cmd(words: tuple[str, ...], plugin: str | None, as_json: bool) -> None:
     if plugin is not None and plugin not in zoo.plugins:
         raise ZooError(f"no plugin named {plugin!r}; see 'zoo plugins'")
     entries = [e for k in kinds for e in zoo.registries[k].list(*patterns, plugin=plugin)]
+    entries = [e for e in entries if set(tags) <= set(e.tags)]
     if as_json:
         echo_json([e.to_dict() for e in entries])
         return

@@ -1,0 +1,241 @@
+"""torchvision's classifiers as a plugin: a torch-free index, models sized by their data, pretrained
+fine-tuning from a planted weights file, and every family's smallest member trained, saved, reloaded."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import zoo_core
+from tests.plugins.conftest import fake_digits, write_idx_images, write_idx_labels
+from zoo_core.testing import invoke
+from zoo_plugins.vision import index
+
+ROWS = index.read()["models"]
+VERSIONS_AGREE = index.read()["torchvision"] == (index.installed_version() or "").split("+")[0]
+
+
+def smallest_of_each_family() -> list[str]:
+    """The architecture with the fewest parameters in every family: what the structural test trains."""
+    best: dict[str, dict] = {}
+    for row in ROWS:
+        if row["family"] not in best or row["params"] < best[row["family"]]["params"]:
+            best[row["family"]] = row
+    return sorted(row["name"] for row in best.values())
+
+
+@pytest.mark.skipif(not VERSIONS_AGREE, reason="index.json is for another torchvision; the plugin lists live")
+def test_the_index_is_the_installed_torchvisions():
+    from torchvision import models
+
+    assert index.build() == index.read(), f"index.json is stale: {index.REGENERATE}"
+    assert [r["name"] for r in ROWS] == sorted(models.list_models(module=models))
+    resnet18 = next(r for r in ROWS if r["name"] == "resnet18")
+    assert (resnet18["params"], resnet18["acc1"], resnet18["family"]) == (11689512, 69.758, "resnet")
+
+
+def test_listing_the_plugin_never_imports_torch():
+    code = (
+        "import sys, io, contextlib\nfrom zoo_core.cli import cli\nout = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n        cli.main(['list', 'models', '--plugin', 'vision', '--json'], prog_name='zoo')\n"
+        "    except SystemExit as e:\n        assert e.code in (0, None), e.code\n"
+        "heavy = [m for m in ('torch', 'torchvision') if m in sys.modules]\n"
+        "assert not heavy, heavy\nprint(out.getvalue())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    assert sorted(e["name"] for e in listed) == [r["name"] for r in ROWS] and len(listed) >= 80
+    vit = next(e for e in listed if e["name"] == "vit_b_16")
+    assert "81.1%" in vit["summary"] and "resized up" in vit["summary"] and "pretrained" in vit["tags"]
+
+
+def test_another_torchvision_lists_live_and_says_once_how_to_regenerate(monkeypatch, capsys):
+    monkeypatch.setattr(index, "installed_version", lambda: "0.0.1")
+    monkeypatch.setattr(index, "_said", [])
+    monkeypatch.setattr(index, "describe", lambda name: {"name": name, "family": index.family(name)})
+    first, second = index.load(), index.load()
+    from torchvision import models
+
+    assert (
+        [r["name"] for r in first] == sorted(models.list_models(module=models)) == [r["name"] for r in second]
+    )
+    err = capsys.readouterr().err
+    assert err.count("regenerate it with 'python -m zoo_plugins.vision.index'") == 1 and "0.0.1" in err
+
+
+def test_filters_by_name_family_and_weights():
+    def names(*args: str) -> list[str]:
+        return [line.split()[0] for line in invoke("list", "models", *args).output.splitlines()[2:]]
+
+    assert names("resnet*") == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+    assert names("--tag", "resnext") == ["resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d"]
+    assert len(names("--plugin", "vision", "--tag", "pretrained")) == sum(
+        bool(r.get("weights")) for r in ROWS
+    )
+    assert set(names("--tag", "swin", "--tag", "pretrained")) == {
+        f"swin_{v}{size}" for v in ("", "v2_") for size in "tsb"
+    }
+
+
+def test_the_model_takes_its_size_from_the_data(mnist_root, tmp_path):
+    result = zoo_core.train(
+        "resnet18",
+        steps=1,
+        batch_size=2,
+        sets=["train_size=4", "eval_size=4"],
+        data_root=str(mnist_root),
+        out=tmp_path / "run",
+        device="cpu",
+        quiet=True,
+    )
+    implied = result.config.implied
+    assert (implied["n_classes"], implied["in_channels"], implied["image_size"]) == (10, 1, 28)
+    model = zoo_core.load_model(result.run_dir)
+    assert model.net.fc.out_features == 10 and model.classes == [str(d) for d in range(10)]
+    with pytest.raises(zoo_core.ZooError, match="built for 3 channels; leave in_channels to the data"):
+        zoo_core.train("resnet18", steps=1, sets=["in_channels=3", "train_size=4"], data_root=str(mnist_root),
+                       out=tmp_path / "bad", device="cpu", quiet=True)  # fmt: skip
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("name", smallest_of_each_family())
+def test_every_family_trains_a_step_saves_reloads_and_exports(name, tmp_path):
+    """The smallest member of each family on grey 28x28 images: sized, resized, trained, reloaded.
+
+    Three images (batch norm over two at 1x1 pixels is degenerate); one for the families resized to
+    224 pixels and VGG, which have no batch norm there, to keep the test quick."""
+    torch.manual_seed(0)
+    model = zoo_core.create_model(name, n_classes=3, in_channels=1, image_size=28)
+    n = 1 if name.startswith(("vit", "swin", "maxvit", "vgg")) else 3
+    x, y = torch.rand(n, 1, 28, 28), torch.tensor([0, 2, 1])[:n]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)  # batch norm over 2 images: a small step
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss) and any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    model.eval()
+    from safetensors.torch import load_file, save_file
+
+    save_file(model.state_dict(), tmp_path / "w.safetensors")
+    again = zoo_core.create_model(name, n_classes=3, in_channels=1, image_size=28)
+    again.load_state_dict(load_file(tmp_path / "w.safetensors"))
+    again.eval()
+    with torch.no_grad():
+        out = model(x[:1])  # (running statistics of 3 images at 1x1 pixels may be degenerate: NaN equals NaN)
+        torch.testing.assert_close(again(x[:1]), out, rtol=0, atol=0, equal_nan=True)
+        assert out.shape == (1, 3)
+    if name in ("resnet18", "squeezenet1_1"):  # export is the same code for all: two families
+        program = torch.export.export(model, (x,))
+        torch.testing.assert_close(program.module()(x), model(x))
+
+
+def write_folder(root: Path, n: int = 6, side: int = 40) -> Path:
+    """Two classes of generated images: red squares and blue squares, on noise."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k, cls in enumerate(("blue", "red")):
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            pixels = rng.integers(0, 60, size=(side, side, 3)).astype(np.uint8)
+            pixels[8:32, 8:32, 2 if k == 0 else 0] = 230
+            Image.fromarray(pixels).save(root / cls / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def planted(tmp_path, monkeypatch):
+    """torchvision's mobilenet_v3_small weights file planted in torch's cache (random, same keys)."""
+    from torchvision import models
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    row = next(r for r in ROWS if r["name"] == "mobilenet_v3_small")
+    path = tmp_path / "torch" / "hub" / "checkpoints" / row["file"]
+    path.parent.mkdir(parents=True)
+    torch.manual_seed(1)
+    state = models.mobilenet_v3_small(weights=None).state_dict()
+    torch.save(state, path)
+    return path, state
+
+
+def test_pretrained_fine_tuning_on_an_image_folder(planted, tmp_path):
+    path, state = planted
+    root = write_folder(tmp_path / "photos")
+    sets = [f"root={root}", "size=32", "pretrained=true", "freeze=backbone", "val_fraction=0.25"]
+    result = zoo_core.train(
+        "mobilenet_v3_small",
+        dataset="image-folder",
+        steps=2,
+        batch_size=4,
+        sets=sets,
+        out=tmp_path / "run",
+        device="cpu",
+        quiet=True,
+    )
+    model = zoo_core.load_model(result.run_dir)
+    assert model.classes == ["blue", "red"] and model.net.classifier[3].out_features == 2
+    for key in ("features.0.0.weight", "classifier.0.weight"):  # loaded, and frozen
+        assert torch.equal(model.net.state_dict()[key], state[key])
+    shown = zoo_core.predict(result.run_dir, [str(root / "red" / "0.png")], options={"top_k": 2})
+    assert {t["class"] for t in shown.records[0]["top"]} == {"blue", "red"}
+    assert shown.text.splitlines()[0].split()[:2] == ["INPUT", "CLASS"]
+    path.unlink()
+    with pytest.raises(
+        zoo_core.ZooError, match=rf"{path.name} are not in {path.parent}.*put it there"
+    ) as caught:
+        zoo_core.train(
+            "mobilenet_v3_small",
+            dataset="image-folder",
+            steps=1,
+            sets=sets,
+            out=tmp_path / "offline",
+            device="cpu",
+        )
+    assert "\n" not in str(caught.value) and not (tmp_path / "offline").exists()
+    assert zoo_core.load_model(result.run_dir).classes == ["blue", "red"]  # a saved run needs no weights file
+
+
+def test_a_weights_file_of_another_model_is_refused(planted, tmp_path):
+    path, _ = planted
+    torch.save({"fc.weight": torch.zeros(2, 2)}, path)
+    model = zoo_core.create_model("mobilenet_v3_small", pretrained=True, n_classes=2)
+    with pytest.raises(zoo_core.ZooError, match="does not hold this architecture's weights .*missing"):
+        model(torch.rand(1, 3, 32, 32))
+
+
+def test_fashion_mnist_and_cifar10_read_their_real_formats(tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, n in (("train", 20), ("t10k", 10)):
+        images, labels = fake_digits(n, 0)
+        write_idx_images(raw / f"{split}-images-idx3-ubyte", images)
+        write_idx_labels(raw / f"{split}-labels-idx1-ubyte", labels)
+    fashion = zoo_core.create_dataset("fashion-mnist", data_root=str(tmp_path), download=False)
+    assert (
+        fashion.train.tensors[0].shape == (20, 1, 28, 28) and fashion.implies["classes"][0] == "T-shirt/top"
+    )
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), "labels": [0, 1, 2, 9]}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": classes}, protocol=2))
+    cifar = zoo_core.create_dataset("cifar10", data_root=str(tmp_path), download=False, augment=True)
+    assert len(cifar.train) == 20 and cifar.train[0][0].shape == (3, 32, 32)
+    assert cifar.implies == {"n_classes": 10, "in_channels": 3, "image_size": 32, "classes": classes}
+    (folder / "test_batch").write_bytes(pickle.dumps({"data": subprocess.Popen, "labels": []}))
+    with pytest.raises(zoo_core.ZooError, match="not a CIFAR-10 batch .*refused subprocess.Popen"):
+        zoo_core.create_dataset("cifar10", data_root=str(tmp_path), download=False)

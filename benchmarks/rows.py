@@ -513,6 +513,141 @@ _char_gpt_option_row(
 )
 
 
+# -- 701 vision: torchvision's resnet18 on 32x32 images ----------------------------------------------
+def _cifar_from_digits(root: Path, out: Path) -> Path:
+    """The MNIST split's digits as CIFAR-10's own files (python batches of 3x32x32 bytes), so the row
+    reads 32x32 colour images through the real ``cifar10`` loader without a download."""
+    import pickle
+
+    import torch
+    import torch.nn.functional as F
+
+    from benchmarks import baselines
+
+    folder = out / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+
+    def rows(train: bool) -> tuple[Any, list[int]]:
+        images, labels = baselines.mnist_tensors(root, train=train)
+        padded = F.pad(images, (2, 2, 2, 2)).expand(-1, 3, -1, -1)  # 28 -> 32 pixels, grey -> RGB
+        return (padded * 255).round().to(torch.uint8).reshape(len(images), -1).numpy(), labels.tolist()
+
+    data, labels = rows(train=True)
+    per = -(-len(labels) // 5)
+    for i in range(5):
+        part = {"data": data[i * per : (i + 1) * per], "labels": labels[i * per : (i + 1) * per]}
+        (folder / f"data_batch_{i + 1}").write_bytes(pickle.dumps(part, protocol=2))
+    data, labels = rows(train=False)
+    (folder / "test_batch").write_bytes(pickle.dumps({"data": data, "labels": labels}, protocol=2))
+    names = {"label_names": [str(d) for d in range(10)]}
+    (folder / "batches.meta").write_bytes(pickle.dumps(names, protocol=2))
+    return out
+
+
+def _resnet18_steps(s: Settings, n: int) -> int:
+    """One epoch of batches of 64 (the vision recipe), 10 steps with --quick."""
+    return 10 if s.quick else -(-n // 64)
+
+
+@row("step-resnet18-cpu", "cpu", "shared-trainer epoch, torchvision resnet18 on 32x32 images (batch 64)")
+def step_resnet18_cpu(s: Settings) -> Result:
+    from benchmarks import baselines
+    from zoo_core import create_dataset, create_model
+
+    with run_folder() as data_root:
+        root = str(_cifar_from_digits(mnist_root(s.mnist), data_root))
+        splits = create_dataset("cifar10", data_root=root, download=False)
+        images, labels = splits.train.tensors
+        steps = _resnet18_steps(s, len(images))
+        result = Result(
+            "step-resnet18-cpu",
+            f"resnet18 epoch on 32x32 images vs a plain loop of the same model ({steps} steps, same batches)",
+            unit="ms/step",
+            target="<= +3%; same losses",
+        )
+
+        def zoo() -> dict[str, Any]:
+            with run_folder() as tmp:
+                run, _ = train(
+                    "resnet18",
+                    out=tmp / "run",
+                    device="cpu",
+                    dataset="cifar10",
+                    data_root=root,
+                    steps=steps,
+                    sets=["log_every=1"],
+                )
+            return {"value": run.loop_seconds / run.step * 1e3, "losses": [r["loss"] for r in run.history]}
+
+        def hand() -> dict[str, Any]:
+            return baselines.cnn_on_batches(
+                images,
+                labels,
+                steps=steps,
+                batch_size=64,
+                model=lambda: create_model("resnet18", **splits.implies),
+            )
+
+        zs, bs = paired(zoo, hand, s.repeats(3, 1), warmup=0 if s.quick else 1, log=s.log)
+    return _overhead(result, zs, bs, limit_ratio=1.03)
+
+
+def _resnet18_option_row(id: str, figure: str, changed: dict[str, Any]) -> None:
+    """A row: resnet18's epoch on 32x32 images with ``changed`` against the default (fp32, NCHW)."""
+
+    @row(id, "cpu", figure)
+    def measure(s: Settings) -> Result:
+        with run_folder() as data_root:
+            root = str(_cifar_from_digits(mnist_root(s.mnist), data_root))
+            steps = _resnet18_steps(s, 8000)
+
+            def one(options: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+                def run() -> dict[str, Any]:
+                    with run_folder() as tmp:
+                        done, _ = train(
+                            "resnet18",
+                            out=tmp / "run",
+                            device="cpu",
+                            dataset="cifar10",
+                            data_root=root,
+                            steps=steps,
+                            **options,
+                        )
+                    return {
+                        "value": done.loop_seconds / done.step * 1e3,
+                        "accuracy": done.metrics["accuracy"],
+                    }
+
+                return run
+
+            zs, bs = paired(one(changed), one({}), s.repeats(3, 1), warmup=0, log=s.log)
+        result = Result(
+            id, f"{figure} ({steps} steps)", unit="ms/step", target="same accuracy (within 1%); time reported"
+        )
+        result.zoo = median([z["value"] for z in zs])
+        result.baseline = median([b["value"] for b in bs])
+        result.ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+        same, words = _accuracy_check(
+            [z["accuracy"] for z in zs], [b["accuracy"] for b in bs], tolerance=0.01
+        )
+        result.status = verdict(same)
+        result.notes = f"{1 / result.ratio:.2f}x the speed of the default; {words}; {_cpu_features()}"
+        result.data = {"zoo": zs, "baseline": bs}
+        return result
+
+
+_resnet18_option_row(
+    "bf16-resnet18-cpu",
+    "resnet18 on 32x32 images, --precision bf16-mixed vs 32-true",
+    {"precision": "bf16-mixed"},
+)
+_resnet18_option_row(
+    "channels-last-resnet18-cpu",
+    "resnet18 on 32x32 images, --set model.channels_last=true vs NCHW",
+    {"sets": ["model.channels_last=true"]},
+)
+
+
 @row("infer-cnn-cpu", "cpu", "CNN inference, a batch of 1,000 digits: eager vs .pt2 vs onnxruntime")
 def infer_cnn_cpu(s: Settings) -> Result:
     """The CNN lesson's forward pass on 1,000 digits, three ways, each call timed in turn."""

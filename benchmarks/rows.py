@@ -549,6 +549,25 @@ def _resnet18_steps(s: Settings, n: int) -> int:
     return 10 if s.quick else -(-n // 64)
 
 
+def _resnet18_epoch(root: str, steps: int, **options: Any) -> dict[str, Any]:
+    """``zoo train resnet18 --dataset cifar10`` for ``steps``: ms per step, its losses and accuracy."""
+    with run_folder() as tmp:
+        run, _ = train(
+            "resnet18",
+            out=tmp / "run",
+            device="cpu",
+            dataset="cifar10",
+            data_root=root,
+            steps=steps,
+            **options,
+        )
+    return {
+        "value": run.loop_seconds / run.step * 1e3,
+        "losses": [r["loss"] for r in run.history if "loss" in r],
+        "accuracy": run.metrics["accuracy"],
+    }
+
+
 @row("step-resnet18-cpu", "cpu", "shared-trainer epoch, torchvision resnet18 on 32x32 images (batch 64)")
 def step_resnet18_cpu(s: Settings) -> Result:
     from benchmarks import baselines
@@ -567,17 +586,7 @@ def step_resnet18_cpu(s: Settings) -> Result:
         )
 
         def zoo() -> dict[str, Any]:
-            with run_folder() as tmp:
-                run, _ = train(
-                    "resnet18",
-                    out=tmp / "run",
-                    device="cpu",
-                    dataset="cifar10",
-                    data_root=root,
-                    steps=steps,
-                    sets=["log_every=1"],
-                )
-            return {"value": run.loop_seconds / run.step * 1e3, "losses": [r["loss"] for r in run.history]}
+            return _resnet18_epoch(root, steps, sets=["log_every=1"])
 
         def hand() -> dict[str, Any]:
             return baselines.cnn_on_batches(
@@ -601,26 +610,13 @@ def _resnet18_option_row(id: str, figure: str, changed: dict[str, Any]) -> None:
             root = str(_cifar_from_digits(mnist_root(s.mnist), data_root))
             steps = _resnet18_steps(s, 8000)
 
-            def one(options: dict[str, Any]) -> Callable[[], dict[str, Any]]:
-                def run() -> dict[str, Any]:
-                    with run_folder() as tmp:
-                        done, _ = train(
-                            "resnet18",
-                            out=tmp / "run",
-                            device="cpu",
-                            dataset="cifar10",
-                            data_root=root,
-                            steps=steps,
-                            **options,
-                        )
-                    return {
-                        "value": done.loop_seconds / done.step * 1e3,
-                        "accuracy": done.metrics["accuracy"],
-                    }
-
-                return run
-
-            zs, bs = paired(one(changed), one({}), s.repeats(3, 1), warmup=0, log=s.log)
+            zs, bs = paired(
+                lambda: _resnet18_epoch(root, steps, **changed),
+                lambda: _resnet18_epoch(root, steps),
+                s.repeats(3, 1),
+                warmup=0,
+                log=s.log,
+            )
         result = Result(
             id, f"{figure} ({steps} steps)", unit="ms/step", target="same accuracy (within 1%); time reported"
         )

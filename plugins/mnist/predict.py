@@ -106,6 +106,39 @@ def read_digits(args: list[str]) -> tuple[list[str], torch.Tensor]:
     return names, torch.cat(images)
 
 
+def ranked(inputs: Sequence[str], scores: torch.Tensor, top_k: int, label: Any) -> list[dict[str, Any]]:
+    """Each input's likeliest class (``label(index)`` names it) and its ``top_k``, with probabilities:
+    the records every image classifier's ``zoo predict`` prints (shared with the vision plugin)."""
+    probs = scores.float().softmax(-1)
+    top_p, top_c = probs.topk(min(top_k, probs.shape[1]), dim=1)
+    return [
+        {
+            "input": name,
+            "class": label(int(c[0])),
+            "probability": round(float(p[0]), 6),
+            "top": [
+                {"class": label(int(ci)), "probability": round(float(pi), 6)}
+                for ci, pi in zip(c, p, strict=True)
+            ],
+        }
+        for name, p, c in zip(inputs, top_p, top_c, strict=True)
+    ]
+
+
+def ranked_table(records: list[dict[str, Any]], column: str) -> str:
+    """:func:`ranked`'s records as a text table; ``column`` heads the predicted class."""
+    rows = [
+        [
+            r["input"],
+            r["class"],
+            f"{r['probability']:.4f}",
+            "  ".join(f"{t['class']}: {t['probability']:.4f}" for t in r["top"]),
+        ]
+        for r in records
+    ]
+    return table(rows, ["INPUT", column, "P", "TOP"])
+
+
 class Digits(Predictor):
     """MNIST classifiers: each INPUT is a digit image; the answer is the digit and its probability."""
 
@@ -120,33 +153,10 @@ class Digits(Predictor):
     def show(
         self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions
     ) -> list[dict[str, Any]]:
-        probs = outputs.softmax(-1)
-        k = min(options.top_k, probs.shape[1])
-        top_p, top_c = probs.topk(k, dim=1)
-        return [
-            {
-                "input": name,
-                "class": int(c[0]),
-                "probability": round(float(p[0]), 6),
-                "top": [
-                    {"class": int(ci), "probability": round(float(pi), 6)}
-                    for ci, pi in zip(c, p, strict=True)
-                ],
-            }
-            for name, p, c in zip(self.names, top_p, top_c, strict=True)
-        ]
+        return ranked(self.names, outputs, options.top_k, int)
 
     def text(self, records: list[dict[str, Any]]) -> str:
-        rows = [
-            [
-                r["input"],
-                r["class"],
-                f"{r['probability']:.4f}",
-                "  ".join(f"{t['class']}: {t['probability']:.4f}" for t in r["top"]),
-            ]
-            for r in records
-        ]
-        return table(rows, ["INPUT", "DIGIT", "P", "TOP"])
+        return ranked_table(records, "DIGIT")
 
     def example(self, model: nn.Module) -> tuple[torch.Tensor, ...]:
         return (torch.rand(4, 1, SIDE, SIDE, generator=torch.Generator().manual_seed(0)),)

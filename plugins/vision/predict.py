@@ -9,7 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo_core import Option, PredictOptions, Predictor, ZooError, table
+from zoo_core import Option, PredictOptions, Predictor, ZooError
+from zoo_plugins.mnist.predict import ranked, ranked_table
 
 
 def class_names(model: nn.Module) -> list[str]:
@@ -52,33 +53,11 @@ class Images(Predictor):
         self, args: Sequence[str], batch: tuple[torch.Tensor, ...], outputs: Any, options: PredictOptions
     ) -> list[dict[str, Any]]:
         names = class_names(self.model)
-        probs = outputs.float().softmax(-1)
-        k = min(int(self.settings.values.get("top_k", options.top_k)), probs.shape[1])
-        top_p, top_c = probs.topk(k, dim=1)
-        return [
-            {
-                "input": name,
-                "class": names[int(c[0])],
-                "probability": round(float(p[0]), 6),
-                "top": [
-                    {"class": names[int(ci)], "probability": round(float(pi), 6)}
-                    for ci, pi in zip(c, p, strict=True)
-                ],
-            }
-            for name, p, c in zip(self.names, top_p, top_c, strict=True)
-        ]
+        top_k = int(self.settings.values.get("top_k", options.top_k))
+        return ranked(self.names, outputs, top_k, names.__getitem__)
 
     def text(self, records: list[dict[str, Any]]) -> str:
-        rows = [
-            [
-                r["input"],
-                r["class"],
-                f"{r['probability']:.4f}",
-                "  ".join(f"{t['class']}: {t['probability']:.4f}" for t in r["top"]),
-            ]
-            for r in records
-        ]
-        return table(rows, ["INPUT", "CLASS", "P", "TOP"])
+        return ranked_table(records, "CLASS")
 
     def example(self, model: nn.Module) -> tuple[torch.Tensor, ...]:
         side = int(model.image_size)

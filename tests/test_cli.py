@@ -51,6 +51,30 @@ def test_info_shows_defaults_recipe_and_parameter_count(run):
     assert data["parameters"] == 25 and data["trainer"] == "mse"
 
 
+def valued_net(width: int = 3):
+    """Reads a tensor's value while it is built: impossible on the meta device, so counted on the CPU."""
+    import torch
+
+    hidden = int(torch.tensor(width).item())
+    return torch.nn.Sequential(torch.nn.Linear(1, hidden), torch.nn.Linear(hidden, 1, bias=False))
+
+
+class Counted:
+    @zoo_core.hookimpl
+    def register_models(self, registry):
+        registry.add("valued", factory=valued_net, summary="s", tags=["t"], defaults={"width": 3})
+
+
+def test_info_counts_parameters_without_allocating_them_and_falls_back_to_the_cpu(make_zoo):
+    from zoo_core.cli.catalog import parameter_count
+
+    zoo = make_zoo(Counted())
+    assert parameter_count(zoo.models.get("valued")) == 3 + 3 + 3
+    assert parameter_count(zoo.models.get("valued"), width=5) == 5 + 5 + 5
+    result = CliRunner().invoke(cli, ["info", "valued"])
+    assert result.exit_code == 0 and "parameters: 9" in result.output
+
+
 def test_info_unknown_name_suggests(run):
     result = run("info", "tyo")
     assert result.exit_code == 2

@@ -475,6 +475,56 @@ def test_check_train_compares_each_recipe_with_its_declaration(zoo_plugin_zoo):
     assert table["declared:silent"].endswith("SKIP")
 
 
+class Family:
+    """A small line and two larger ones of the same code, checked through the small one."""
+
+    @zoo_core.hookimpl
+    def register_models(self, registry):
+        registry.add("line-s", **LINE)
+        wide = {**LINE, "factory": Stuck, "defaults": {}}  # would FAIL 'trains' if it were checked
+        registry.add("line-m", checked_as="line-s", **wide)
+        registry.add("line-l", checked_as="line-s", expects={"eval_loss": ("<=", 1e9)}, **LINE)
+        registry.add("line-x", checked_as="line-xs", **LINE)
+
+
+def test_checked_as_checks_the_family_through_its_stand_in(zoo_plugin_zoo):
+    zoo_plugin_zoo(Family())
+    code, lines = check("family")
+    stood_in = [line for line in lines_with(lines, "SKIP") if "  checks: " in line]
+    assert [line.split()[2] for line in stood_in] == ["family:line-l", "family:line-m"]
+    assert all("checked as family:line-s (the same code, smaller)" in line for line in stood_in)
+    assert "'zoo check family:line-m' checks this one itself" in stood_in[1]
+    assert sum("model family:line-m" in line for line in lines) == 2  # metadata, and the SKIP
+    (fail,) = lines_with(lines, "FAIL")  # a stand-in that is not registered is the author's mistake
+    assert (
+        "model family:line-x" in fail
+        and "checked_as='line-xs', but plugin 'family' registers no model" in fail
+    )
+    assert code == 1
+    assert any("model family:line-s" in line and "  trains: " in line for line in lines_with(lines, "PASS"))
+
+    code, lines = check("family:line-m")  # named, it is checked itself
+    assert code == 1 and "12 CPU steps left the weights unchanged" in lines_with(lines, "FAIL")[0]
+
+
+def test_check_train_still_trains_a_stood_in_model_that_declares_expects(zoo_plugin_zoo):
+    zoo_plugin_zoo(Family())
+    result = CliRunner().invoke(cli, ["check", "family", "--train", "--steps", "4"])
+    trained = [line.split()[0] for line in result.output.splitlines() if line.startswith("family:")]
+    assert trained == ["family:line-l", "family:line-s"]
+
+
+@pytest.mark.parametrize("bad", ["line-s", "Line S", 3])
+def test_checked_as_must_name_another_entry(make_zoo, bad):
+    class Wrong:
+        @zoo_core.hookimpl
+        def register_models(self, registry):
+            registry.add("line-s", checked_as=bad, **LINE)
+
+    with pytest.raises(PluginError, match=r"checked_as of model 'line-s' is .*; name another model"):
+        Zoo.isolated(Wrong(), builtins=False)
+
+
 def test_check_train_skips_a_model_whose_data_are_missing(zoo_plugin_zoo, monkeypatch, tmp_path):
     monkeypatch.setenv("ZOO_DATA_ROOT", str(tmp_path / "empty"))
     zoo_plugin_zoo("cnn")

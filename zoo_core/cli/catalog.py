@@ -55,12 +55,21 @@ def _entries_named(name: str, kind: str | None) -> list[Entry]:
 
 
 def parameter_count(entry: Entry, **overrides: Any) -> int:
-    """Trainable parameters of a model built with its defaults (checked as 'zoo train' builds it)."""
+    """Trainable parameters of a model built with its defaults (checked as 'zoo train' builds it).
+
+    Built on the meta device first, where weights take no memory and no time to initialize (a
+    600M-parameter model counts in a second); a factory that needs real tensors is built on the CPU.
+    """
     import torch
 
     from zoo_core.training.assembly import build_model
 
-    model = build_model(entry, entry.params(overrides), torch.device("cpu"))
+    params = entry.params(overrides)
+    try:
+        with torch.device("meta"):
+            model = build_model(entry, params, torch.device("meta"))
+    except Exception:  # data-dependent construction: count it the slow way, errors and all
+        model = build_model(entry, params, torch.device("cpu"))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -97,6 +106,10 @@ def info_cmd(name: str, kind: str | None, as_json: bool) -> None:
                 click.echo(f"  {part + ':':<11} {data[part] or '-'}")
             if data["expects"]:
                 click.echo(f"  expects:    {expectation(data['expects'])} (zoo check --train measures it)")
+        if data.get("checked_as"):
+            click.echo(
+                f"  checked as: {data['plugin']}:{data['checked_as']} (by 'zoo check {data['plugin']}')"
+            )
         if data.get("lr") is not None:
             click.echo(f"  lr:         {data['lr']:g} (when a run switches to it without --lr)")
         for key, value in data["defaults"].items():

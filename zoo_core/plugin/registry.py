@@ -49,6 +49,7 @@ class Entry:
     predictor: Callable[..., Any] | str | None = None
     expects: dict[str, tuple[str, float]] = attrs.field(factory=dict, converter=_frozen_mapping)
     lr: float | None = None
+    checked_as: str | None = None
 
     @property
     def qualname(self) -> str:
@@ -157,6 +158,8 @@ class Entry:
             )
         if self.kind == "optimizer":
             data["lr"] = self.lr
+        if self.checked_as is not None:
+            data["checked_as"] = self.checked_as
         return data
 
 
@@ -285,6 +288,7 @@ class Registry:
         predictor: Callable[..., Any] | str | None = None,
         expects: Mapping[str, tuple[str, float]] | None = None,
         lr: float | None = None,
+        checked_as: str | None = None,
     ) -> Entry:
         """Register ``name``; ``factory`` is a callable or a lazy ``"module:attr"`` string."""
         src = self._source
@@ -293,6 +297,13 @@ class Registry:
         self._check(
             who, name, factory, predictor, dict(zip(_MODEL_ONLY, model_only, strict=True)), lr, defaults
         )
+        if checked_as is not None and (
+            not isinstance(checked_as, str) or not _NAME.match(checked_as) or checked_as == name
+        ):
+            raise PluginError(
+                f"{who}: checked_as of {self.kind} '{name}' is {checked_as!r}; name another "
+                f"{self.kind} of the same plugin, the one whose checks stand for this one's"
+            )
         for existing in self._entries.get(name, ()):
             if existing.plugin == src.plugin:
                 raise PluginError(f"{who} registers {self.kind} '{name}' twice")
@@ -315,6 +326,7 @@ class Registry:
             predictor=predictor,
             expects=_expectations(who, name, expects),
             lr=None if lr is None else float(lr),
+            checked_as=checked_as,
         )
         self._entries.setdefault(name, []).append(entry)
         return entry

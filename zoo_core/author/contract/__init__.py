@@ -27,6 +27,7 @@ from zoo_core.author.contract.parts import (
     check_optimizer,
     check_scheduler,
     check_trainer,
+    metadata_line,
     metadata_problems,
 )
 from zoo_core.author.contract.plugin import check_command, check_listing, check_loads
@@ -48,6 +49,7 @@ __all__ = [
     "Report",
     "Trained",
     "check_listing",
+    "metadata_line",
     "metadata_problems",
     "plan",
     "run_checks",
@@ -78,6 +80,30 @@ class Checker:
             f"{entry.kind} {entry.qualname}", lambda emit: _CHECKS[entry.kind](self.bench, entry, emit)
         )
 
+    def stood_in(self, entry: Entry) -> list[Outcome]:
+        """An entry whose ``checked_as`` names another of its plugin: its metadata, and a SKIP saying so."""
+
+        def checks(emit: Emit) -> None:
+            if not metadata_line(entry, emit):
+                return
+            zoo = get_zoo()
+            if f"{entry.plugin}:{entry.checked_as}" not in zoo.registries[entry.kind]:
+                emit(
+                    FAIL,
+                    "checked as",
+                    f"checked_as={entry.checked_as!r}, but plugin '{entry.plugin}' registers no "
+                    f"{entry.kind} of that name; name the {entry.kind} whose checks stand for this one",
+                )
+                return
+            emit(
+                SKIP,
+                "checks",
+                f"checked as {entry.plugin}:{entry.checked_as} (the same code, smaller); "
+                f"'zoo check {entry.qualname}' checks this one itself",
+            )
+
+        return outcomes(f"{entry.kind} {entry.qualname}", checks)
+
     def train(self, entry: Entry) -> tuple[list[Outcome], Trained]:
         """``zoo check --train``: the model's full recipe against its declared ``expects``."""
         return check_recipe(self.bench, entry)
@@ -92,8 +118,11 @@ def plan(targets: tuple[str, ...] | list[str]) -> list[tuple[str, Any]]:
             info = zoo.plugins[target]
             todo.append(("plugin", info))
             if info.status == "loaded":
-                for kind in KINDS:
-                    todo += [("entry", e) for e in zoo.registries[kind].list(plugin=target)]
+                for kind in KINDS:  # an entry checked_as another is checked through that one
+                    todo += [
+                        ("stood-in" if e.checked_as else "entry", e)
+                        for e in zoo.registries[kind].list(plugin=target)
+                    ]
                 todo += [("command", (info, name)) for name in info.commands]
                 todo.append(("listing", info))
             continue
@@ -106,7 +135,7 @@ def plan(targets: tuple[str, ...] | list[str]) -> list[tuple[str, Any]]:
 
 def subject_of(kind: str, item: Any) -> str:
     """The subject a planned check reports under, so that the lines can be aligned in advance."""
-    if kind == "entry":
+    if kind in ("entry", "stood-in"):
         return f"{item.kind} {item.qualname}"
     if kind == "command":
         return f"command {item[1]}"
@@ -143,9 +172,9 @@ def run_checks(
         for kind, item in todo:
             if kind == "plugin":
                 add(check_loads(item))
-            elif kind == "entry":
-                add(*checker.entry(item))
-                if train and item.kind == "model":
+            elif kind in ("entry", "stood-in"):
+                add(*(checker.entry(item) if kind == "entry" else checker.stood_in(item)))
+                if train and item.kind == "model" and (kind == "entry" or item.expects):
                     done, row = checker.train(item)
                     add(*done)
                     report.trained.append(row)

@@ -67,7 +67,7 @@ def metadata_problems(entry: Entry) -> list[str]:
     return problems
 
 
-def _metadata_line(entry: Entry, emit: Emit) -> bool:
+def metadata_line(entry: Entry, emit: Emit) -> bool:
     """The metadata line of a part; ``False`` when it fails and nothing else is checked."""
     problems = metadata_problems(entry)
     if problems:
@@ -140,7 +140,7 @@ class Bench:
 
 def check_dataset(bench: Bench, entry: Entry, emit: Emit) -> None:
     """It builds with its defaults, offline, and has training samples: what every model's run needs."""
-    if not _metadata_line(entry, emit):
+    if not metadata_line(entry, emit):
         return
     with stage(emit, "builds"):
         data = bench.dataset(emit, entry, offline(entry), "builds")
@@ -152,7 +152,7 @@ def check_optimizer(bench: Bench, entry: Entry, emit: Emit) -> None:
     """It builds over a Linear layer, and descends on a linear regression (a convex problem)."""
     import torch
 
-    if not _metadata_line(entry, emit):
+    if not metadata_line(entry, emit):
         return
     # a convex problem: linear regression from zero weights, noise-free
     gen = torch.Generator().manual_seed(0)
@@ -206,7 +206,7 @@ def check_trainer(bench: Bench, entry: Entry, emit: Emit) -> None:
     """Its factory makes a ``zoo_core.Trainer``, which the shared loop drives."""
     from zoo_core.plugin.trainer import Trainer
 
-    if not _metadata_line(entry, emit):
+    if not metadata_line(entry, emit):
         return
     with stage(emit, "builds"):
         made = entry.create()
@@ -223,7 +223,7 @@ def check_scheduler(bench: Bench, entry: Entry, emit: Emit) -> None:
     """Its factory takes an optimizer and a step count and makes a torch LRScheduler, or ``None``."""
     import torch
 
-    if not _metadata_line(entry, emit):
+    if not metadata_line(entry, emit):
         return
     opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
     with stage(emit, "builds"):

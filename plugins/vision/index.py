@@ -56,6 +56,16 @@ def family(name: str, module: str = "") -> str:
     return module.rpartition(".")[2] or name
 
 
+def smallest_by_family(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Each family's member with the fewest parameters: the one ``zoo check vision`` builds and trains."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["name"]):
+        held = best.get(row["family"])
+        if held is None or row.get("params", 0) < held.get("params", 0):
+            best[row["family"]] = row
+    return {fam: row["name"] for fam, row in best.items()}
+
+
 def installed_version() -> str | None:
     """torchvision's version from its package metadata (no import), or None when it is not installed."""
     try:

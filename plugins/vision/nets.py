@@ -78,6 +78,20 @@ def read_weights(path: Path, expected: dict[str, torch.Size], skip: set[str]) ->
     return {k: v for k, v in state.items() if k not in skip}
 
 
+def set_bn_momentum(net: nn.Module, momentum: float) -> None:
+    """Batch norms' running-statistics momentum, PyTorch's 0.1 unless set: torchvision's slower ones fit ImageNet-long runs.
+
+    MobileNetV3, EfficientNet and MaxViT (0.01) and MNASNet (0.0003) keep their reference recipes'
+    slow averages, which after one short epoch still hold their initial values, so evaluation sees
+    chance accuracy; ``--set bn_momentum=0.01`` gives one of them its own back.
+    """
+    if not 0.0 < momentum <= 1.0:
+        raise ZooError(f"bn_momentum={momentum!r}: give a number in (0, 1] (PyTorch's default is 0.1)")
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = momentum
+
+
 def head_of(net: nn.Module) -> tuple[str, nn.Module]:
     """The classifier's last layer: in every torchvision classifier, the last module with weights."""
     last = ("", net)
@@ -108,6 +122,7 @@ class VisionClassifier(nn.Module):
         pretrained: bool = False,
         freeze: str = "none",
         channels_last: bool = False,
+        bn_momentum: float = 0.1,
     ) -> None:
         super().__init__()
         if freeze not in FREEZE:
@@ -134,6 +149,7 @@ class VisionClassifier(nn.Module):
         if self.row["family"] == "vit":
             kwargs["image_size"] = self.min_size  # vit_h_14's weights are for 518 pixels
         self.net = models.get_model(arch, weights=None, **kwargs)
+        set_bn_momentum(self.net, bn_momentum)
         self.adapt = nn.Conv2d(in_channels, 3, 1) if in_channels not in (1, 3) else None
         self.register_buffer(
             "mean", torch.tensor(self.row.get("mean", MEAN)).view(1, 3, 1, 1), persistent=False

@@ -27,11 +27,7 @@ VERSIONS_AGREE = index.read()["torchvision"] == (index.installed_version() or ""
 
 def smallest_of_each_family() -> list[str]:
     """The architecture with the fewest parameters in every family: what the structural test trains."""
-    best: dict[str, dict] = {}
-    for row in ROWS:
-        if row["family"] not in best or row["params"] < best[row["family"]]["params"]:
-            best[row["family"]] = row
-    return sorted(row["name"] for row in best.values())
+    return sorted(index.smallest_by_family(ROWS).values())
 
 
 @pytest.mark.skipif(not VERSIONS_AGREE, reason="index.json is for another torchvision; the plugin lists live")
@@ -89,6 +85,19 @@ def test_filters_by_name_family_and_weights():
     }
 
 
+def test_zoo_check_vision_builds_each_familys_smallest_and_stands_it_in_for_the_rest():
+    from zoo_core.author.contract import plan
+
+    todo = [(kind, item) for kind, item in plan(["vision"]) if kind in ("entry", "stood-in")]
+    checked = sorted(item.name for kind, item in todo if kind == "entry" and item.kind == "model")
+    assert checked == smallest_of_each_family()
+    assert "resnet18" in checked and "mobilenet_v3_small" in checked and "vit_b_16" in checked
+    by_name = {item.name: item for kind, item in todo if item.kind == "model"}
+    assert len(by_name) == len(ROWS)
+    assert by_name["resnet152"].checked_as == "resnet18" and by_name["vit_h_14"].checked_as == "vit_b_16"
+    assert all(by_name[e.checked_as].checked_as is None for e in by_name.values() if e.checked_as)
+
+
 def test_the_model_takes_its_size_from_the_data(mnist_root, tmp_path):
     result = zoo_core.train(
         "resnet18",
@@ -110,6 +119,19 @@ def test_the_model_takes_its_size_from_the_data(mnist_root, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def batch_norms(model: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+def test_batch_norm_keeps_pytorchs_momentum_unless_set():
+    """torchvision's MobileNetV3 averages at 0.01: after one short epoch its statistics were still the
+    initial ones (one MNIST-split epoch: 0.09-0.10 test accuracy; 0.89-0.91 at 0.1)."""
+    own = zoo_core.create_model("mobilenet_v3_small", n_classes=3, bn_momentum=0.01)
+    assert len(batch_norms(own)) > 10 and {m.momentum for m in batch_norms(own)} == {0.01}
+    with pytest.raises(zoo_core.ZooError, match=r"bn_momentum=0.0: give a number in \(0, 1\]"):
+        zoo_core.create_model("mobilenet_v3_small", n_classes=3, bn_momentum=0.0)
+
+
 @pytest.mark.parametrize("name", smallest_of_each_family())
 def test_every_family_trains_a_step_saves_reloads_and_exports(name, tmp_path):
     """The smallest member of each family on grey 28x28 images: sized, resized, trained, reloaded.
@@ -118,6 +140,7 @@ def test_every_family_trains_a_step_saves_reloads_and_exports(name, tmp_path):
     224 pixels and VGG, which have no batch norm there, to keep the test quick."""
     torch.manual_seed(0)
     model = zoo_core.create_model(name, n_classes=3, in_channels=1, image_size=28)
+    assert all(m.momentum == 0.1 for m in batch_norms(model))  # PyTorch's, whatever the architecture's
     n = 1 if name.startswith(("vit", "swin", "maxvit", "vgg")) else 3
     x, y = torch.rand(n, 1, 28, 28), torch.tensor([0, 2, 1])[:n]
     before = {k: v.clone() for k, v in model.state_dict().items()}

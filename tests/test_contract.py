@@ -61,6 +61,31 @@ def write_tiny_mnist(root, n_train=120, n_test=40):
     return root
 
 
+#: checked by their own tests: the vision plugin's 20 architectures take minutes, dqn needs gymnasium
+CHECKED_APART = {"vision", "dqn"}
+
+
+def test_every_builtin_lesson_keeps_the_contract(tmp_path):
+    """The whole contract on each built-in plugin, as 'zoo check' runs it: MNIST on a small real-format
+    file set; a lesson's recipe (a warm-up longer than the check's run, say) must not break it."""
+    from importlib import metadata
+
+    from zoo_core.plugin.discovery import ENTRY_POINT_GROUP
+
+    names = sorted(
+        ep.name
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if ep.value.startswith("zoo_plugins.") and ep.name not in CHECKED_APART
+    )
+    assert {"attention", "cnn", "gan", "standard"} <= set(names)
+    root = write_tiny_mnist(tmp_path / "data")
+    code, lines = check(*names, "--data-root", str(root))
+    assert not lines_with(lines, "FAIL"), "\n".join(lines_with(lines, "FAIL"))
+    skips = lines_with(lines, "SKIP")
+    assert all("none is named 'loss' or 'loss_*'" in line for line in skips), "\n".join(skips)  # GANs
+    assert code == 0 and any("model attention:char-gpt" in line and "  trains: " in line for line in lines)
+
+
 def test_dataset_that_needs_files_is_skipped_without_them(zoo_plugin_zoo, monkeypatch, tmp_path):
     monkeypatch.setenv("ZOO_DATA_ROOT", str(tmp_path / "empty"))
     zoo_plugin_zoo("cnn")

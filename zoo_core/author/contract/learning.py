@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from zoo_core.author.contract.parts import Bench, ModelCase, offline
+from zoo_core.author.contract.parts import SHORT_RUN_SCHEDULER, Bench, ModelCase, offline
 from zoo_core.author.contract.report import FAIL, PASS, SKIP, Emit, Outcome, Trained, fail, outcomes, stage
 from zoo_core.plugin.discovery import get_zoo
 from zoo_core.plugin.registry import COMPARISONS, Entry, expectation
@@ -41,6 +41,7 @@ def trains(bench: Bench, case: ModelCase, emit: Emit) -> Path:
         result = train_model(
             entry.qualname,
             steps=bench.steps,
+            scheduler=SHORT_RUN_SCHEDULER,
             device="cpu",
             out=run_dir,
             data_root=bench.data_root,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.author.contract.learning import finite_loss, trains
-from zoo_core.author.contract.parts import Bench, ModelCase, metadata_problems, offline
+from zoo_core.author.contract.parts import SHORT_RUN_SCHEDULER, Bench, ModelCase, metadata_problems, offline
 from zoo_core.author.contract.report import PASS, Emit, fail, stage
 from zoo_core.plugin.discovery import get_zoo
 from zoo_core.plugin.errors import ZooError
@@ -47,7 +47,9 @@ def _resolves(bench: Bench, entry: Entry, emit: Emit) -> ModelCase:
         if problems:
             fail(emit, "metadata", "; ".join(problems))
         loop = {"steps": bench.steps}
-        config = resolve(entry.qualname, device="cpu", data_root=bench.data_root, loop=loop)
+        config = resolve(
+            entry.qualname, device="cpu", data_root=bench.data_root, loop=loop, scheduler=SHORT_RUN_SCHEDULER
+        )
         data_entry = get_zoo().datasets.get(config.dataset)
         config.dataset_params.update(offline(data_entry))
         emit(

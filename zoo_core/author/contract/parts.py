@@ -216,6 +216,9 @@ def check_trainer(bench: Bench, entry: Entry, emit: Emit) -> None:
     emit(PASS, "builds", f"with its defaults ({article(type(made).__name__)})")
 
 
+#: the short runs of the model checks hold the recipe's learning rate: a schedule (a warm-up of
+#: 100 steps) is made for the full recipe, which ``--train`` runs; schedulers are checked apart
+SHORT_RUN_SCHEDULER = "constant"
 SCHEDULE_STEPS = 1000  # a run long enough for any default warm-up (a longer one is refused)
 
 

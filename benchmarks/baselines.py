@@ -268,8 +268,8 @@ def char_gpt(
     model: Any,
     seed: int = 0,
     batch_size: int = 12,
-    lr: float = 1e-3,
-    min_lr: float = 1e-4,
+    lr: float,
+    min_lr: float,
     warmup: int = 100,
 ) -> dict[str, Any]:
     """The plain loop a reader of nanoGPT writes: AdamW (decay on matrices only), a warm-up then a

@@ -49,6 +49,7 @@ ROWS: list[tuple[str, str, dict[str, Any], str, str, tuple[str, float] | None]] 
     ("504 batch norm", "batchnorm", {}, "test_mse_plain", "stuck (label var.)", None),
     ("504 batch norm", "batchnorm", {}, "test_mse_bn", "learns", None),
     ("601 attention", "char-gpt", {}, "eval_loss", "1.899 (nanoGPT, 3 seeds)", ("<=", 1.90)),
+    ("601 attention", "char-gpt", {"lr": 1e-3}, "eval_loss", "nanoGPT's own lr", None),
 ]
 MNIST_MODELS = {"cnn", "rnn-classifier", "autoencoder"}
 

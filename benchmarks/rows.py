@@ -433,6 +433,11 @@ def _char_gpt_steps(s: Settings) -> int:
     return 20 if s.quick else 200
 
 
+def _char_gpt_warmup(steps: int) -> int:
+    """The recipe's 100 warm-up steps, or half a --quick run's (a longer warm-up is refused)."""
+    return min(100, steps // 2)
+
+
 @row("step-char-gpt", "cpu", "shared-trainer step, char-gpt (nanoGPT's CPU recipe, batch 12 x 64)")
 def step_char_gpt(s: Settings) -> Result:
     from benchmarks import baselines
@@ -445,16 +450,28 @@ def step_char_gpt(s: Settings) -> Result:
         target="<= +3%; same losses",
     )
     from zoo_core import create_dataset, create_model
+    from zoo_core.plugin.discovery import get_zoo
 
     x, y = create_dataset("tiny-shakespeare").train.tensors
 
     def zoo() -> dict[str, Any]:
         with run_folder() as tmp:
-            run, _ = train("char-gpt", out=tmp / "run", device="cpu", steps=steps, sets=["log_every=1"])
+            sets = ["log_every=1", f"scheduler.warmup_steps={_char_gpt_warmup(steps)}"]
+            run, _ = train("char-gpt", out=tmp / "run", device="cpu", steps=steps, sets=sets)
         return {"value": run.loop_seconds / run.step * 1e3, "losses": [r["loss"] for r in run.history]}
 
+    lr = get_zoo().models.get("char-gpt").recipe["lr"]  # the lesson's, and a tenth of it at the end
+
     def hand() -> dict[str, Any]:
-        return baselines.char_gpt(x, y, steps=steps, model=lambda: create_model("char-gpt"))
+        return baselines.char_gpt(
+            x,
+            y,
+            steps=steps,
+            model=lambda: create_model("char-gpt"),
+            lr=lr,
+            min_lr=lr / 10,
+            warmup=_char_gpt_warmup(steps),
+        )
 
     zs, bs = paired(zoo, hand, s.repeats(5, 1), warmup=0 if s.quick else 1, log=s.log)
     return _overhead(result, zs, bs, limit_ratio=1.03)
@@ -471,7 +488,10 @@ def _char_gpt_option_row(id: str, figure: str, changed: dict[str, Any], target: 
         def one(options: dict[str, Any]) -> Callable[[], dict[str, Any]]:
             def run() -> dict[str, Any]:
                 with run_folder() as tmp:
-                    done, _ = train("char-gpt", out=tmp / "run", device="cpu", steps=steps, **options)
+                    warm = [f"scheduler.warmup_steps={_char_gpt_warmup(steps)}"]
+                    done, _ = train(
+                        "char-gpt", out=tmp / "run", device="cpu", steps=steps, sets=warm, **options
+                    )
                 return {
                     "value": done.loop_seconds / done.step * 1e3,
                     "eval_loss": done.metrics["eval_loss"],

@@ -16,6 +16,12 @@ The peer is nanoGPT (Andrej Karpathy): its README's CPU recipe for Shakespeare b
 (``config/train_shakespeare_char.py`` with 4 layers, 4 heads, 128 wide, block 64, batch 12, 2000
 iterations, dropout 0; AdamW lr 1e-3 with 100 warm-up steps and a cosine decay to 1e-4, betas (0.9,
 0.99), weight decay 0.1, gradients clipped at 1.0) is this lesson's recipe. What changed:
+- the learning rate is 3e-3 (decaying to 3e-4), not 1e-3: nanoGPT's rate is its config's, set for
+  its 6-layer, 384-wide model, and its README's CPU recipe shrinks the model but keeps the rate;
+  this small one, given 2000 steps, learns faster with more. Held-out loss, mean of
+  seeds 0-2 (one thread): 1.909 at 1e-3, 1.850 at 1.5e-3, 1.820 at 2e-3, **1.776 at 3e-3**, 1.771 at
+  4e-3 and 1.781 at 6e-3: flat there, so the lower rate is kept (``zoo train char-gpt --lr 1e-3``
+  runs nanoGPT's);
 - the loop is zoo's: the warm-up and cosine decay are the standard ``cosine`` scheduler
   (``warmup_steps=100, min_factor=0.1``), clipping is ``grad_clip``, precision and ``--compile``
   are the loop's flags; the model and its step are the lesson's only code;
@@ -62,7 +68,7 @@ def register_models(registry):
         trainer="char-lm",
         scheduler="cosine",
         recipe={
-            "lr": 1e-3,
+            "lr": 3e-3,
             "steps": 2000,
             "batch_size": 12,
             "grad_clip": 1.0,
@@ -71,10 +77,10 @@ def register_models(registry):
             "scheduler": {"warmup_steps": 100, "min_factor": 0.1},
         },
         predictor="zoo_plugins.attention.predict:Generate",
-        # measured 1.906-1.910 (seeds 0-2 on AVX-512 kernels; seed 0 under ATEN_CPU_CAPABILITY=default
-        # and avx2 too: 1.9061 both; one thread); nanoGPT logs 1.886 (a 20-batch estimate) and reaches
-        # 1.891-1.908 over the whole held-out split (seeds 1337, 1, 2)
-        expects={"eval_loss": ("<=", 1.93)},
+        # measured 1.789, 1.768, 1.770 (seeds 0-2 on AVX-512 kernels, one thread), seed 0 under
+        # ATEN_CPU_CAPABILITY=default 1.780 and avx2 1.785; at nanoGPT's lr 1e-3:
+        # 1.906-1.910, where nanoGPT reaches 1.891-1.908 over the whole held-out split
+        expects={"eval_loss": ("<=", 1.83)},
     )
 
 

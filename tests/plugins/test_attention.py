@@ -37,7 +37,7 @@ def small_run(text_file, tmp_path):
     )
 
 
-def test_the_recipe_is_nanogpts_cpu_recipe():
+def test_the_recipe_is_nanogpts_cpu_recipe_at_three_times_its_rate():
     entry = zoo_core.get_model("char-gpt")
     assert {k: entry.defaults[k] for k in ("n_layer", "n_head", "n_embd", "dropout", "bias")} == {
         "n_layer": 4,
@@ -48,7 +48,7 @@ def test_the_recipe_is_nanogpts_cpu_recipe():
     }
     assert entry.defaults["vocab"] == SHAKESPEARE and entry.defaults["vocab_size"] == len(SHAKESPEARE)
     recipe = entry.recipe
-    assert (recipe["lr"], recipe["steps"], recipe["batch_size"], recipe["grad_clip"]) == (1e-3, 2000, 12, 1.0)
+    assert (recipe["lr"], recipe["steps"], recipe["batch_size"], recipe["grad_clip"]) == (3e-3, 2000, 12, 1.0)
     assert recipe["dataset"] == {"block_size": 64}
     assert recipe["optimizer"] == {"betas": (0.9, 0.99), "weight_decay": 0.1}
     assert entry.scheduler == "cosine" and recipe["scheduler"] == {"warmup_steps": 100, "min_factor": 0.1}

@@ -232,6 +232,26 @@ def test_pretrained_fine_tuning_on_an_image_folder(planted, tmp_path):
     assert zoo_core.load_model(result.run_dir).classes == ["blue", "red"]  # a saved run needs no weights file
 
 
+@pytest.mark.parametrize("fmt", ["pt2", "onnx"])
+def test_a_vision_run_exports_and_the_export_answers_as_the_model_does(fmt, tmp_path):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    from zoo_core.serve.export import export
+
+    root = write_folder(tmp_path / "photos")
+    sets = [f"root={root}", "size=32", "val_fraction=0.25"]
+    result = zoo_core.train("resnet18", dataset="image-folder", steps=1, batch_size=4, sets=sets,
+                            out=tmp_path / "run", device="cpu", quiet=True)  # fmt: skip
+    done = export(result.run_dir, fmt)
+    assert done.model == "vision:resnet18" and done.dynamic_batch and done.max_difference < 1e-3
+    assert Path(done.path).is_file() and Path(done.path).parent == result.run_dir
+    if fmt == "pt2":  # the program reads [0, 1] images and normalizes them itself, as the run did
+        program = torch.export.load(done.path).module()
+        model = zoo_core.load_model(result.run_dir).eval()
+        x = torch.rand(3, 3, 32, 32)
+        torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-4)
+
+
 def test_a_weights_file_of_another_model_is_refused(planted, tmp_path):
     path, _ = planted
     torch.save({"fc.weight": torch.zeros(2, 2)}, path)

@@ -539,6 +539,25 @@ def test_check_train_still_trains_a_stood_in_model_that_declares_expects(zoo_plu
     assert trained == ["family:line-l", "family:line-s"]
 
 
+def test_each_line_is_shown_as_it_is_decided(zoo_plugin_zoo):
+    """A large model's checks take minutes: its metadata line is out before it is even built."""
+    seen, at_build = [], []
+
+    def watched(**settings):
+        at_build.append([f"{o.status} {o.check}" for o in seen])
+        return torch.nn.Linear(1, 1)
+
+    class Watched:
+        @zoo_core.hookimpl
+        def register_models(self, registry):
+            registry.add("watched", **{**LINE, "factory": watched, "defaults": {}})
+
+    zoo_plugin_zoo(Watched())
+    report = run_checks(["watched"], steps=4, listing=False, on_outcome=seen.append)
+    assert at_build[0] == ["PASS loads", "PASS metadata"]
+    assert seen == report.outcomes and len(seen) == len({id(o) for o in seen})  # each line once
+
+
 @pytest.mark.parametrize("bad", ["line-s", "Line S", 3])
 def test_checked_as_must_name_another_entry(make_zoo, bad):
     class Wrong:

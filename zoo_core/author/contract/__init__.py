@@ -71,13 +71,22 @@ _CHECKS: dict[str, Callable[[Bench, Entry, Emit], None]] = {
 class Checker:
     """Runs the contract on the current zoo's entries; ``workdir`` receives the short runs."""
 
-    def __init__(self, workdir: Path, *, steps: int = DEFAULT_STEPS, data_root: str | None = None) -> None:
-        self.bench = Bench(workdir, steps, data_root)
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        steps: int = DEFAULT_STEPS,
+        data_root: str | None = None,
+        shown: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.bench = Bench(workdir, steps, data_root, shown)
 
     def entry(self, entry: Entry) -> list[Outcome]:
         """The outcomes of the checks of ``entry``'s kind, one line each."""
         return outcomes(
-            f"{entry.kind} {entry.qualname}", lambda emit: _CHECKS[entry.kind](self.bench, entry, emit)
+            f"{entry.kind} {entry.qualname}",
+            lambda emit: _CHECKS[entry.kind](self.bench, entry, emit),
+            self.bench.shown,
         )
 
     def stood_in(self, entry: Entry) -> list[Outcome]:
@@ -102,7 +111,7 @@ class Checker:
                 f"'zoo check {entry.qualname}' checks this one itself",
             )
 
-        return outcomes(f"{entry.kind} {entry.qualname}", checks)
+        return outcomes(f"{entry.kind} {entry.qualname}", checks, self.bench.shown)
 
     def train(self, entry: Entry) -> tuple[list[Outcome], Trained]:
         """``zoo check --train``: the model's full recipe against its declared ``expects``."""
@@ -161,22 +170,22 @@ def run_checks(
     todo = plan(targets)
     report = Report()
 
-    def add(*added: Outcome) -> None:
+    def add(*added: Outcome, shown: bool = False) -> None:
         for outcome in added:
             report.outcomes.append(outcome)
-            if on_outcome is not None:
+            if on_outcome is not None and not shown:
                 on_outcome(outcome)
 
     with tempfile.TemporaryDirectory(prefix="zoo-check-") as tmp:
-        checker = Checker(Path(workdir or tmp), steps=steps, data_root=data_root)
+        checker = Checker(Path(workdir or tmp), steps=steps, data_root=data_root, shown=on_outcome)
         for kind, item in todo:
             if kind == "plugin":
                 add(check_loads(item))
-            elif kind in ("entry", "stood-in"):
-                add(*(checker.entry(item) if kind == "entry" else checker.stood_in(item)))
+            elif kind in ("entry", "stood-in"):  # an entry's lines were shown as they were decided
+                add(*(checker.entry(item) if kind == "entry" else checker.stood_in(item)), shown=True)
                 if train and item.kind == "model" and (kind == "entry" or item.expects):
                     done, row = checker.train(item)
-                    add(*done)
+                    add(*done, shown=True)
                     report.trained.append(row)
             elif kind == "command":
                 add(check_command(*item))

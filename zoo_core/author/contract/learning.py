@@ -176,7 +176,7 @@ def check_recipe(bench: Bench, entry: Entry) -> tuple[list[Outcome], Trained]:
         else:
             emit(PASS, "expects", f"{recipe}: {row.measured}, as declared ({expected})")
 
-    done = outcomes(f"model {entry.qualname}", checks)
+    done = outcomes(f"model {entry.qualname}", checks, bench.shown)
     row.status = done[-1].status
     return done, row
 

@@ -7,12 +7,13 @@ checks of a run (a model's checks build its default dataset through it).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from zoo_core.author.contract.report import FAIL, PASS, SKIP, Emit, Stop, error_text, stage
+from zoo_core.author.contract.report import FAIL, PASS, SKIP, Emit, Outcome, Stop, error_text, stage
 from zoo_core.plugin.errors import ZooError
 from zoo_core.plugin.registry import Entry
 
@@ -108,6 +109,8 @@ class Bench:
     workdir: Path = attrs.field(converter=Path)
     steps: int
     data_root: str | None = None
+    #: sees each outcome as it is decided (``zoo check`` prints it)
+    shown: Callable[[Outcome], None] | None = None
     _datasets: dict[str, Any] = attrs.field(factory=dict, init=False)
 
     def dataset(self, emit: Emit, entry: Entry, params: dict[str, Any], check: str) -> Any:

@@ -120,12 +120,19 @@ def stage(emit: Emit, check: str) -> Iterator[None]:
         raise Stop from exc
 
 
-def outcomes(subject: str, checks: Callable[[Emit], None]) -> list[Outcome]:
-    """Run one subject's checks; an unexpected error is a FAIL line, never a crash of ``zoo check``."""
+def outcomes(
+    subject: str, checks: Callable[[Emit], None], shown: Callable[[Outcome], None] | None = None
+) -> list[Outcome]:
+    """Run one subject's checks; an unexpected error is a FAIL line, never a crash of ``zoo check``.
+
+    ``shown`` sees each line as it is decided: a large model's checks take minutes, line by line.
+    """
     out: list[Outcome] = []
 
     def emit(status: str, check: str, detail: str) -> None:
         out.append(Outcome(status, subject, check, detail))
+        if shown is not None:
+            shown(out[-1])
 
     try:
         checks(emit)

@@ -32,7 +32,13 @@ torchvision's (the weights' accuracies shown are torchvision's figures, from eac
 - ``zoo list`` stays torch-free: the names and facts come from ``index.json``, generated from
   torchvision by ``python -m zoo_plugins.vision.index``; with another torchvision version the
   plugin lists live and says how to regenerate it. ``zoo list models --tag resnet`` filters by
-  family, ``--tag pretrained`` by weights.
+  family, ``--tag pretrained`` by weights;
+- the recipe is one epoch of Adam at 1e-3 in batches of 64; AlexNet and the VGGs without batch
+  norm take 1e-4, at which they learn (at 1e-3 their loss did not move in 20 steps);
+- ``zoo check vision`` builds and trains each family's smallest member (20 of 80): the others are
+  the same code at another size, registered ``checked_as`` it; ``zoo check vit_l_16`` checks one
+  itself. The 17 convolutional ones take about 9 minutes on one CPU thread; ViT, Swin and MaxViT
+  work at 224 pixels and take far longer.
 """
 
 from __future__ import annotations

@@ -157,6 +157,13 @@ def step_mlp(s: Settings) -> Result:
     return _overhead(result, zs, bs, limit_us=25.0)
 
 
+def _paired_medians(result: Result, zs: list[dict[str, Any]], bs: list[dict[str, Any]]) -> None:
+    """A paired row's figures: each side's median value, the median of the per-pair ratios, the runs."""
+    result.zoo, result.baseline = median([z["value"] for z in zs]), median([b["value"] for b in bs])
+    result.ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+    result.data = {"zoo": zs, "baseline": bs}
+
+
 def _overhead(
     result: Result,
     zs: list[dict[str, Any]],
@@ -381,9 +388,7 @@ def _option_row(id: str, group: str, device: str, figure: str, changed: dict[str
             need_cuda()
         result = Result(id, figure, unit="s", target=target)
         zs, bs = _cnn_epochs(s, device, changed, s.repeats(3 if "compile" not in changed else 1, 1))
-        result.zoo = median([z["value"] for z in zs])
-        result.baseline = median([b["value"] for b in bs])
-        result.ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+        _paired_medians(result, zs, bs)
         same, words = _accuracy_check(
             [z["accuracy"] for z in zs], [b["accuracy"] for b in bs], tolerance=0.01
         )
@@ -395,7 +400,6 @@ def _option_row(id: str, group: str, device: str, figure: str, changed: dict[str
             f"{step_ms[0]:.2f} vs {step_ms[1]:.2f} ms/step, {1 / result.ratio:.2f}x the speed of 32-true eager"
             f"{extra}; {words}; {_cpu_features() if device == 'cpu' else 'CUDA'}"
         )
-        result.data = {"zoo": zs, "baseline": bs}
         return result
 
 
@@ -503,9 +507,7 @@ def _char_gpt_option_row(id: str, figure: str, changed: dict[str, Any], target: 
         zs, bs = paired(
             one(changed), one({}), s.repeats(3 if "compile" not in changed else 1, 1), warmup=0, log=s.log
         )
-        result.zoo = median([z["value"] for z in zs])
-        result.baseline = median([b["value"] for b in bs])
-        result.ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+        _paired_medians(result, zs, bs)
         gap = abs(median([z["eval_loss"] for z in zs]) - median([b["eval_loss"] for b in bs]))
         compiled = [z["compile_seconds"] for z in zs if z["compile_seconds"]]
         extra = f"; compile {median(compiled):.1f} s apart from the loop" if compiled else ""
@@ -515,7 +517,6 @@ def _char_gpt_option_row(id: str, figure: str, changed: dict[str, Any], target: 
             f"{median([z['eval_loss'] for z in zs]):.4f} vs {median([b['eval_loss'] for b in bs]):.4f} "
             f"(within 0.03: {'yes' if gap <= 0.03 else 'NO'}); {_cpu_features()}"
         )
-        result.data = {"zoo": zs, "baseline": bs}
         return result
 
 
@@ -640,15 +641,12 @@ def _resnet18_option_row(id: str, figure: str, changed: dict[str, Any]) -> None:
         result = Result(
             id, f"{figure} ({steps} steps)", unit="ms/step", target="same accuracy (within 1%); time reported"
         )
-        result.zoo = median([z["value"] for z in zs])
-        result.baseline = median([b["value"] for b in bs])
-        result.ratio = median([z["value"] / b["value"] for z, b in zip(zs, bs, strict=True)])
+        _paired_medians(result, zs, bs)
         same, words = _accuracy_check(
             [z["accuracy"] for z in zs], [b["accuracy"] for b in bs], tolerance=0.01
         )
         result.status = verdict(same)
         result.notes = f"{1 / result.ratio:.2f}x the speed of the default; {words}; {_cpu_features()}"
-        result.data = {"zoo": zs, "baseline": bs}
         return result
 
 

@@ -108,6 +108,22 @@ def cli(debug: bool) -> None:
 
 def main() -> None:
     """Console entry point: one-line errors, exit 2; tracebacks only with --debug or ZOO_DEBUG=1."""
+    from zoo_core.training.parallel.job import launched, leave
+
+    if not launched():
+        _main()
+        return
+    try:  # a worker of a torchrun job ends without Python's finalization (see leave)
+        _main()
+    except SystemExit as exc:
+        leave(exc.code)
+    except BaseException:
+        traceback.print_exc()
+        leave(1)
+    leave(0)
+
+
+def _main() -> None:
     if "--debug" in sys.argv[1:]:
         os.environ["ZOO_DEBUG"] = "1"
     try:

@@ -29,12 +29,11 @@ import attrs
 
 from zoo_core.plugin.errors import ZooError, debugging
 from zoo_core.store.runs import MetricsLog
+from zoo_core.training.parallel.job import launched
 
 if TYPE_CHECKING:
     from zoo_core.config.settings import Loop
 
-#: torchrun sets these in every worker; all of them present means "I am one worker of a job".
-TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 #: ``ZOO_DEBUG_RANK_WEIGHTS=DIR``: every worker writes its copy of the weights to DIR/rankN.safetensors
 #: whenever the run evaluates (the last copy is the final model), to check that the copies agree.
 DEBUG_WEIGHTS_ENV = "ZOO_DEBUG_RANK_WEIGHTS"
@@ -74,11 +73,6 @@ def peers() -> Iterator[None]:
         if debugging() or not _peer_lost(exc):
             raise
         raise SystemExit(TIMED_OUT if _timed_out(exc) else PEER_LOST) from None
-
-
-def launched() -> bool:
-    """True in a process that torchrun (or ``zoo train --nproc``) started as one worker of a job."""
-    return all(key in os.environ for key in TORCHRUN_ENV)
 
 
 # -- one worker's view of the job -----------------------------------------------------------------

@@ -13,7 +13,10 @@ torchvision's (the weights' accuracies shown are torchvision's figures, from eac
   stems keep working), and images smaller than an architecture's smallest input (``min_size`` in
   torchvision's weights: 32 pixels for VGG and ConvNeXt, 75 for Inception, 224 for ViT, Swin and
   MaxViT; 1 for ResNet and MobileNet, which take 28x28 digits as they are) are resized up to it in
-  the model, not in a data pipeline;
+  the model, not in a data pipeline; trained from scratch, ViT and Swin are built for the data
+  instead (224 is their weights' size, not their architecture's): a ViT at the image size rounded
+  up to whole patches (32 px for ViT-B/16 on MNIST: 4 patches, not 196), a Swin from 32 px;
+  MaxViT's windows need multiples of 224 px, so it stays there;
 - batch norms average their running statistics at PyTorch's momentum, 0.1 (``bn_momentum``):
   torchvision keeps its reference recipes' 0.01 for MobileNetV3, EfficientNet and MaxViT (MNASNet
   0.0003), made for ImageNet's long runs, after one short epoch those statistics are still the
@@ -34,11 +37,13 @@ torchvision's (the weights' accuracies shown are torchvision's figures, from eac
   plugin lists live and says how to regenerate it. ``zoo list models --tag resnet`` filters by
   family, ``--tag pretrained`` by weights;
 - the recipe is one epoch of Adam at 1e-3 in batches of 64; AlexNet and the VGGs without batch
-  norm take 1e-4, at which they learn (at 1e-3 their loss did not move in 20 steps);
+  norm take 1e-4, at which they learn (at 1e-3 their loss did not move in 20 steps), and so do ViT
+  and Swin, which have no warm-up here (one MNIST epoch at 1e-3: 0.53 and 0.67 test accuracy;
+  at 1e-4: 0.92 and 0.95);
 - ``zoo check vision`` builds and trains each family's smallest member (20 of 80): the others are
   the same code at another size, registered ``checked_as`` it; ``zoo check vit_l_16`` checks one
-  itself. The 17 convolutional ones take about 9 minutes on one CPU thread; ViT, Swin and MaxViT
-  work at 224 pixels and take far longer.
+  itself. The 17 convolutional ones take about 9 minutes on one CPU thread, ViT and the two Swins
+  about 5 more; MaxViT works at 224 pixels and takes far longer.
 """
 
 from __future__ import annotations
@@ -57,16 +62,21 @@ MEASURED = {
 }
 
 
-#: Adam's rate for the recipe; AlexNet and the VGGs without batch norm need a tenth of it: at 1e-3
-#: twenty steps did not lower their loss on a fixed batch (zoo check: alexnet 2.305 -> 2.328, vgg11
-#: 2.31 -> 2.309), and 60 steps on the MNIST split reached 0.36 test accuracy against 0.73 at 1e-4
-LR, LR_WITHOUT_NORM = 1e-3, 1e-4
+#: Adam's rate for the recipe, and a tenth of it for two kinds of architecture. AlexNet and the VGGs
+#: without batch norm: at 1e-3 twenty steps did not lower their loss on a fixed batch (zoo check:
+#: alexnet 2.305 -> 2.328, vgg11 2.31 -> 2.309), and 60 steps on the MNIST split reached 0.36 test
+#: accuracy against 0.73 at 1e-4. ViT and Swin from scratch, with no warm-up: one epoch of the MNIST
+#: split (seed 0) gave vit_b_16 0.53 test accuracy at 1e-3 and 0.92 at 1e-4, swin_t 0.67 and 0.95
+LR, LR_LOW = 1e-3, 1e-4
+#: the transformer families that take the lower rate; MaxViT (convolutions with batch norm, then
+#: attention) learns at 1e-3: 20 steps on a fixed batch of 16 digits, 2.288 -> 1.254 (1.092 at 1e-4)
+LOW_RATE_FAMILIES = ("vit", "swin")
 
 
 def recipe_lr(row: dict) -> float:
-    """The recipe's learning rate: lower for the architectures without normalization layers."""
+    """The recipe's learning rate: lower for the architectures without normalization layers, and for transformers."""
     plain = row["family"] == "alexnet" or (row["family"] == "vgg" and not row["name"].endswith("_bn"))
-    return LR_WITHOUT_NORM if plain else LR
+    return LR_LOW if plain or row["family"] in LOW_RATE_FAMILIES else LR
 
 
 def summary(row: dict) -> str:
@@ -74,13 +84,28 @@ def summary(row: dict) -> str:
     parts = [
         f"torchvision {row['name']} ({row['family']}): {row['params'] / 1e6:.1f}M params, {row.get('crop_size', 224)} px"
     ]
+    scratch = from_scratch(row)
     if row.get("min_size", 1) > 1:
-        parts.append(f"images under {row['min_size']} px resized up to it (its smallest input)")
+        lead = "with its weights, " if scratch else ""
+        parts.append(f"{lead}images under {row['min_size']} px resized up to it (its smallest input)")
     else:
         parts.append("any input size")
+    if scratch:
+        parts.append(f"trained from scratch, {scratch}")
     if row.get("acc1") is not None:
         parts.append(f"ImageNet top-1 {row['acc1']:.1f}% with its weights (torchvision)")
     return "; ".join(parts)
+
+
+def from_scratch(row: dict) -> str:
+    """What changes for an architecture trained without its weights (see ``index.smallest_input``)."""
+    from zoo_plugins.vision.index import SWIN_FROM_SCRATCH, vit_patch
+
+    if row["family"] == "vit" and (patch := vit_patch(row["name"])):
+        return f"built at the data's size in whole {patch}-px patches"
+    if row["family"] == "swin":
+        return f"images of {SWIN_FROM_SCRATCH} px and up"
+    return ""
 
 
 @hookimpl

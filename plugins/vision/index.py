@@ -66,6 +66,35 @@ def smallest_by_family(rows: list[dict[str, Any]]) -> dict[str, str]:
     return {fam: row["name"] for fam, row in best.items()}
 
 
+#: Swin trained from scratch takes images of this size and up: 32 px is 8x8 patches of 4 px, which
+#: its three 2x merges take to 1x1 without padding (its 224 px is its weights' size, not a limit)
+SWIN_FROM_SCRATCH = 32
+
+
+def smallest_input(row: dict[str, Any], image_size: int, pretrained: bool) -> int:
+    """The size, in pixels, under which an image is resized up before this architecture sees it.
+
+    It is the weights' ``min_size``, except for transformers trained from scratch, which are built
+    for the data: a ViT at the image size rounded up to whole patches (its position embeddings are
+    made for one grid, so every image is resized to exactly that), a Swin at 32 pixels and up. ViT-B/16 on
+    MNIST then sees 32 px, not 224: 4 patches instead of 196, about 14 times faster a step.
+    """
+    size = int(row.get("min_size", 1))
+    if pretrained:
+        return size
+    if row["family"] == "vit" and (patch := vit_patch(row["name"])):
+        return -(-max(image_size, 1) // patch) * patch
+    if row["family"] == "swin":
+        return SWIN_FROM_SCRATCH
+    return size
+
+
+def vit_patch(name: str) -> int | None:
+    """A ViT's patch size from torchvision's name for it (``vit_b_16``: 16), None when it gives none."""
+    last = name.rpartition("_")[2]
+    return int(last) if last.isdigit() and int(last) > 0 else None
+
+
 def installed_version() -> str | None:
     """torchvision's version from its package metadata (no import), or None when it is not installed."""
     try:

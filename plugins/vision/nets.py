@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo_core import ZooError
-from zoo_plugins.vision.index import read
+from zoo_plugins.vision.index import read, smallest_input
 
 #: torchvision's ImageNet statistics, used when an architecture's weights give none
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -106,8 +106,10 @@ class VisionClassifier(nn.Module):
 
     Images come in as floats in [0, 1], ``in_channels`` deep. Grey images are repeated to the three
     channels the architecture (and its pretrained stem) expects, other depths go through a learned
-    1x1 convolution; images smaller than the architecture's smallest input (its ``min_size``:
-    pooling and fixed-size patch grids need that many pixels) are resized up to it; then they are
+    1x1 convolution; images smaller than the architecture's smallest input (its weights'
+    ``min_size``: pooling and fixed-size patch grids need that many pixels; a transformer trained
+    from scratch is built for the data instead, see ``index.smallest_input``) are resized up to
+    it, and a ViT's to exactly its size; then they are
     normalized with the weights' mean and standard deviation, so ``zoo predict`` and ``zoo export``
     see exactly what training saw.
     """
@@ -139,7 +141,9 @@ class VisionClassifier(nn.Module):
         self.arch, self.row = arch, facts(arch)
         self.n_classes, self.in_channels, self.image_size = n_classes, in_channels, image_size
         self.classes = list(classes)
-        self.min_size = int(self.row.get("min_size", 1))
+        self.min_size = smallest_input(self.row, image_size, pretrained)
+        #: a ViT takes one size only (its position embeddings are for one grid of patches)
+        self.exact = self.row["family"] == "vit"
         self.channels_last = channels_last
         kwargs: dict[str, Any] = {"num_classes": n_classes}
         if self.row["family"] in ("googlenet", "inception"):
@@ -200,7 +204,9 @@ class VisionClassifier(nn.Module):
             x = self.adapt(x)
         elif x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        if min(x.shape[-2:]) < self.min_size:
+        if self.exact and tuple(x.shape[-2:]) != (self.min_size, self.min_size):
+            x = F.interpolate(x, size=(self.min_size, self.min_size), mode="bilinear", align_corners=False)
+        elif min(x.shape[-2:]) < self.min_size:
             scale = self.min_size / min(x.shape[-2:])
             size = (
                 max(self.min_size, round(x.shape[-2] * scale)),

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import zoo_core
 from tests.plugins.conftest import fake_digits, write_idx_images, write_idx_labels
@@ -98,10 +100,13 @@ def test_zoo_check_vision_builds_each_familys_smallest_and_stands_it_in_for_the_
     assert all(by_name[e.checked_as].checked_as is None for e in by_name.values() if e.checked_as)
 
 
-def test_architectures_without_normalization_train_at_a_tenth_of_the_rate():
-    """zoo check found AlexNet and VGG11 could not lower a fixed batch's loss in 20 Adam steps at 1e-3."""
+def test_architectures_without_normalization_and_transformers_train_at_a_tenth_of_the_rate():
+    """zoo check found AlexNet and VGG11 could not lower a fixed batch's loss in 20 Adam steps at 1e-3;
+    ViT and Swin from scratch reached 0.53 and 0.67 in one MNIST epoch at 1e-3, 0.92 and 0.95 at 1e-4."""
     slow = {r["name"] for r in ROWS if zoo_core.get_model(r["name"]).recipe["lr"] == 1e-4}
-    assert slow == {"alexnet", "vgg11", "vgg13", "vgg16", "vgg19"}
+    transformers = {r["name"] for r in ROWS if r["family"] in ("vit", "swin")}
+    assert len(transformers) == 11
+    assert slow == {"alexnet", "vgg11", "vgg13", "vgg16", "vgg19"} | transformers
     assert {zoo_core.get_model(r["name"]).recipe["lr"] for r in ROWS if r["name"] not in slow} == {1e-3}
 
 
@@ -126,6 +131,45 @@ def test_the_model_takes_its_size_from_the_data(mnist_root, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+BY_NAME = {r["name"]: r for r in ROWS}
+VITS = [r["name"] for r in ROWS if r["family"] == "vit"]
+
+
+@given(name=st.sampled_from(VITS), size=st.integers(1, 1000))
+def test_a_vit_from_scratch_is_built_for_the_image_size_in_whole_patches(name, size):
+    patch = index.vit_patch(name)
+    built = index.smallest_input(BY_NAME[name], size, pretrained=False)
+    assert patch and built % patch == 0 and size <= built < size + patch
+
+
+def test_only_transformers_from_scratch_leave_their_weights_size():
+    sizes = {
+        (name, pretrained): index.smallest_input(BY_NAME[name], 28, pretrained)
+        for name in ("vit_b_16", "vit_h_14", "swin_t", "swin_v2_t", "maxvit_t", "inception_v3", "resnet18")
+        for pretrained in (False, True)
+    }
+    assert sizes == {
+        ("vit_b_16", False): 32, ("vit_b_16", True): 224,
+        ("vit_h_14", False): 28, ("vit_h_14", True): 518,
+        ("swin_t", False): 32, ("swin_t", True): 224,
+        ("swin_v2_t", False): 32, ("swin_v2_t", True): 256,
+        ("maxvit_t", False): 224, ("maxvit_t", True): 224,  # its windows need multiples of 224 px
+        ("inception_v3", False): 75, ("inception_v3", True): 75,  # pooling: the architecture's own limit
+        ("resnet18", False): 1, ("resnet18", True): 1,
+    }  # fmt: skip
+
+
+def test_a_vit_from_scratch_sees_every_image_at_its_one_size():
+    torch.manual_seed(0)
+    model = zoo_core.create_model("vit_b_16", n_classes=3, in_channels=1, image_size=28).eval()
+    assert model.net.image_size == 32 and model.net.encoder.pos_embedding.shape[1] == 1 + 2 * 2
+    with torch.no_grad():
+        for side in (28, 32, 45):
+            assert model(torch.rand(2, 1, side, side)).shape == (2, 3)
+    pretrained = zoo_core.create_model("vit_b_16", n_classes=3, in_channels=1, image_size=28, pretrained=True)
+    assert pretrained.net.image_size == 224  # the weights' grid (they are read on first use, not here)
+
+
 def batch_norms(model: torch.nn.Module) -> list[torch.nn.Module]:
     return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
 
@@ -143,12 +187,12 @@ def test_batch_norm_keeps_pytorchs_momentum_unless_set():
 def test_every_family_trains_a_step_saves_reloads_and_exports(name, tmp_path):
     """The smallest member of each family on grey 28x28 images: sized, resized, trained, reloaded.
 
-    Three images (batch norm over two at 1x1 pixels is degenerate); one for the families resized to
-    224 pixels and VGG, which have no batch norm there, to keep the test quick."""
+    Three images (batch norm over two at 1x1 pixels is degenerate); one for MaxViT, resized to 224
+    pixels, and VGG, which have no batch norm there, to keep the test quick."""
     torch.manual_seed(0)
     model = zoo_core.create_model(name, n_classes=3, in_channels=1, image_size=28)
     assert all(m.momentum == 0.1 for m in batch_norms(model))  # PyTorch's, whatever the architecture's
-    n = 1 if name.startswith(("vit", "swin", "maxvit", "vgg")) else 3
+    n = 1 if name.startswith(("maxvit", "vgg")) else 3
     x, y = torch.rand(n, 1, 28, 28), torch.tensor([0, 2, 1])[:n]
     before = {k: v.clone() for k, v in model.state_dict().items()}
     opt = torch.optim.SGD(model.parameters(), lr=1e-4)  # batch norm over 2 images: a small step

@@ -98,14 +98,18 @@ def summary(row: dict) -> str:
 
 
 def from_scratch(row: dict) -> str:
-    """What changes for an architecture trained without its weights (see ``index.smallest_input``)."""
-    from zoo_plugins.vision.index import SWIN_FROM_SCRATCH, vit_patch
+    """What changes for an architecture trained without its weights, in words (``index.scratch_rule``)."""
+    from zoo_plugins.vision.index import scratch_rule
 
-    if row["family"] == "vit" and (patch := vit_patch(row["name"])):
-        return f"built at the data's size in whole {patch}-px patches"
-    if row["family"] == "swin":
-        return f"images of {SWIN_FROM_SCRATCH} px and up"
-    return ""
+    rule = scratch_rule(row)
+    if rule is None:
+        return ""
+    kind, pixels = rule
+    return (
+        f"built at the data's size in whole {pixels}-px patches"
+        if kind == "patches"
+        else f"images of {pixels} px and up"
+    )
 
 
 @hookimpl

@@ -79,14 +79,21 @@ def smallest_input(row: dict[str, Any], image_size: int, pretrained: bool) -> in
     made for one grid, so every image is resized to exactly that), a Swin at 32 pixels and up. ViT-B/16 on
     MNIST then sees 32 px, not 224: 4 patches instead of 196, about 14 times faster a step.
     """
-    size = int(row.get("min_size", 1))
-    if pretrained:
-        return size
+    rule = None if pretrained else scratch_rule(row)
+    if rule is None:
+        return int(row.get("min_size", 1))
+    kind, pixels = rule
+    return -(-max(image_size, 1) // pixels) * pixels if kind == "patches" else pixels
+
+
+def scratch_rule(row: dict[str, Any]) -> tuple[str, int] | None:
+    """How an architecture trained from scratch leaves its weights' size: ``("patches", 16)`` for a
+    ViT (the image size in whole 16-px patches), ``("from", 32)`` for a Swin; None for the rest."""
     if row["family"] == "vit" and (patch := vit_patch(row["name"])):
-        return -(-max(image_size, 1) // patch) * patch
+        return ("patches", patch)
     if row["family"] == "swin":
-        return SWIN_FROM_SCRATCH
-    return size
+        return ("from", SWIN_FROM_SCRATCH)
+    return None
 
 
 def vit_patch(name: str) -> int | None:
